@@ -1,0 +1,172 @@
+//! [`Authenticator`]: the validator, the key source and the verified-token cache, together.
+//!
+//! The layer uses one; use it directly to validate tokens outside a tower stack (a CLI, a
+//! WebSocket handshake, a message consumer).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::claims::Claims;
+use crate::config::EntraConfig;
+use crate::error::AuthError;
+use crate::keys::KeyCache;
+use crate::validate::{self, ValidationPolicy};
+
+/// Validates Entra access tokens. Cheap to clone; clones share keys and caches.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use entra_auth::{Authenticator, EntraConfig};
+/// let auth = Authenticator::new(
+///     EntraConfig::builder().tenant("contoso.onmicrosoft.com").client_id("my-api-id").build()?,
+/// );
+/// auth.prefetch().await?; // load keys before serving (readiness)
+/// let claims = auth.validate("eyJ0eXAiOiJKV1Qi...").await?;
+/// println!("called by app {:?}", claims.app_id());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EntraConfig,
+    policy: ValidationPolicy,
+    keys: Arc<KeyCache>,
+    verified: Option<Cache<Arc<str>, Claims>>,
+}
+
+struct UntilExpiry {
+    clock: EntraConfig,
+}
+
+impl moka::Expiry<Arc<str>, Claims> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<str>,
+        claims: &Claims,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let leeway = i64::try_from(self.clock.leeway().as_secs()).unwrap_or(0);
+        let left = claims.expires_at().saturating_add(leeway) - self.clock.clock().now();
+        Some(Duration::from_secs(u64::try_from(left.clamp(0, 24 * 3600)).unwrap_or(0)))
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Creates an authenticator. No I/O happens until the first validation or
+    /// [`prefetch`](Self::prefetch).
+    pub fn new(config: EntraConfig) -> Self {
+        let c = &config.inner;
+        let policy = ValidationPolicy {
+            max_token_bytes: c.max_token_bytes,
+            leeway_secs: i64::try_from(c.leeway.as_secs()).unwrap_or(60),
+            audiences: c.audiences.clone(),
+            allowed_tenants: c.allowed_tenants.clone(),
+            require_scope_or_role: c.require_scope_or_role,
+        };
+        let verified = c.token_cache.enabled.then(|| {
+            Cache::builder()
+                .max_capacity(c.token_cache.max_entries)
+                .expire_after(UntilExpiry { clock: config.clone() })
+                .build()
+        });
+        Self {
+            inner: Arc::new(Inner {
+                keys: Arc::new(KeyCache::new(config.clone())),
+                config,
+                policy,
+                verified,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EntraConfig {
+        &self.inner.config
+    }
+
+    /// Loads metadata and keys now (for a readiness check at startup). Returns
+    /// [`AuthError::KeysUnavailable`] when they cannot be fetched.
+    pub async fn prefetch(&self) -> Result<(), AuthError> {
+        self.inner.keys.refresh_now().await.map(|_| ())
+    }
+
+    /// Whether usable keys are loaded (no I/O): a readiness probe.
+    pub fn is_ready(&self) -> bool {
+        self.inner.keys.fresh_snapshot(self.inner.config.clock().now()).is_some()
+    }
+
+    /// How many key-set documents have been requested so far.
+    pub fn key_set_fetches(&self) -> u64 {
+        self.inner.keys.key_set_fetches()
+    }
+
+    /// How many discovery documents have been requested so far.
+    pub fn metadata_fetches(&self) -> u64 {
+        self.inner.keys.metadata_fetches()
+    }
+
+    /// The ids of the currently loaded signing keys.
+    pub fn loaded_key_ids(&self) -> Vec<String> {
+        let now = self.inner.config.clock().now();
+        match self.inner.keys.fresh_snapshot(now) {
+            Some(s) => s.keys().kids().map(str::to_owned).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Number of entries in the verified-token cache (approximate; for metrics and tests).
+    pub fn cached_tokens(&self) -> u64 {
+        match &self.inner.verified {
+            Some(cache) => {
+                cache.run_pending_tasks();
+                cache.entry_count()
+            }
+            None => 0,
+        }
+    }
+
+    /// Validates a token (without the `Bearer ` prefix) and returns its claims.
+    pub async fn validate(&self, token: &str) -> Result<Claims, AuthError> {
+        let inner = &*self.inner;
+        let now = inner.config.clock().now();
+        if let Some(claims) = self.cached(token, now) {
+            return Ok(claims);
+        }
+        let parsed = validate::parse(token, &inner.policy)?;
+        let snap = inner.keys.snapshot().await?;
+        let (snap, key) = inner.keys.key_for(parsed.key_ref(), snap).await?;
+        let now = inner.config.clock().now();
+        let claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
+        if let Some(cache) = &inner.verified {
+            cache.insert(Arc::from(token), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn cached(&self, token: &str, now: i64) -> Option<Claims> {
+        let cache = self.inner.verified.as_ref()?;
+        let claims = cache.get(token)?;
+        let leeway = self.inner.policy.leeway_secs;
+        let in_time = now < claims.expires_at().saturating_add(leeway)
+            && now.saturating_add(leeway) >= claims.not_before();
+        if in_time && self.inner.keys.current_contains(claims.signing_key_id(), now) {
+            self.inner.keys.maybe_refresh_in_background(now);
+            Some(claims)
+        } else {
+            cache.invalidate(token);
+            None
+        }
+    }
+}

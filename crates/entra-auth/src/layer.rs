@@ -1,0 +1,261 @@
+//! [`EntraAuthLayer`]: the tower layer that authenticates every request.
+//!
+//! The layer reads the bearer token (the `Authorization` header; a query parameter or cookie
+//! only when configured), validates it, and puts [`Claims`] and [`BearerToken`] into the request
+//! extensions for handlers. Failures are answered right there (401 / 503) and never reach the
+//! inner service. With [`EntraAuthLayer::optional`], requests *without* a token pass through
+//! anonymously, while a token that is present but invalid is still rejected.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::BoxError;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::response::Response;
+use http::{HeaderMap, Request, header};
+use tower::{Layer, Service};
+
+use crate::authenticator::Authenticator;
+use crate::claims::{BearerToken, Claims};
+use crate::config::{EntraConfig, TokenSources};
+use crate::error::{AuthError, InvalidToken};
+
+/// Authenticates requests with Entra access tokens. Cheap to clone.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use entra_auth::{Claims, EntraAuthLayer, EntraConfig};
+///
+/// async fn me(claims: Claims) -> String {
+///     claims.object_id().unwrap_or_default().to_owned()
+/// }
+///
+/// let config = EntraConfig::builder()
+///     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+///     .client_id("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+///     .build()
+///     .unwrap();
+/// let app: Router = Router::new().route("/me", get(me)).layer(EntraAuthLayer::new(config));
+/// ```
+#[derive(Clone, Debug)]
+pub struct EntraAuthLayer {
+    auth: Authenticator,
+    optional: bool,
+}
+
+impl EntraAuthLayer {
+    /// A layer that requires a valid token on every request. No `.await`, no I/O: keys are
+    /// fetched on first use (or call [`prefetch`](Self::prefetch)).
+    pub fn new(config: EntraConfig) -> Self {
+        Self::from_authenticator(Authenticator::new(config))
+    }
+
+    /// A layer around an existing [`Authenticator`] (sharing its keys and caches).
+    pub fn from_authenticator(auth: Authenticator) -> Self {
+        Self { auth, optional: false }
+    }
+
+    /// Lets requests without any token through anonymously (handlers see `Option<Claims>` as
+    /// `None`); a token that is present but invalid is still answered with 401.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// The authenticator.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// Loads metadata and keys now; see [`Authenticator::prefetch`].
+    pub async fn prefetch(&self) -> Result<(), AuthError> {
+        self.auth.prefetch().await
+    }
+}
+
+impl<S> Layer<S> for EntraAuthLayer {
+    type Service = EntraAuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EntraAuthService { inner, auth: self.auth.clone(), optional: self.optional }
+    }
+}
+
+/// The service produced by [`EntraAuthLayer`].
+#[derive(Clone, Debug)]
+pub struct EntraAuthService<S> {
+    inner: S,
+    auth: Authenticator,
+    optional: bool,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for EntraAuthService<S>
+where
+    S: Service<Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // Take the service that was driven to readiness; leave a clone for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        let optional = self.optional;
+        Box::pin(async move {
+            let config = auth.config();
+            let realm = config.realm();
+            let token = match extract_token(request.headers(), request.uri().query(), &config.inner.sources) {
+                Ok(Some(token)) => token,
+                Ok(None) if optional => {
+                    return inner.call(request).await.map(|r| r.map(Body::new));
+                }
+                Ok(None) => return Ok(AuthError::MissingToken.to_response(realm)),
+                Err(e) => {
+                    tracing::debug!(reason = e.code(), "rejected request: malformed credentials");
+                    return Ok(AuthError::from(e).to_response(realm));
+                }
+            };
+            match auth.validate(&token).await {
+                Ok(claims) => {
+                    record_success(&claims);
+                    let extensions = request.extensions_mut();
+                    extensions.insert(claims);
+                    extensions.insert(BearerToken(token));
+                    inner.call(request).await.map(|r| r.map(Body::new))
+                }
+                Err(e) => {
+                    record_failure(&e);
+                    Ok(e.to_response(realm))
+                }
+            }
+        })
+    }
+}
+
+fn record_success(claims: &Claims) {
+    tracing::trace!(
+        tid = claims.tenant_id().unwrap_or(""),
+        oid = claims.object_id().unwrap_or(""),
+        app = claims.app_id().unwrap_or(""),
+        "token accepted"
+    );
+}
+
+fn record_failure(e: &AuthError) {
+    match e {
+        AuthError::InvalidToken(reason) => {
+            tracing::debug!(reason = reason.code(), "rejected request: invalid token");
+        }
+        AuthError::KeysUnavailable { reason, .. } => {
+            tracing::warn!(error = %reason, "rejected request: signing keys unavailable");
+        }
+        other => tracing::debug!(error = %other, "rejected request"),
+    }
+}
+
+/// Finds the bearer token: the `Authorization` header (scheme matched case-insensitively),
+/// and, only when configured, a query parameter or a cookie. More than one place, more than one
+/// header, or a header that is not a single `Bearer <token>` is an error.
+pub(crate) fn extract_token(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    sources: &TokenSources,
+) -> Result<Option<Arc<str>>, InvalidToken> {
+    let mut found: Option<Arc<str>> = None;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    if let Some(value) = values.next() {
+        if values.next().is_some() {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        let text = value.to_str().map_err(|_| InvalidToken::MalformedAuthorization)?;
+        let (scheme, rest) = text.split_once(' ').ok_or(InvalidToken::MalformedAuthorization)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        let token = rest.trim_matches(' ');
+        if token.is_empty() || token.contains([' ', '\t', ',']) {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        found = Some(Arc::from(token));
+    }
+    if let (Some(name), Some(query)) = (&sources.query_parameter, query) {
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if key == name.as_str() {
+                if found.is_some() || value.is_empty() {
+                    return Err(InvalidToken::MalformedAuthorization);
+                }
+                found = Some(Arc::from(value.as_ref()));
+            }
+        }
+    }
+    if let Some(name) = &sources.cookie {
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for pair in text.split(';') {
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k == name
+                {
+                    if found.is_some() || v.is_empty() {
+                        return Err(InvalidToken::MalformedAuthorization);
+                    }
+                    found = Some(Arc::from(v));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in values {
+            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn authorization_header_variants() {
+        let none = TokenSources::default();
+        let get = |h: &[(&str, &str)]| extract_token(&headers(h), None, &none);
+        assert_eq!(get(&[("authorization", "Bearer abc")]).unwrap().as_deref(), Some("abc"));
+        assert_eq!(get(&[("authorization", "bearer abc")]).unwrap().as_deref(), Some("abc"));
+        assert_eq!(get(&[("authorization", "BEARER  abc")]).unwrap().as_deref(), Some("abc"));
+        assert_eq!(get(&[]).unwrap(), None);
+        for bad in ["Basic abc", "Bearerabc", "Bearer", "Bearer ", "Bearer a b", "Token abc"] {
+            assert_eq!(get(&[("authorization", bad)]), Err(InvalidToken::MalformedAuthorization), "{bad}");
+        }
+        assert_eq!(
+            get(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+            Err(InvalidToken::MalformedAuthorization)
+        );
+    }
+
+    #[test]
+    fn query_and_cookie_only_when_configured() {
+        let none = TokenSources::default();
+        let h = headers(&[("cookie", "a=1; tok=xyz")]);
+        assert_eq!(extract_token(&h, Some("access_token=q"), &none).unwrap(), None);
+        let sources = TokenSources { query_parameter: Some("access_token".into()), cookie: Some("tok".into()) };
+        assert_eq!(extract_token(&HeaderMap::new(), Some("access_token=q"), &sources).unwrap().as_deref(), Some("q"));
+        assert_eq!(extract_token(&h, None, &sources).unwrap().as_deref(), Some("xyz"));
+        assert_eq!(extract_token(&h, Some("access_token=q"), &sources), Err(InvalidToken::MalformedAuthorization));
+    }
+}

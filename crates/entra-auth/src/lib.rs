@@ -1,0 +1,98 @@
+//! Validate Microsoft Entra ID (Azure AD) access tokens in Axum and tower services.
+//!
+//! Add [`EntraAuthLayer`] to a router; handlers receive typed [`Claims`]. Per-route
+//! requirements ([`Require`]) answer `403 insufficient_scope`.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use entra_auth::{Claims, EntraAuthLayer, EntraConfig, Require};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = entra_emulator::Emulator::start().await?;
+//! # let authority = emulator.base_url();
+//! let config = EntraConfig::builder()
+//!     .tenant(entra_emulator::DEV_TENANT_ID)        // your tenant id
+//!     .client_id(entra_emulator::DEV_API_CLIENT_ID) // your API's client id
+//!     .authority(authority)                         // omit for the global Azure cloud
+//!     .build()?;
+//! let auth = EntraAuthLayer::new(config);
+//! auth.prefetch().await?; // optional: load keys before serving
+//!
+//! let app: Router = Router::new()
+//!     .route("/me", get(|c: Claims| async move { c.app_id().unwrap_or_default().to_owned() }))
+//!     .route("/admin", get(|| async { "hi admin" }).route_layer(Require::any_role(["Api.Admin"])))
+//!     .layer(auth);
+//!
+//! # use tower::ServiceExt;
+//! # let token = emulator.token().sign();
+//! # let request = http::Request::get("/me")
+//! #     .header("authorization", format!("Bearer {token}"))
+//! #     .body(axum::body::Body::empty())?;
+//! # let response = app.oneshot(request).await?;
+//! # assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+//! ```
+//!
+//! # What is checked, in order
+//!
+//! Cheap checks come before any cryptography (see [`validate`]): size, three base64url segments,
+//! header (`alg` exactly `RS256`, no `crit`, no Graph `nonce`, a `kid` or `x5t`), claims parsed
+//! and the tenant allowed; then the key lookup (an unknown `kid` refreshes the key set at most
+//! once per cooldown), the RS256 signature, `exp`/`nbf` with leeway, `aud`, `ver`, `iss` (the
+//! issuer the discovery document declares, `{tenantid}` filled from `tid`), `tid` consistent with
+//! `iss`, the tenant allow-list, the signing key's own `issuer`, and `scp` or `roles`.
+//!
+//! # Responses (RFC 6750)
+//!
+//! | situation | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | no token | 401 | `Bearer` (with `realm` if configured) |
+//! | invalid token | 401 | `Bearer error="invalid_token", error_description="..."` |
+//! | missing scope / role / calling app | 403 | `Bearer error="insufficient_scope", ..., scope="..."` |
+//! | keys cannot be fetched (and none usable) | 503 + `Retry-After` | none |
+//!
+//! Bodies are `{"error": ..., "error_description": ...}`. Never a 500 for anything a caller
+//! sends; never the token in a body or a log.
+//!
+//! # The verified-token cache
+//!
+//! A client reuses its token for its whole lifetime (about an hour), so the layer remembers
+//! tokens it has fully verified ([`TokenCachePolicy`], on by default). The cache key is the
+//! exact token text, compared in full: no hash collision can map one token onto another's
+//! claims, and a token that differs in a single byte is validated from scratch. An entry is only
+//! used while `now` is within the token's `nbf`..`exp` (with leeway), is evicted at `exp`, and
+//! is dropped when its signing key is no longer in the key set, so a key Entra retires stops
+//! working for cached tokens too. Capacity is bounded (LRU-like, moka), so a flood of distinct
+//! tokens cannot grow memory. What the cache cannot do: revoke a token before its `exp` (nor can
+//! any JWT validator without calling Entra), or notice a configuration change (a new
+//! [`Authenticator`] starts empty). Disable it with [`TokenCachePolicy::DISABLED`].
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod authenticator;
+mod authorize;
+mod claims;
+mod clock;
+pub mod config;
+mod error;
+mod extract;
+pub mod jwks;
+mod keys;
+mod layer;
+pub mod metadata;
+pub mod validate;
+
+pub use authenticator::Authenticator;
+pub use authorize::{Require, RequireService};
+pub use claims::{BearerToken, Claims, TokenVersion};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
+    EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,
+};
+pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
+pub use extract::CustomClaims;
+pub use keys::Snapshot;
+pub use layer::{EntraAuthLayer, EntraAuthService};

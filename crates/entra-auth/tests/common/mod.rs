@@ -1,0 +1,135 @@
+//! Shared harness: an emulator, a protected API on 127.0.0.1, and an HTTP client.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use entra_auth::{Claims, EntraAuthLayer, EntraConfig, EntraConfigBuilder, ManualClock, Require};
+use entra_emulator::{DEV_API_CLIENT_ID, DEV_TENANT_ID, Emulator};
+use serde_json::{Value, json};
+
+pub struct Api {
+    pub base: String,
+    pub layer: EntraAuthLayer,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn error_description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request to the test API");
+        let header = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, www_authenticate, retry_after, body }
+    }
+
+    pub fn key_fetches(&self) -> u64 {
+        self.layer.authenticator().key_set_fetches()
+    }
+}
+
+pub fn dev_config(emu: &Emulator, clock: &ManualClock) -> EntraConfigBuilder {
+    EntraConfig::builder()
+        .tenant(DEV_TENANT_ID)
+        .client_id(DEV_API_CLIENT_ID)
+        .authority(emu.base_url())
+        .clock(clock.clone())
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(json!({
+        "ver": claims.version().map(|v| v.as_str()),
+        "tid": claims.tenant_id(),
+        "oid": claims.object_id(),
+        "app_id": claims.app_id(),
+        "scp": claims.scopes(),
+        "roles": claims.roles(),
+        "name": claims.name(),
+    }))
+}
+
+async fn maybe(claims: Option<Claims>) -> Json<Value> {
+    Json(json!({ "anonymous": claims.is_none(), "app_id": claims.as_ref().and_then(|c| c.app_id().map(str::to_owned)) }))
+}
+
+pub fn router(layer: EntraAuthLayer) -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/admin", get(me).route_layer(Require::any_role(["Api.Admin"])))
+        .route(
+            "/files",
+            get(me).route_layer(Require::any_scope(["Files.Read"]).or_roles(["Files.Read.All"])),
+        )
+        .route(
+            "/only-dev-client",
+            get(me).route_layer(Require::calling_apps([entra_emulator::DEV_CLIENT_ID])),
+        )
+        .layer(layer)
+}
+
+pub async fn serve(layer: EntraAuthLayer, clock: ManualClock) -> Api {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(layer.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    Api { base, layer, clock, http, server }
+}
+
+/// An emulator and an API configured against it with the default settings.
+pub async fn setup() -> (Emulator, Api) {
+    let emu = Emulator::start().await.expect("emulator starts");
+    let clock = ManualClock::starting_now();
+    let config = dev_config(&emu, &clock).build().unwrap();
+    let api = serve(EntraAuthLayer::new(config), clock).await;
+    (emu, api)
+}
+
+pub fn assert_invalid(reply: &Reply, contains: &str) {
+    assert_eq!(reply.status, 401, "body: {}", reply.body);
+    let challenge = reply.www_authenticate.as_deref().unwrap_or("");
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(reply.body["error"], "invalid_token");
+    assert!(
+        reply.error_description().contains(contains),
+        "expected `{contains}` in `{}`",
+        reply.error_description()
+    );
+}

@@ -1,0 +1,216 @@
+//! Key cache behaviour over real HTTP: rotation, unknown-kid floods, concurrency, outages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_invalid, dev_config, serve, setup};
+use entra_auth::{Clock, EntraAuthLayer, KeyRefreshPolicy, ManualClock, TokenCachePolicy};
+use entra_emulator::{Emulator, Endpoint, Fault};
+
+#[tokio::test]
+async fn rotated_key_is_accepted_after_exactly_one_refresh() {
+    let (emu, api) = setup().await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let before = emu.request_count(Endpoint::Keys);
+    assert_eq!(api.key_fetches(), 1);
+
+    let new_key = emu.add_key();
+    emu.set_active_key(new_key.kid());
+    let rotated = emu.token().sign();
+    let r = api.get("/me", Some(&rotated)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(emu.request_count(Endpoint::Keys), before + 1);
+    // Further requests with the new key need no more fetches.
+    for _ in 0..5 {
+        assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    }
+    assert_eq!(emu.request_count(Endpoint::Keys), before + 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_flood_fetches_once_per_cooldown() {
+    let (emu, api) = setup().await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let base = emu.request_count(Endpoint::Keys);
+    for i in 0..1000 {
+        let token = emu.token().kid(&format!("random-kid-{i}-{}", fastrand::u64(..))).sign();
+        let r = api.get("/me", Some(&token)).await;
+        assert_eq!(r.status, 401, "request {i}");
+    }
+    assert_eq!(emu.request_count(Endpoint::Keys), base + 1, "one fetch in the first window");
+    // After the cooldown one more refresh is allowed, and only one.
+    api.clock.advance(Duration::from_secs(301));
+    for i in 0..100 {
+        let token = emu.token().kid(&format!("again-{i}")).sign();
+        assert_eq!(api.get("/me", Some(&token)).await.status, 401);
+    }
+    assert_eq!(emu.request_count(Endpoint::Keys), base + 2);
+    // Valid traffic kept working throughout.
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+}
+
+#[tokio::test]
+async fn hundred_concurrent_first_requests_share_one_fetch() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(300)));
+    let clock = ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let token = emu.token().sign();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let http = api.http.clone();
+        let url = format!("{}/me", api.base);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(emu.request_count(Endpoint::Keys), 1);
+    assert_eq!(api.key_fetches(), 1);
+}
+
+#[tokio::test]
+async fn keys_down_at_start_gives_503_then_recovers() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Discovery, Fault::Status(500));
+    let clock = ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let token = emu.token().sign();
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.retry_after.as_deref(), Some("10"));
+    assert_eq!(r.body["error"], "temporarily_unavailable");
+    // Within the backoff no new attempt is made.
+    let discovery = emu.request_count(Endpoint::Discovery);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 503);
+    assert_eq!(emu.request_count(Endpoint::Discovery), discovery);
+    // Garbage is still 401, not 503: structure is checked before keys are needed.
+    assert_eq!(api.get("/me", Some("not-a-token")).await.status, 401);
+
+    emu.clear_faults();
+    api.clock.advance(Duration::from_secs(11));
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn nothing_listening_gives_503() {
+    let emu = Emulator::start().await.unwrap();
+    let token = emu.token().sign();
+    // A port with nothing behind it.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let clock = ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).authority(dead_url).build().unwrap();
+    let layer = EntraAuthLayer::new(cfg);
+    assert!(layer.prefetch().await.is_err());
+    let api = serve(layer, clock).await;
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 503);
+    assert!(r.retry_after.is_some());
+}
+
+#[tokio::test]
+async fn last_known_good_keys_serve_until_max_age() {
+    let emu = Emulator::start().await.unwrap();
+    let clock = ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    api.layer.prefetch().await.unwrap();
+    emu.set_fault(Endpoint::Discovery, Fault::DropConnection);
+    emu.set_fault(Endpoint::Keys, Fault::DropConnection);
+    // 13 hours later: past the periodic refresh, which fails; keys keep working.
+    api.clock.advance(Duration::from_secs(13 * 3600));
+    let fresh = || emu.token().issued_at(api.clock.now()).sign();
+    assert_eq!(api.get("/me", Some(&fresh())).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the background refresh finish
+    assert!(api.key_fetches() >= 1);
+    assert_eq!(api.get("/me", Some(&fresh())).await.status, 200);
+    // Past 24 hours since the last success: no longer usable.
+    api.clock.advance(Duration::from_secs(11 * 3600 + 1));
+    let r = api.get("/me", Some(&fresh())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    // Entra comes back: keys reload.
+    emu.clear_faults();
+    api.clock.advance(Duration::from_secs(60));
+    assert_eq!(api.get("/me", Some(&fresh())).await.status, 200);
+}
+
+#[tokio::test]
+async fn failed_refresh_never_replaces_good_keys() {
+    for fault in [
+        Fault::Status(500),
+        Fault::Html,
+        Fault::InvalidJson,
+        Fault::EmptyKeySet,
+        Fault::Oversized(2 * 1024 * 1024),
+    ] {
+        let emu = Emulator::start().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+        let api = serve(EntraAuthLayer::new(cfg), clock).await;
+        assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+        emu.set_fault(Endpoint::Keys, fault.clone());
+        // An unknown kid forces a refresh, which fails.
+        let r = api.get("/me", Some(&emu.token().kid("rotated-away").sign())).await;
+        assert_invalid(&r, "unknown key");
+        assert_eq!(api.key_fetches(), 2, "{fault:?}");
+        // The good keys are still there.
+        assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_broken_key_does_not_break_the_set() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Keys, Fault::BrokenKey);
+    let clock = ManualClock::starting_now();
+    let api = serve(EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap()), clock).await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+}
+
+#[tokio::test]
+async fn slow_key_endpoint_times_out_into_503() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_secs(5)));
+    let clock = ManualClock::starting_now();
+    let policy = KeyRefreshPolicy { fetch_timeout: Duration::from_millis(300), ..KeyRefreshPolicy::default() };
+    let cfg = dev_config(&emu, &clock).key_refresh(policy).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 503);
+}
+
+#[tokio::test]
+async fn retired_key_stops_working_even_for_cached_tokens() {
+    let (emu, api) = setup().await;
+    let old = emu.active_key();
+    let token = emu.token().sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.layer.authenticator().cached_tokens(), 1);
+    let new_key = emu.add_key();
+    emu.set_active_key(new_key.kid());
+    emu.retire_key(old.kid());
+    // A token signed with the new key forces a refresh, which drops the old key.
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let r = api.get("/me", Some(&token)).await;
+    assert_invalid(&r, "unknown key");
+}
+
+#[tokio::test]
+async fn cached_token_still_expires() {
+    let (emu, api) = setup().await;
+    let token = emu.token().sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    api.clock.advance(Duration::from_secs(2 * 3600));
+    let r = api.get("/me", Some(&token)).await;
+    assert_invalid(&r, "expired");
+}

@@ -1,0 +1,236 @@
+//! Accept and reject paths of the layer, over real HTTP against the emulator.
+
+mod common;
+
+use common::{assert_invalid, dev_config, serve, setup};
+use entra_auth::{EntraAuthLayer, TokenVersions};
+use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID, SigningKey, TokenVersion};
+use serde_json::json;
+
+#[tokio::test]
+async fn valid_v2_app_token_reaches_the_handler_with_claims() {
+    let (emu, api) = setup().await;
+    let token = emu.token().sign();
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["ver"], "2.0");
+    assert_eq!(r.body["tid"], DEV_TENANT_ID);
+    assert_eq!(r.body["app_id"], DEV_CLIENT_ID);
+    let roles = r.body["roles"].as_array().unwrap();
+    assert!(roles.contains(&json!("Api.Admin")));
+}
+
+#[tokio::test]
+async fn valid_v1_token_with_app_id_uri_audience() {
+    let (emu, api) = setup().await;
+    let token = emu.token().version(TokenVersion::V1).sign();
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["ver"], "1.0");
+    assert_eq!(r.body["app_id"], DEV_CLIENT_ID);
+}
+
+#[tokio::test]
+async fn token_from_the_token_endpoint_is_accepted() {
+    let (emu, api) = setup().await;
+    let res: serde_json::Value = api
+        .http
+        .post(emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEV_CLIENT_ID),
+            ("client_secret", entra_emulator::DEV_CLIENT_SECRET),
+            ("scope", &format!("api://{DEV_API_CLIENT_ID}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = res["access_token"].as_str().expect("access token");
+    let r = api.get("/admin", Some(token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn delegated_token_with_scope() {
+    let (emu, api) = setup().await;
+    let token = emu
+        .token()
+        .delegated("user-oid-1", "Ada Lovelace", "ada@contoso.example")
+        .scopes("Files.Read User.Read")
+        .sign();
+    let r = api.get("/files", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Ada Lovelace");
+    assert_eq!(r.body["scp"], json!(["Files.Read", "User.Read"]));
+    let r = api.get("/admin", Some(&token)).await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn missing_token_gets_a_bare_challenge() {
+    let (_emu, api) = setup().await;
+    let r = api.get("/me", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn realm_is_included_when_configured() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).realm("contoso-api").build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let r = api.get("/me", None).await;
+    assert_eq!(r.www_authenticate.as_deref(), Some("Bearer realm=\"contoso-api\""));
+}
+
+#[tokio::test]
+async fn rejects_bad_tokens_with_401_invalid_token() {
+    let (emu, api) = setup().await;
+    let stranger = SigningKey::generate().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", emu.token().expired().sign(), "expired"),
+        ("not yet valid", emu.token().not_yet_valid().sign(), "not valid yet"),
+        ("wrong key, same kid", emu.token().signed_with(&stranger).kid(&emu.active_key().kid().to_owned()).sign(), "signature"),
+        ("unregistered key", emu.token().signed_with(&stranger).sign(), "unknown key"),
+        ("graph nonce", emu.token().graph_nonce().sign(), "Microsoft Graph"),
+        ("no aud", emu.token().remove_claim("aud").sign(), "no aud"),
+        ("no exp", emu.token().remove_claim("exp").sign(), "no exp"),
+        ("no nbf", emu.token().remove_claim("nbf").sign(), "no nbf"),
+        ("no iss", emu.token().remove_claim("iss").sign(), "no iss"),
+        ("no tid", emu.token().remove_claim("tid").sign(), "no tid"),
+        ("wrong audience", emu.token().audience("api://someone-else").sign(), "audience"),
+        ("aud array", emu.token().claim("aud", json!([DEV_API_CLIENT_ID])).sign(), "aud claim"),
+        ("other tenant", emu.token().tenant("99999999-8888-7777-6666-555555555555").sign(), "tenant"),
+        ("issuer of another tenant", emu.token().claim("iss", json!(emu.issuer_v2("99999999-8888-7777-6666-555555555555"))).sign(), "issuer"),
+        ("v1 issuer on a v2 token", emu.token().claim("iss", json!(emu.issuer_v1(DEV_TENANT_ID))).sign(), "issuer"),
+        ("no scp nor roles", emu.token().remove_claim("roles").sign(), "neither scp nor roles"),
+        ("alg none", emu.token().header("alg", json!("none")).sign(), "algorithm"),
+    ];
+    for (name, token, expect) in cases {
+        let r = api.get("/me", Some(&token)).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.body);
+        assert_invalid(&r, expect);
+    }
+}
+
+#[tokio::test]
+async fn x5t_only_header_is_accepted() {
+    let (emu, api) = setup().await;
+    let token = emu.token().x5t_only().sign();
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn multi_tenant_allow_list() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let other = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    let stranger = "12121212-3434-4545-5656-787878787878";
+    emu.add_tenant(other);
+    emu.add_tenant(stranger);
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant("organizations")
+        .allowed_tenants([DEV_TENANT_ID, other])
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    for tid in [DEV_TENANT_ID, other] {
+        let r = api.get("/me", Some(&emu.token().tenant(tid).sign())).await;
+        assert_eq!(r.status, 200, "{tid}: {}", r.body);
+        assert_eq!(r.body["tid"], tid);
+    }
+    let r = api.get("/me", Some(&emu.token().tenant(stranger).sign())).await;
+    assert_invalid(&r, "not allowed");
+    // A token whose tid disagrees with its issuer.
+    let forged = emu.token().tenant(other).claim("tid", json!(DEV_TENANT_ID)).sign();
+    let r = api.get("/me", Some(&forged)).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // v1 tokens too.
+    let v1 = emu.token().tenant(other).version(TokenVersion::V1).sign();
+    assert_eq!(api.get("/me", Some(&v1)).await.status, 200);
+}
+
+#[tokio::test]
+async fn only_accepted_versions_pass() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).versions(TokenVersions::V2_ONLY).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let r = api.get("/me", Some(&emu.token().version(TokenVersion::V1).sign())).await;
+    assert_invalid(&r, "version");
+}
+
+#[tokio::test]
+async fn optional_auth_lets_anonymous_through_but_not_bad_tokens() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock).build().unwrap();
+    let api = serve(EntraAuthLayer::new(cfg).optional(), clock).await;
+    let r = api.get("/maybe", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["anonymous"], true);
+    let r = api.get("/maybe", Some(&emu.token().sign())).await;
+    assert_eq!(r.body["anonymous"], false);
+    assert_eq!(r.body["app_id"], DEV_CLIENT_ID);
+    let r = api.get("/maybe", Some(&emu.token().expired().sign())).await;
+    assert_invalid(&r, "expired");
+    // Handlers that need claims still answer 401 to anonymous callers.
+    assert_eq!(api.get("/me", None).await.status, 401);
+}
+
+#[tokio::test]
+async fn authorization_guards() {
+    let (emu, api) = setup().await;
+    let no_roles = emu.token().roles(["Something.Else"]).sign();
+    let r = api.get("/admin", Some(&no_roles)).await;
+    assert_eq!(r.status, 403);
+    let challenge = r.www_authenticate.unwrap();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(challenge.contains("scope=\"Api.Admin\""), "{challenge}");
+    assert_eq!(r.body["error"], "insufficient_scope");
+
+    let admin = emu.token().roles(["Api.Admin"]).sign();
+    assert_eq!(api.get("/admin", Some(&admin)).await.status, 200);
+    assert_eq!(api.get("/files", Some(&admin)).await.status, 403);
+    let reader = emu.token().roles(["Files.Read.All"]).sign();
+    assert_eq!(api.get("/files", Some(&reader)).await.status, 200);
+
+    assert_eq!(api.get("/only-dev-client", Some(&admin)).await.status, 200);
+    let other_app = emu.token().client_app("33333333-4444-5555-6666-777777777777").sign();
+    let r = api.get("/only-dev-client", Some(&other_app)).await;
+    assert_eq!(r.status, 403);
+    // Without a token the guard never runs: the layer answers 401 first.
+    assert_eq!(api.get("/admin", None).await.status, 401);
+}
+
+#[tokio::test]
+async fn authorization_header_variants() {
+    let (emu, api) = setup().await;
+    let token = emu.token().sign();
+    let url = format!("{}/me", api.base);
+    let lower = api.send(api.http.get(&url).header("authorization", format!("bearer {token}"))).await;
+    assert_eq!(lower.status, 200);
+    for bad in [format!("Basic {token}"), format!("Bearer{token}"), "Bearer ".to_owned()] {
+        let r = api.send(api.http.get(&url).header("authorization", bad)).await;
+        assert_invalid(&r, "Authorization header");
+    }
+    let two = api
+        .send(
+            api.http
+                .get(&url)
+                .header("authorization", format!("Bearer {token}"))
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(two.status, 401);
+    // The query string and cookies are ignored unless configured.
+    let r = api.send(api.http.get(format!("{url}?access_token={token}"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"));
+}
