@@ -54,13 +54,18 @@ async fn files(claims: Claims) -> Json<Value> {
 fn router(auth: EntraAuthLayer) -> Router {
     let protected = Router::new()
         .route("/me", get(me))
-        .route("/admin", get(admin).route_layer(Require::any_role(["Api.Admin"])))
+        .route(
+            "/admin",
+            get(admin).route_layer(Require::any_role(["Api.Admin"])),
+        )
         .route(
             "/files",
             get(files).route_layer(Require::any_scope(["Files.Read"]).or_roles(["Files.Read.All"])),
         )
         .layer(auth);
-    Router::new().route("/healthz", get(healthz)).merge(protected)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
 }
 
 #[tokio::main]
@@ -107,9 +112,18 @@ async fn run() -> Result<(), Box<dyn Error>> {
     match &emulator {
         Some(emulator) => {
             let token = emulator.token().sign();
-            println!("mode: local Entra emulator at {} (set ENTRA_TENANT_ID and ENTRA_CLIENT_ID for a real tenant)", emulator.base_url());
-            println!("tenant {}, API client id {}", entra_emulator::DEV_TENANT_ID, entra_emulator::DEV_API_CLIENT_ID);
-            println!("a token for the dev client app (roles Api.Admin, Files.Read.All), valid for an hour:");
+            println!(
+                "mode: local Entra emulator at {} (set ENTRA_TENANT_ID and ENTRA_CLIENT_ID for a real tenant)",
+                emulator.base_url()
+            );
+            println!(
+                "tenant {}, API client id {}",
+                entra_emulator::DEV_TENANT_ID,
+                entra_emulator::DEV_API_CLIENT_ID
+            );
+            println!(
+                "a token for the dev client app (roles Api.Admin, Files.Read.All), valid for an hour:"
+            );
             println!("TOKEN={token}");
             println!("try:");
             println!("  curl -i {base}/me                                    # 401");
@@ -117,7 +131,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
             println!("get another token from the emulator's token endpoint:");
             println!(
                 "  curl -s -X POST {} -d grant_type=client_credentials -d client_id={} -d client_secret={} -d scope=api://{}/.default",
-                emulator.token_endpoint(entra_emulator::DEV_TENANT_ID, entra_emulator::TokenVersion::V2),
+                emulator.token_endpoint(
+                    entra_emulator::DEV_TENANT_ID,
+                    entra_emulator::TokenVersion::V2
+                ),
                 entra_emulator::DEV_CLIENT_ID,
                 entra_emulator::DEV_CLIENT_SECRET,
                 entra_emulator::DEV_API_CLIENT_ID,

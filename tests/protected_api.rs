@@ -20,7 +20,11 @@ fn example_path(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|p| p.parent()).unwrap();
     let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} is not built; run `cargo test --workspace`", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test --workspace`",
+        path.display()
+    );
     path
 }
 
@@ -52,13 +56,20 @@ fn start_example() -> (Running, String, String) {
             break;
         }
     }
-    (running, base.expect("base URL printed"), token.expect("token printed"))
+    (
+        running,
+        base.expect("base URL printed"),
+        token.expect("token printed"),
+    )
 }
 
 #[tokio::test]
 async fn example_api_in_emulator_mode() {
     let (_running, base, token) = start_example();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
 
     let r = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -67,7 +78,12 @@ async fn example_api_in_emulator_mode() {
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
 
-    let r = http.get(format!("{base}/me")).bearer_auth(&token).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let me: serde_json::Value = r.json().await.unwrap();
     assert_eq!(me["tid"], entra_emulator::DEV_TENANT_ID);
@@ -75,11 +91,21 @@ async fn example_api_in_emulator_mode() {
     assert_eq!(me["ver"], "2.0");
 
     for path in ["/admin", "/files"] {
-        let r = http.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
 
-    let r = http.get(format!("{base}/me")).bearer_auth(format!("{token}x")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/me"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains("invalid_token"), "{challenge}");

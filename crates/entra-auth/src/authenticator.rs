@@ -53,13 +53,17 @@ impl moka::Expiry<Arc<str>, Claims> for UntilExpiry {
     ) -> Option<Duration> {
         let leeway = i64::try_from(self.clock.leeway().as_secs()).unwrap_or(0);
         let left = claims.expires_at().saturating_add(leeway) - self.clock.clock().now();
-        Some(Duration::from_secs(u64::try_from(left.clamp(0, 24 * 3600)).unwrap_or(0)))
+        Some(Duration::from_secs(
+            u64::try_from(left.clamp(0, 24 * 3600)).unwrap_or(0),
+        ))
     }
 }
 
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authenticator").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,7 +82,9 @@ impl Authenticator {
         let verified = c.token_cache.enabled.then(|| {
             Cache::builder()
                 .max_capacity(c.token_cache.max_entries)
-                .expire_after(UntilExpiry { clock: config.clone() })
+                .expire_after(UntilExpiry {
+                    clock: config.clone(),
+                })
                 .build()
         });
         Self {
@@ -104,7 +110,10 @@ impl Authenticator {
 
     /// Whether usable keys are loaded (no I/O): a readiness probe.
     pub fn is_ready(&self) -> bool {
-        self.inner.keys.fresh_snapshot(self.inner.config.clock().now()).is_some()
+        self.inner
+            .keys
+            .fresh_snapshot(self.inner.config.clock().now())
+            .is_some()
     }
 
     /// How many key-set documents have been requested so far.
@@ -161,7 +170,12 @@ impl Authenticator {
         let leeway = self.inner.policy.leeway_secs;
         let in_time = now < claims.expires_at().saturating_add(leeway)
             && now.saturating_add(leeway) >= claims.not_before();
-        if in_time && self.inner.keys.current_contains(claims.signing_key_id(), now) {
+        if in_time
+            && self
+                .inner
+                .keys
+                .current_contains(claims.signing_key_id(), now)
+        {
             self.inner.keys.maybe_refresh_in_background(now);
             Some(claims)
         } else {

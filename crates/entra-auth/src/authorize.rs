@@ -116,10 +116,20 @@ impl Require {
             }
             return Err(AuthError::InsufficientScope {
                 description: format!("this resource requires {}", wanted.join(", or ")),
-                scope_hint: self.scopes.iter().chain(&self.roles).cloned().collect::<Vec<_>>().join(" "),
+                scope_hint: self
+                    .scopes
+                    .iter()
+                    .chain(&self.roles)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
             });
         }
-        if !self.apps.is_empty() && !claims.app_id().is_some_and(|a| self.apps.iter().any(|x| x == a)) {
+        if !self.apps.is_empty()
+            && !claims
+                .app_id()
+                .is_some_and(|a| self.apps.iter().any(|x| x == a))
+        {
             return Err(AuthError::InsufficientScope {
                 description: "the calling application is not allowed to use this resource".into(),
                 scope_hint: String::new(),
@@ -133,7 +143,10 @@ impl<S> Layer<S> for Require {
     type Service = RequireService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireService { inner, requirement: Arc::new(self.clone()) }
+        RequireService {
+            inner,
+            requirement: Arc::new(self.clone()),
+        }
     }
 }
 

@@ -48,7 +48,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `unix_seconds`.
     pub fn new(unix_seconds: i64) -> Self {
-        Self { now: Arc::new(AtomicI64::new(unix_seconds)) }
+        Self {
+            now: Arc::new(AtomicI64::new(unix_seconds)),
+        }
     }
 
     /// A clock standing at the current system time.
@@ -76,6 +78,8 @@ impl Clock for ManualClock {
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManualClock").field("now", &self.now()).finish()
+        f.debug_struct("ManualClock")
+            .field("now", &self.now())
+            .finish()
     }
 }

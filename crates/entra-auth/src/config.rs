@@ -83,7 +83,9 @@ impl Tenant {
                 if ok {
                     Ok(Tenant::Single(value.to_owned()))
                 } else {
-                    Err(ConfigError::new(format!("`{value}` is not a tenant id or domain")))
+                    Err(ConfigError::new(format!(
+                        "`{value}` is not a tenant id or domain"
+                    )))
                 }
             }
         }
@@ -123,9 +125,15 @@ impl TokenVersions {
     /// `accessTokenAcceptedVersion`, so accepting both is what Microsoft.Identity.Web does.
     pub const BOTH: TokenVersions = TokenVersions { v1: true, v2: true };
     /// Only v2.0 tokens.
-    pub const V2_ONLY: TokenVersions = TokenVersions { v1: false, v2: true };
+    pub const V2_ONLY: TokenVersions = TokenVersions {
+        v1: false,
+        v2: true,
+    };
     /// Only v1.0 tokens.
-    pub const V1_ONLY: TokenVersions = TokenVersions { v1: true, v2: false };
+    pub const V1_ONLY: TokenVersions = TokenVersions {
+        v1: true,
+        v2: false,
+    };
 }
 
 impl Default for TokenVersions {
@@ -191,13 +199,19 @@ pub struct TokenCachePolicy {
 
 impl Default for TokenCachePolicy {
     fn default() -> Self {
-        Self { enabled: true, max_entries: 10_000 }
+        Self {
+            enabled: true,
+            max_entries: 10_000,
+        }
     }
 }
 
 impl TokenCachePolicy {
     /// No cache: every request pays for full validation.
-    pub const DISABLED: TokenCachePolicy = TokenCachePolicy { enabled: false, max_entries: 0 };
+    pub const DISABLED: TokenCachePolicy = TokenCachePolicy {
+        enabled: false,
+        max_entries: 0,
+    };
 }
 
 /// Where the bearer token may be read from besides the `Authorization` header.
@@ -291,11 +305,15 @@ impl EntraConfig {
     fn builder_from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<EntraConfigBuilder, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let tenant = get("ENTRA_TENANT_ID")
-            .ok_or_else(|| ConfigError::new("ENTRA_TENANT_ID is not set"))?;
-        let client_id = get("ENTRA_CLIENT_ID")
-            .ok_or_else(|| ConfigError::new("ENTRA_CLIENT_ID is not set"))?;
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let tenant =
+            get("ENTRA_TENANT_ID").ok_or_else(|| ConfigError::new("ENTRA_TENANT_ID is not set"))?;
+        let client_id =
+            get("ENTRA_CLIENT_ID").ok_or_else(|| ConfigError::new("ENTRA_CLIENT_ID is not set"))?;
         let mut builder = EntraConfig::builder().tenant(tenant).client_id(client_id);
         if let Some(aud) = get("ENTRA_AUDIENCE") {
             builder = builder.audiences(split_list(&aud));
@@ -371,7 +389,10 @@ impl EntraConfig {
         let tenant = c.tenant.segment();
         let v2 = format!("{base}/{tenant}/v2.0/.well-known/openid-configuration");
         let v1 = format!("{base}/{tenant}/.well-known/openid-configuration");
-        for raw in [Some(v2), c.versions.v1.then_some(v1)].into_iter().flatten() {
+        for raw in [Some(v2), c.versions.v1.then_some(v1)]
+            .into_iter()
+            .flatten()
+        {
             if let Ok(mut url) = Url::parse(&raw) {
                 url.query_pairs_mut().append_pair("appid", &c.client_id);
                 urls.push(url);
@@ -386,7 +407,12 @@ impl EntraConfig {
 }
 
 fn split_list(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Builder for [`EntraConfig`]; see [`EntraConfig::builder`].
@@ -547,7 +573,9 @@ impl EntraConfigBuilder {
 
     /// Checks the settings and builds the configuration.
     pub fn build(self) -> Result<EntraConfig, ConfigError> {
-        let tenant_raw = self.tenant.ok_or_else(|| ConfigError::new("a tenant is required"))?;
+        let tenant_raw = self
+            .tenant
+            .ok_or_else(|| ConfigError::new("a tenant is required"))?;
         let tenant = Tenant::parse(&tenant_raw)?;
         let client_id = self
             .client_id
@@ -608,7 +636,9 @@ impl EntraConfigBuilder {
             "authority",
         )?;
         if authority.query().is_some() || authority.fragment().is_some() {
-            return Err(ConfigError::new("the authority must not have a query or fragment"));
+            return Err(ConfigError::new(
+                "the authority must not have a query or fragment",
+            ));
         }
         let metadata_url = match self.metadata_url {
             Some(raw) => Some(parse_endpoint(&raw, "metadata URL")?),
@@ -617,7 +647,9 @@ impl EntraConfigBuilder {
 
         let versions = self.versions.unwrap_or_default();
         if !versions.v1 && !versions.v2 {
-            return Err(ConfigError::new("at least one token version must be accepted"));
+            return Err(ConfigError::new(
+                "at least one token version must be accepted",
+            ));
         }
 
         let leeway = self.leeway.unwrap_or(Duration::from_secs(60));
@@ -646,7 +678,9 @@ impl EntraConfigBuilder {
             if let Some(name) = name
                 && (name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic()))
             {
-                return Err(ConfigError::new(format!("the token {what} name is not valid")));
+                return Err(ConfigError::new(format!(
+                    "the token {what} name is not valid"
+                )));
             }
         }
 
@@ -675,10 +709,14 @@ impl EntraConfigBuilder {
 
 fn check_refresh_policy(p: &KeyRefreshPolicy) -> Result<(), ConfigError> {
     if p.refresh_interval < Duration::from_secs(300) {
-        return Err(ConfigError::new("the key refresh interval must be at least 5 minutes"));
+        return Err(ConfigError::new(
+            "the key refresh interval must be at least 5 minutes",
+        ));
     }
     if p.unknown_kid_cooldown < Duration::from_secs(1) {
-        return Err(ConfigError::new("the unknown-kid refresh cooldown must be at least 1 second"));
+        return Err(ConfigError::new(
+            "the unknown-kid refresh cooldown must be at least 1 second",
+        ));
     }
     if p.max_stale < p.refresh_interval {
         return Err(ConfigError::new(
@@ -686,13 +724,19 @@ fn check_refresh_policy(p: &KeyRefreshPolicy) -> Result<(), ConfigError> {
         ));
     }
     if p.fetch_timeout.is_zero() || p.fetch_timeout > Duration::from_secs(120) {
-        return Err(ConfigError::new("the fetch timeout must be between 0 and 120 seconds"));
+        return Err(ConfigError::new(
+            "the fetch timeout must be between 0 and 120 seconds",
+        ));
     }
     if p.max_body_bytes < 1024 {
-        return Err(ConfigError::new("the key-set body cap must be at least 1 KiB"));
+        return Err(ConfigError::new(
+            "the key-set body cap must be at least 1 KiB",
+        ));
     }
     if p.retry_after_failure < Duration::from_secs(1) {
-        return Err(ConfigError::new("the retry delay after a failed fetch must be at least 1 second"));
+        return Err(ConfigError::new(
+            "the retry delay after a failed fetch must be at least 1 second",
+        ));
     }
     Ok(())
 }
@@ -736,7 +780,9 @@ mod tests {
     use super::*;
 
     fn base() -> EntraConfigBuilder {
-        EntraConfig::builder().tenant("11111111-2222-3333-4444-555555555555").client_id("abc")
+        EntraConfig::builder()
+            .tenant("11111111-2222-3333-4444-555555555555")
+            .client_id("abc")
     }
 
     #[test]
@@ -768,14 +814,26 @@ mod tests {
         assert!(err(base().leeway(Duration::from_secs(301))).contains("5 minutes"));
         assert!(err(base().audiences(Vec::<String>::new())).contains("empty"));
         assert!(err(base().allowed_tenants(["a"])).contains("multi-tenant"));
-        assert!(err(base().versions(TokenVersions { v1: false, v2: false })).contains("version"));
-        assert!(err(EntraConfig::builder().tenant("consumers").client_id("x")).contains("personal"));
+        assert!(
+            err(base().versions(TokenVersions {
+                v1: false,
+                v2: false
+            }))
+            .contains("version")
+        );
+        assert!(
+            err(EntraConfig::builder().tenant("consumers").client_id("x")).contains("personal")
+        );
         assert!(err(EntraConfig::builder().tenant("a/b").client_id("x")).contains("not a tenant"));
     }
 
     #[test]
     fn loopback_http_is_accepted() {
-        for a in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"] {
+        for a in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
             base().authority(a).build().unwrap();
         }
     }
@@ -791,7 +849,10 @@ mod tests {
         assert!(c.tenant().is_multi_tenant());
         assert!(c.inner.allowed_tenants.allows("aaaa"));
         assert!(!c.inner.allowed_tenants.allows("cccc"));
-        let any = EntraConfig::builder().tenant("common").client_id("x").allow_any_tenant();
+        let any = EntraConfig::builder()
+            .tenant("common")
+            .client_id("x")
+            .allow_any_tenant();
         assert!(any.build().unwrap().inner.allowed_tenants.allows("zzz"));
     }
 
@@ -805,7 +866,9 @@ mod tests {
             ("ENTRA_ALLOWED_TENANTS", "t1,t2"),
         ];
         let c = EntraConfig::from_lookup(|n| {
-            vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_owned())
         })
         .unwrap();
         assert_eq!(c.audiences(), ["a1", "a2"]);

@@ -346,7 +346,10 @@ mod tests {
     fn missing_token_is_bare_challenge_with_realm() {
         let r = AuthError::MissingToken.to_response(Some("api"));
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"api\""
+        );
         let r = AuthError::MissingToken.to_response(None);
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
@@ -369,7 +372,10 @@ mod tests {
         };
         let r = e.to_response(None);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let h = r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+        let h = r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(h.contains("error=\"insufficient_scope\""), "{h}");
         assert!(h.contains("scope=\"Files.Read\""), "{h}");
         assert!(h.contains("requires \\\"x\\\""), "{h}");

@@ -37,7 +37,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Claims>().cloned().ok_or(AuthError::MissingToken)
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .ok_or(AuthError::MissingToken)
     }
 }
 
@@ -56,7 +60,11 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<BearerToken>().cloned().ok_or(AuthError::MissingToken)
+        parts
+            .extensions
+            .get::<BearerToken>()
+            .cloned()
+            .ok_or(AuthError::MissingToken)
     }
 }
 
@@ -69,7 +77,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for CustomClaims<T
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let claims = parts.extensions.get::<Claims>().ok_or(AuthError::MissingToken)?;
+        let claims = parts
+            .extensions
+            .get::<Claims>()
+            .ok_or(AuthError::MissingToken)?;
         claims
             .deserialize()
             .map(CustomClaims)

@@ -106,7 +106,9 @@ impl KeySet {
     fn insert(&mut self, key: VerificationKey) {
         let key = Arc::new(key);
         if let Some(x5t) = &key.x5t {
-            self.by_x5t.entry(x5t.clone()).or_insert_with(|| key.clone());
+            self.by_x5t
+                .entry(x5t.clone())
+                .or_insert_with(|| key.clone());
         }
         self.by_kid.entry(key.kid.clone()).or_insert(key);
     }
@@ -116,7 +118,9 @@ impl KeySet {
         for key in other.by_kid.into_values() {
             if !self.by_kid.contains_key(&key.kid) {
                 if let Some(x5t) = &key.x5t {
-                    self.by_x5t.entry(x5t.clone()).or_insert_with(|| key.clone());
+                    self.by_x5t
+                        .entry(x5t.clone())
+                        .or_insert_with(|| key.clone());
                 }
                 self.by_kid.insert(key.kid.clone(), key);
             }
@@ -176,7 +180,10 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
     {
         return None;
     }
-    let kid = raw.kid.or_else(|| raw.x5t.clone()).filter(|k| !k.is_empty() && k.len() <= 256)?;
+    let kid = raw
+        .kid
+        .or_else(|| raw.x5t.clone())
+        .filter(|k| !k.is_empty() && k.len() <= 256)?;
     let n = URL_SAFE_NO_PAD.decode(raw.n?.trim_end_matches('=')).ok()?;
     let e = URL_SAFE_NO_PAD.decode(raw.e?.trim_end_matches('=')).ok()?;
     let n = strip_leading_zeros(&n);
@@ -186,13 +193,20 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
         return None;
     }
     // Exponent: odd, at least 3, at most 33 bits (aws-lc's limit); Entra uses 65537.
-    if e.is_empty() || e.len() > 5 || e.last().is_some_and(|b| b & 1 == 0) || (e.len() == 1 && e[0] < 3) {
+    if e.is_empty()
+        || e.len() > 5
+        || e.last().is_some_and(|b| b & 1 == 0)
+        || (e.len() == 1 && e[0] < 3)
+    {
         return None;
     }
     Some(VerificationKey {
         kid,
         x5t: raw.x5t.filter(|x| !x.is_empty()),
-        issuer: raw.issuer.filter(|i| !i.is_empty()).map(IssuerTemplate::new),
+        issuer: raw
+            .issuer
+            .filter(|i| !i.is_empty())
+            .map(IssuerTemplate::new),
         key: DecodingKey::from_rsa_raw_components(n, e),
     })
 }
@@ -216,7 +230,9 @@ mod tests {
 
     #[test]
     fn parses_real_entra_key_sets() {
-        let Some(bytes) = reference("common-v2-keys.json") else { return };
+        let Some(bytes) = reference("common-v2-keys.json") else {
+            return;
+        };
         let set = KeySet::parse(&bytes).unwrap();
         assert_eq!(set.len(), 7);
         let k = set.get("Mc7l3Iz93g7uwgNeEmmw_WYGPko").unwrap();
@@ -229,7 +245,9 @@ mod tests {
 
     #[test]
     fn skips_bad_keys_and_keeps_good_ones() {
-        let Some(bytes) = reference("common-v2-keys.json") else { return };
+        let Some(bytes) = reference("common-v2-keys.json") else {
+            return;
+        };
         let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let keys = doc["keys"].as_array_mut().unwrap();
         keys.push(serde_json::json!({"kty":"EC","kid":"ec","crv":"P-256","x":"AA","y":"AA"}));

@@ -181,7 +181,10 @@ impl KeyCache {
             Some(snap) if !self.is_usable(snap, now) => KeysUnavailableReason::Stale,
             _ => self.last_failure_reason(),
         };
-        AuthError::KeysUnavailable { reason, retry_after: self.config.key_refresh().retry_after_failure }
+        AuthError::KeysUnavailable {
+            reason,
+            retry_after: self.config.key_refresh().retry_after_failure,
+        }
     }
 
     /// Finds the key a token names, refreshing once (behind the cooldown) when it is unknown.
@@ -210,7 +213,10 @@ impl KeyCache {
                 return Err(InvalidToken::UnknownSigningKey.into());
             }
             self.last_unknown_kid_refresh.store(now, Ordering::Release);
-            tracing::info!(kid = key_ref.id(), "unknown signing key id: refreshing keys");
+            tracing::info!(
+                kid = key_ref.id(),
+                "unknown signing key id: refreshing keys"
+            );
             // A failure keeps the old keys; the token is still unknown.
             let _ = self.fetch_and_store().await;
         }
@@ -256,11 +262,23 @@ impl KeyCache {
         let policy = self.config.key_refresh();
         let outcome = match result {
             Ok((keys, issuers)) => {
-                tracing::info!(keys = keys.len(), skipped = keys.skipped(), "signing keys loaded");
-                let snap = Arc::new(Snapshot { keys, issuers, fetched_at: now });
+                tracing::info!(
+                    keys = keys.len(),
+                    skipped = keys.skipped(),
+                    "signing keys loaded"
+                );
+                let snap = Arc::new(Snapshot {
+                    keys,
+                    issuers,
+                    fetched_at: now,
+                });
                 self.current.store(Some(snap.clone()));
                 let jitter = secs(policy.jitter).min(secs(policy.refresh_interval));
-                let jitter = if jitter > 0 { fastrand::i64(0..=jitter) } else { 0 };
+                let jitter = if jitter > 0 {
+                    fastrand::i64(0..=jitter)
+                } else {
+                    0
+                };
                 let next = now.saturating_add(secs(policy.refresh_interval) - jitter);
                 self.next_refresh_at.store(next, Ordering::Release);
                 self.last_failure_at.store(NEVER, Ordering::Release);
@@ -293,39 +311,38 @@ impl KeyCache {
         }
         let cfg = &self.config.inner;
         let issuers = if cfg.metadata_url.is_some() {
-            Issuers { custom: docs.first().map(|d| IssuerTemplate::new(&d.issuer)), ..Issuers::default() }
+            Issuers {
+                custom: docs.first().map(|d| IssuerTemplate::new(&d.issuer)),
+                ..Issuers::default()
+            }
         } else {
             let v2 = docs.first().map(|d| IssuerTemplate::new(&d.issuer));
             Issuers {
-                v1: if cfg.versions.v1 { docs.get(1).map(|d| IssuerTemplate::new(&d.issuer)) } else { None },
+                v1: if cfg.versions.v1 {
+                    docs.get(1).map(|d| IssuerTemplate::new(&d.issuer))
+                } else {
+                    None
+                },
                 v2: if cfg.versions.v2 { v2.clone() } else { None },
                 v2_form: v2,
                 custom: None,
             }
         };
-        let mut jwks_uris: Vec<Url> = Vec::with_capacity(docs.len());
-        for doc in &docs {
-            let url = Url::parse(&doc.jwks_uri).map_err(|_| {
-                KeysUnavailableReason::Invalid("the discovery document's jwks_uri is not a URL".into())
-            })?;
-            check_scheme(&url).map_err(|m| {
-                KeysUnavailableReason::Invalid(format!("the discovery document's jwks_uri {m}"))
-            })?;
-            if !jwks_uris.contains(&url) {
-                jwks_uris.push(url);
-            }
-        }
-        let mut keys: Option<KeySet> = None;
-        for url in jwks_uris {
-            self.key_set_fetches.fetch_add(1, Ordering::Relaxed);
-            let bytes = self.get(&url).await?;
-            let set = KeySet::parse(&bytes).map_err(KeysUnavailableReason::Invalid)?;
-            match &mut keys {
-                Some(all) => all.merge(set),
-                None => keys = Some(set),
-            }
-        }
-        let keys = keys.ok_or_else(|| KeysUnavailableReason::Invalid("no key set".into()))?;
+        // Keys come from the first document's key set (v2, or the custom authority's): Entra's v2
+        // key set carries each key's `issuer`, and it also signs v1 tokens. The v1 document is
+        // read for its issuer only, as Microsoft.Identity.Web does.
+        let doc = docs
+            .first()
+            .ok_or_else(|| KeysUnavailableReason::Invalid("no discovery document".into()))?;
+        let url = Url::parse(&doc.jwks_uri).map_err(|_| {
+            KeysUnavailableReason::Invalid("the discovery document's jwks_uri is not a URL".into())
+        })?;
+        check_scheme(&url).map_err(|m| {
+            KeysUnavailableReason::Invalid(format!("the discovery document's jwks_uri {m}"))
+        })?;
+        self.key_set_fetches.fetch_add(1, Ordering::Relaxed);
+        let bytes = self.get(&url).await?;
+        let keys = KeySet::parse(&bytes).map_err(KeysUnavailableReason::Invalid)?;
         Ok((keys, issuers))
     }
 
@@ -342,10 +359,18 @@ impl KeyCache {
             .map_err(|e| KeysUnavailableReason::Fetch(describe(&e, url)))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(KeysUnavailableReason::Fetch(format!("{url} answered HTTP {}", status.as_u16())));
+            return Err(KeysUnavailableReason::Fetch(format!(
+                "{url} answered HTTP {}",
+                status.as_u16()
+            )));
         }
-        if response.content_length().is_some_and(|len| len > cap as u64) {
-            return Err(KeysUnavailableReason::Invalid(format!("{url} sent more than {cap} bytes")));
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
+            return Err(KeysUnavailableReason::Invalid(format!(
+                "{url} sent more than {cap} bytes"
+            )));
         }
         let mut body = Vec::new();
         loop {

@@ -54,7 +54,10 @@ impl EntraAuthLayer {
 
     /// A layer around an existing [`Authenticator`] (sharing its keys and caches).
     pub fn from_authenticator(auth: Authenticator) -> Self {
-        Self { auth, optional: false }
+        Self {
+            auth,
+            optional: false,
+        }
     }
 
     /// Lets requests without any token through anonymously (handlers see `Option<Claims>` as
@@ -79,7 +82,11 @@ impl<S> Layer<S> for EntraAuthLayer {
     type Service = EntraAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        EntraAuthService { inner, auth: self.auth.clone(), optional: self.optional }
+        EntraAuthService {
+            inner,
+            auth: self.auth.clone(),
+            optional: self.optional,
+        }
     }
 }
 
@@ -116,7 +123,11 @@ where
         Box::pin(async move {
             let config = auth.config();
             let realm = config.realm();
-            let token = match extract_token(request.headers(), request.uri().query(), &config.inner.sources) {
+            let token = match extract_token(
+                request.headers(),
+                request.uri().query(),
+                &config.inner.sources,
+            ) {
                 Ok(Some(token)) => token,
                 Ok(None) if optional => {
                     return inner.call(request).await.map(|r| r.map(Body::new));
@@ -179,8 +190,12 @@ pub(crate) fn extract_token(
         if values.next().is_some() {
             return Err(InvalidToken::MalformedAuthorization);
         }
-        let text = value.to_str().map_err(|_| InvalidToken::MalformedAuthorization)?;
-        let (scheme, rest) = text.split_once(' ').ok_or(InvalidToken::MalformedAuthorization)?;
+        let text = value
+            .to_str()
+            .map_err(|_| InvalidToken::MalformedAuthorization)?;
+        let (scheme, rest) = text
+            .split_once(' ')
+            .ok_or(InvalidToken::MalformedAuthorization)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(InvalidToken::MalformedAuthorization);
         }
@@ -226,7 +241,10 @@ mod tests {
     fn headers(values: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in values {
-            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -235,12 +253,32 @@ mod tests {
     fn authorization_header_variants() {
         let none = TokenSources::default();
         let get = |h: &[(&str, &str)]| extract_token(&headers(h), None, &none);
-        assert_eq!(get(&[("authorization", "Bearer abc")]).unwrap().as_deref(), Some("abc"));
-        assert_eq!(get(&[("authorization", "bearer abc")]).unwrap().as_deref(), Some("abc"));
-        assert_eq!(get(&[("authorization", "BEARER  abc")]).unwrap().as_deref(), Some("abc"));
+        assert_eq!(
+            get(&[("authorization", "Bearer abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            get(&[("authorization", "bearer abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            get(&[("authorization", "BEARER  abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
         assert_eq!(get(&[]).unwrap(), None);
-        for bad in ["Basic abc", "Bearerabc", "Bearer", "Bearer ", "Bearer a b", "Token abc"] {
-            assert_eq!(get(&[("authorization", bad)]), Err(InvalidToken::MalformedAuthorization), "{bad}");
+        for bad in [
+            "Basic abc",
+            "Bearerabc",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Token abc",
+        ] {
+            assert_eq!(
+                get(&[("authorization", bad)]),
+                Err(InvalidToken::MalformedAuthorization),
+                "{bad}"
+            );
         }
         assert_eq!(
             get(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
@@ -252,10 +290,27 @@ mod tests {
     fn query_and_cookie_only_when_configured() {
         let none = TokenSources::default();
         let h = headers(&[("cookie", "a=1; tok=xyz")]);
-        assert_eq!(extract_token(&h, Some("access_token=q"), &none).unwrap(), None);
-        let sources = TokenSources { query_parameter: Some("access_token".into()), cookie: Some("tok".into()) };
-        assert_eq!(extract_token(&HeaderMap::new(), Some("access_token=q"), &sources).unwrap().as_deref(), Some("q"));
-        assert_eq!(extract_token(&h, None, &sources).unwrap().as_deref(), Some("xyz"));
-        assert_eq!(extract_token(&h, Some("access_token=q"), &sources), Err(InvalidToken::MalformedAuthorization));
+        assert_eq!(
+            extract_token(&h, Some("access_token=q"), &none).unwrap(),
+            None
+        );
+        let sources = TokenSources {
+            query_parameter: Some("access_token".into()),
+            cookie: Some("tok".into()),
+        };
+        assert_eq!(
+            extract_token(&HeaderMap::new(), Some("access_token=q"), &sources)
+                .unwrap()
+                .as_deref(),
+            Some("q")
+        );
+        assert_eq!(
+            extract_token(&h, None, &sources).unwrap().as_deref(),
+            Some("xyz")
+        );
+        assert_eq!(
+            extract_token(&h, Some("access_token=q"), &sources),
+            Err(InvalidToken::MalformedAuthorization)
+        );
     }
 }

@@ -23,8 +23,9 @@ pub struct DiscoveryDocument {
 impl DiscoveryDocument {
     /// Parses a discovery document, requiring a non-empty `issuer` and `jwks_uri`.
     pub fn parse(bytes: &[u8]) -> Result<DiscoveryDocument, String> {
-        let doc: DiscoveryDocument = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the discovery document is not valid JSON of the expected shape ({e})"))?;
+        let doc: DiscoveryDocument = serde_json::from_slice(bytes).map_err(|e| {
+            format!("the discovery document is not valid JSON of the expected shape ({e})")
+        })?;
         if doc.issuer.trim().is_empty() {
             return Err("the discovery document has an empty issuer".to_owned());
         }
@@ -89,9 +90,14 @@ mod tests {
                 "{}/../../../shared/entra-reference/{name}-v2-openid-configuration.json",
                 env!("CARGO_MANIFEST_DIR")
             );
-            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
             let doc = DiscoveryDocument::parse(&bytes).unwrap();
-            assert_eq!(doc.issuer, "https://login.microsoftonline.com/{tenantid}/v2.0");
+            assert_eq!(
+                doc.issuer,
+                "https://login.microsoftonline.com/{tenantid}/v2.0"
+            );
             assert!(doc.jwks_uri.ends_with("/discovery/v2.0/keys"));
         }
     }
@@ -104,7 +110,10 @@ mod tests {
         assert!(!t.matches("https://login.microsoftonline.com/abc/v2.0", Some("abd")));
         assert!(!t.matches("https://login.microsoftonline.com/abc/v2.0", None));
         assert!(!t.matches("https://login.microsoftonline.com/abc/v2.0/", Some("abc")));
-        assert_eq!(t.for_tenant("x"), "https://login.microsoftonline.com/x/v2.0");
+        assert_eq!(
+            t.for_tenant("x"),
+            "https://login.microsoftonline.com/x/v2.0"
+        );
         let c = IssuerTemplate::new("https://sts.windows.net/abc/");
         assert!(c.matches("https://sts.windows.net/abc/", Some("zzz")));
         assert!(!c.matches("https://sts.windows.net/abd/", Some("abc")));

@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::claims::{Claims, ClaimsInner, TokenVersion};
 use crate::config::AllowedTenants;
@@ -173,7 +173,11 @@ impl<'de> Visitor<'de> for StringListVisitor {
                 _ => ok = false,
             }
         }
-        Ok(if ok { Field::Valid(out) } else { Field::Invalid })
+        Ok(if ok {
+            Field::Valid(out)
+        } else {
+            Field::Invalid
+        })
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
         Ok(Field::Invalid)
@@ -280,7 +284,9 @@ pub struct ParsedToken<'a> {
 
 impl fmt::Debug for ParsedToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ParsedToken").field("key_ref", &self.key_ref).finish_non_exhaustive()
+        f.debug_struct("ParsedToken")
+            .field("key_ref", &self.key_ref)
+            .finish_non_exhaustive()
     }
 }
 
@@ -329,22 +335,36 @@ pub struct Issuers {
 }
 
 /// Structural checks, header checks and claims parsing: everything before the key lookup.
-pub fn parse<'a>(token: &'a str, policy: &ValidationPolicy) -> Result<ParsedToken<'a>, InvalidToken> {
+pub fn parse<'a>(
+    token: &'a str,
+    policy: &ValidationPolicy,
+) -> Result<ParsedToken<'a>, InvalidToken> {
     if token.len() > policy.max_token_bytes {
         return Err(InvalidToken::TooLarge);
     }
-    let (message, signature) = token.rsplit_once('.').ok_or(InvalidToken::MalformedStructure)?;
-    let (header_b64, payload_b64) =
-        message.split_once('.').ok_or(InvalidToken::MalformedStructure)?;
-    if header_b64.is_empty() || payload_b64.is_empty() || signature.is_empty() || payload_b64.contains('.') {
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or(InvalidToken::MalformedStructure)?;
+    let (header_b64, payload_b64) = message
+        .split_once('.')
+        .ok_or(InvalidToken::MalformedStructure)?;
+    if header_b64.is_empty()
+        || payload_b64.is_empty()
+        || signature.is_empty()
+        || payload_b64.contains('.')
+    {
         return Err(InvalidToken::MalformedStructure);
     }
     // An RSA-8192 signature is 683 base64url characters; anything longer is not ours.
     if signature.len() > 700 || !is_base64url(signature) {
         return Err(InvalidToken::MalformedStructure);
     }
-    let header_bytes =
-        URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| InvalidToken::MalformedStructure)?;
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| InvalidToken::MalformedStructure)?;
+    if !starts_object(&header_bytes) {
+        return Err(InvalidToken::MalformedHeader);
+    }
     let header: RawHeader =
         serde_json::from_slice(&header_bytes).map_err(|_| InvalidToken::MalformedHeader)?;
     match &header.alg {
@@ -367,8 +387,12 @@ pub fn parse<'a>(token: &'a str, policy: &ValidationPolicy) -> Result<ParsedToke
         }
         _ => return Err(InvalidToken::MalformedHeader),
     };
-    let payload =
-        URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| InvalidToken::MalformedStructure)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| InvalidToken::MalformedStructure)?;
+    if !starts_object(&payload) {
+        return Err(InvalidToken::MalformedClaims);
+    }
     let claims: RawClaims =
         serde_json::from_slice(&payload).map_err(|_| InvalidToken::MalformedClaims)?;
     // Cheap pre-signature check: tokens of tenants we never accept must not cost a key lookup
@@ -378,11 +402,23 @@ pub fn parse<'a>(token: &'a str, policy: &ValidationPolicy) -> Result<ParsedToke
     {
         return Err(InvalidToken::TenantNotAllowed);
     }
-    Ok(ParsedToken { message, signature, key_ref, claims, payload })
+    Ok(ParsedToken {
+        message,
+        signature,
+        key_ref,
+        claims,
+        payload,
+    })
+}
+
+/// Serde's derived structs also accept JSON arrays (positionally): only objects are claims.
+fn starts_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 fn is_base64url(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn valid_key_id(id: &str) -> bool {
@@ -487,13 +523,22 @@ fn check_claims(
     let roles = c.roles.optional("roles")?.unwrap_or_default();
     let scopes: Vec<String> = scp
         .as_deref()
-        .map(|s| s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.split(' ')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     if policy.require_scope_or_role && scopes.is_empty() && roles.is_empty() {
         return Err(InvalidToken::NoScopeOrRole);
     }
     let object_id = c.oid.lenient();
-    let subject = c.sub.lenient().or_else(|| object_id.clone()).unwrap_or_default();
+    let subject = c
+        .sub
+        .lenient()
+        .or_else(|| object_id.clone())
+        .unwrap_or_default();
     Ok(Claims(Arc::new(ClaimsInner {
         version,
         audience: aud,
@@ -535,7 +580,10 @@ mod tests {
     const NOW: i64 = 1_750_000_000;
 
     static KEYS: LazyLock<(SigningKey, SigningKey)> = LazyLock::new(|| {
-        (SigningKey::generate().unwrap(), SigningKey::generate().unwrap())
+        (
+            SigningKey::generate().unwrap(),
+            SigningKey::generate().unwrap(),
+        )
     });
 
     fn policy() -> ValidationPolicy {
@@ -643,12 +691,18 @@ mod tests {
         c["exp"] = json!(NOW - 59);
         assert!(run(&sign(kid_header(), &c, &KEYS.0), &set, &p).is_ok());
         c["exp"] = json!(NOW - 60);
-        assert_eq!(run(&sign(kid_header(), &c, &KEYS.0), &set, &p).unwrap_err(), InvalidToken::Expired);
+        assert_eq!(
+            run(&sign(kid_header(), &c, &KEYS.0), &set, &p).unwrap_err(),
+            InvalidToken::Expired
+        );
         let mut c = claims_v2();
         c["nbf"] = json!(NOW + 60);
         assert!(run(&sign(kid_header(), &c, &KEYS.0), &set, &p).is_ok());
         c["nbf"] = json!(NOW + 61);
-        assert_eq!(run(&sign(kid_header(), &c, &KEYS.0), &set, &p).unwrap_err(), InvalidToken::NotYetValid);
+        assert_eq!(
+            run(&sign(kid_header(), &c, &KEYS.0), &set, &p).unwrap_err(),
+            InvalidToken::NotYetValid
+        );
     }
 
     #[test]
@@ -657,7 +711,11 @@ mod tests {
         let p = policy();
         let cases: Vec<(&str, Value, InvalidToken)> = vec![
             ("exp", Value::Null, InvalidToken::MissingClaim("exp")),
-            ("exp", json!("1999999999"), InvalidToken::InvalidClaim("exp")),
+            (
+                "exp",
+                json!("1999999999"),
+                InvalidToken::InvalidClaim("exp"),
+            ),
             ("exp", json!(1.9e9), InvalidToken::InvalidClaim("exp")),
             ("exp", json!(-5), InvalidToken::Expired),
             ("exp", json!(u64::MAX), InvalidToken::InvalidClaim("exp")),
@@ -665,14 +723,34 @@ mod tests {
             ("aud", Value::Null, InvalidToken::MissingClaim("aud")),
             ("aud", json!(["api-id"]), InvalidToken::InvalidClaim("aud")),
             ("aud", json!("other"), InvalidToken::AudienceMismatch),
-            ("iss", json!([format!("https://login.example/{TID}/v2.0")]), InvalidToken::InvalidClaim("iss")),
-            ("iss", json!("https://login.example/bbbbbbbb-1111-2222-3333-444444444444/v2.0"), InvalidToken::IssuerMismatch),
-            ("iss", json!("https://evil.example/aaaaaaaa-1111-2222-3333-444444444444/v2.0"), InvalidToken::IssuerMismatch),
+            (
+                "iss",
+                json!([format!("https://login.example/{TID}/v2.0")]),
+                InvalidToken::InvalidClaim("iss"),
+            ),
+            (
+                "iss",
+                json!("https://login.example/bbbbbbbb-1111-2222-3333-444444444444/v2.0"),
+                InvalidToken::IssuerMismatch,
+            ),
+            (
+                "iss",
+                json!("https://evil.example/aaaaaaaa-1111-2222-3333-444444444444/v2.0"),
+                InvalidToken::IssuerMismatch,
+            ),
             ("tid", Value::Null, InvalidToken::MissingClaim("tid")),
-            ("tid", json!("cccccccc-1111-2222-3333-444444444444"), InvalidToken::TenantNotAllowed),
+            (
+                "tid",
+                json!("cccccccc-1111-2222-3333-444444444444"),
+                InvalidToken::TenantNotAllowed,
+            ),
             ("ver", json!("3.0"), InvalidToken::UnsupportedVersion),
             ("ver", Value::Null, InvalidToken::MissingClaim("ver")),
-            ("roles", json!("Api.Admin"), InvalidToken::InvalidClaim("roles")),
+            (
+                "roles",
+                json!("Api.Admin"),
+                InvalidToken::InvalidClaim("roles"),
+            ),
             ("roles", Value::Null, InvalidToken::NoScopeOrRole),
         ];
         for (name, value, expected) in cases {
@@ -689,24 +767,38 @@ mod tests {
 
     #[test]
     fn key_issuer_must_match() {
-        let set = key_set(Some("https://login.example/dddddddd-1111-2222-3333-444444444444/v2.0"));
+        let set = key_set(Some(
+            "https://login.example/dddddddd-1111-2222-3333-444444444444/v2.0",
+        ));
         let t = sign(kid_header(), &claims_v2(), &KEYS.0);
-        assert_eq!(run(&t, &set, &policy()).unwrap_err(), InvalidToken::KeyIssuerMismatch);
+        assert_eq!(
+            run(&t, &set, &policy()).unwrap_err(),
+            InvalidToken::KeyIssuerMismatch
+        );
     }
 
     #[test]
     fn rejects_wrong_key_and_tampering() {
         let set = key_set(None);
         let t = sign(kid_header(), &claims_v2(), &KEYS.1);
-        assert_eq!(run(&t, &set, &policy()).unwrap_err(), InvalidToken::BadSignature);
+        assert_eq!(
+            run(&t, &set, &policy()).unwrap_err(),
+            InvalidToken::BadSignature
+        );
         let good = sign(kid_header(), &claims_v2(), &KEYS.0);
         let mut c = claims_v2();
         c["roles"] = json!(["Everything"]);
         let other = sign(kid_header(), &c, &KEYS.0);
         let (msg, _) = other.rsplit_once('.').unwrap();
         let (_, sig) = good.rsplit_once('.').unwrap();
-        assert_eq!(run(&format!("{msg}.{sig}"), &set, &policy()).unwrap_err(), InvalidToken::BadSignature);
-        assert_eq!(run(&good[..good.len() - 4], &set, &policy()).unwrap_err(), InvalidToken::BadSignature);
+        assert_eq!(
+            run(&format!("{msg}.{sig}"), &set, &policy()).unwrap_err(),
+            InvalidToken::BadSignature
+        );
+        assert_eq!(
+            run(&good[..good.len() - 4], &set, &policy()).unwrap_err(),
+            InvalidToken::BadSignature
+        );
     }
 
     #[test]
@@ -716,22 +808,50 @@ mod tests {
         let body = enc(&claims_v2());
         let tok = |h: Value| format!("{}.{}.c2ln", enc(&h), body);
         let cases: Vec<(Value, InvalidToken)> = vec![
-            (json!({"alg":"none","kid":"k"}), InvalidToken::UnsupportedAlgorithm),
-            (json!({"alg":"HS256","kid":"k"}), InvalidToken::UnsupportedAlgorithm),
-            (json!({"alg":"rs256","kid":"k"}), InvalidToken::UnsupportedAlgorithm),
+            (
+                json!({"alg":"none","kid":"k"}),
+                InvalidToken::UnsupportedAlgorithm,
+            ),
+            (
+                json!({"alg":"HS256","kid":"k"}),
+                InvalidToken::UnsupportedAlgorithm,
+            ),
+            (
+                json!({"alg":"rs256","kid":"k"}),
+                InvalidToken::UnsupportedAlgorithm,
+            ),
             (json!({"kid":"k"}), InvalidToken::UnsupportedAlgorithm),
-            (json!({"alg":["RS256"],"kid":"k"}), InvalidToken::MalformedHeader),
-            (json!({"alg":"RS256","kid":"k","crit":["exp"]}), InvalidToken::CriticalHeader),
-            (json!({"alg":"RS256","kid":"k","nonce":"abc"}), InvalidToken::GraphToken),
+            (
+                json!({"alg":["RS256"],"kid":"k"}),
+                InvalidToken::MalformedHeader,
+            ),
+            (
+                json!({"alg":"RS256","kid":"k","crit":["exp"]}),
+                InvalidToken::CriticalHeader,
+            ),
+            (
+                json!({"alg":"RS256","kid":"k","nonce":"abc"}),
+                InvalidToken::GraphToken,
+            ),
             (json!({"alg":"RS256"}), InvalidToken::MissingKeyId),
-            (json!({"alg":"RS256","kid":""}), InvalidToken::UnknownSigningKey),
-            (json!({"alg":"RS256","kid":7}), InvalidToken::MalformedHeader),
+            (
+                json!({"alg":"RS256","kid":""}),
+                InvalidToken::UnknownSigningKey,
+            ),
+            (
+                json!({"alg":"RS256","kid":7}),
+                InvalidToken::MalformedHeader,
+            ),
             (json!("RS256"), InvalidToken::MalformedHeader),
         ];
         for (h, expected) in cases {
             assert_eq!(parse(&tok(h.clone()), &p).err(), Some(expected), "{h}");
         }
-        let dup = format!("{}.{}.c2ln", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none","kid":"k"}"#), body);
+        let dup = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none","kid":"k"}"#),
+            body
+        );
         assert_eq!(parse(&dup, &p).err(), Some(InvalidToken::MalformedHeader));
         let dup_aud = URL_SAFE_NO_PAD.encode(r#"{"aud":"api-id","aud":"x"}"#);
         let t = format!("{}.{dup_aud}.c2ln", enc(&json!({"alg":"RS256","kid":"k"})));
@@ -756,12 +876,27 @@ mod tests {
             format!("{h}.{b}.si+g"),
             format!("{h} .{b}.sig"),
         ] {
-            assert_eq!(parse(&t, &p).err(), Some(InvalidToken::MalformedStructure), "{t}");
+            assert_eq!(
+                parse(&t, &p).err(),
+                Some(InvalidToken::MalformedStructure),
+                "{t}"
+            );
         }
         let big = "a".repeat(16 * 1024 + 1);
         assert_eq!(parse(&big, &p).err(), Some(InvalidToken::TooLarge));
-        let not_json = format!("{h}.{}.sig", URL_SAFE_NO_PAD.encode("[1,2]"));
-        assert_eq!(parse(&not_json, &p).err(), Some(InvalidToken::MalformedClaims));
+        for payload in ["[1,2]", "\"text\"", "17", "{\"aud\":", "null"] {
+            let t = format!("{h}.{}.sig", URL_SAFE_NO_PAD.encode(payload));
+            assert_eq!(
+                parse(&t, &p).err(),
+                Some(InvalidToken::MalformedClaims),
+                "{payload}"
+            );
+        }
+        let array_header = format!("{}.{b}.sig", URL_SAFE_NO_PAD.encode(r#"["RS256","k"]"#));
+        assert_eq!(
+            parse(&array_header, &p).err(),
+            Some(InvalidToken::MalformedHeader)
+        );
     }
 
     #[test]

@@ -34,11 +34,18 @@ async fn unknown_kid_flood_fetches_once_per_cooldown() {
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
     let base = emu.request_count(Endpoint::Keys);
     for i in 0..1000 {
-        let token = emu.token().kid(&format!("random-kid-{i}-{}", fastrand::u64(..))).sign();
+        let token = emu
+            .token()
+            .kid(&format!("random-kid-{i}-{}", fastrand::u64(..)))
+            .sign();
         let r = api.get("/me", Some(&token)).await;
         assert_eq!(r.status, 401, "request {i}");
     }
-    assert_eq!(emu.request_count(Endpoint::Keys), base + 1, "one fetch in the first window");
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        base + 1,
+        "one fetch in the first window"
+    );
     // After the cooldown one more refresh is allowed, and only one.
     api.clock.advance(Duration::from_secs(301));
     for i in 0..100 {
@@ -55,7 +62,10 @@ async fn hundred_concurrent_first_requests_share_one_fetch() {
     let emu = Emulator::start().await.unwrap();
     emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(300)));
     let clock = ManualClock::starting_now();
-    let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+    let cfg = dev_config(&emu, &clock)
+        .token_cache(TokenCachePolicy::DISABLED)
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     let token = emu.token().sign();
     let mut tasks = Vec::new();
@@ -64,7 +74,13 @@ async fn hundred_concurrent_first_requests_share_one_fetch() {
         let url = format!("{}/me", api.base);
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }));
     }
     for t in tasks {
@@ -108,7 +124,10 @@ async fn nothing_listening_gives_503() {
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let clock = ManualClock::starting_now();
-    let cfg = dev_config(&emu, &clock).authority(dead_url).build().unwrap();
+    let cfg = dev_config(&emu, &clock)
+        .authority(dead_url)
+        .build()
+        .unwrap();
     let layer = EntraAuthLayer::new(cfg);
     assert!(layer.prefetch().await.is_err());
     let api = serve(layer, clock).await;
@@ -121,7 +140,10 @@ async fn nothing_listening_gives_503() {
 async fn last_known_good_keys_serve_until_max_age() {
     let emu = Emulator::start().await.unwrap();
     let clock = ManualClock::starting_now();
-    let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+    let cfg = dev_config(&emu, &clock)
+        .token_cache(TokenCachePolicy::DISABLED)
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     api.layer.prefetch().await.unwrap();
     emu.set_fault(Endpoint::Discovery, Fault::DropConnection);
@@ -154,16 +176,25 @@ async fn failed_refresh_never_replaces_good_keys() {
     ] {
         let emu = Emulator::start().await.unwrap();
         let clock = ManualClock::starting_now();
-        let cfg = dev_config(&emu, &clock).token_cache(TokenCachePolicy::DISABLED).build().unwrap();
+        let cfg = dev_config(&emu, &clock)
+            .token_cache(TokenCachePolicy::DISABLED)
+            .build()
+            .unwrap();
         let api = serve(EntraAuthLayer::new(cfg), clock).await;
         assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
         emu.set_fault(Endpoint::Keys, fault.clone());
         // An unknown kid forces a refresh, which fails.
-        let r = api.get("/me", Some(&emu.token().kid("rotated-away").sign())).await;
+        let r = api
+            .get("/me", Some(&emu.token().kid("rotated-away").sign()))
+            .await;
         assert_invalid(&r, "unknown key");
         assert_eq!(api.key_fetches(), 2, "{fault:?}");
         // The good keys are still there.
-        assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200, "{fault:?}");
+        assert_eq!(
+            api.get("/me", Some(&emu.token().sign())).await.status,
+            200,
+            "{fault:?}"
+        );
     }
 }
 
@@ -172,7 +203,11 @@ async fn one_broken_key_does_not_break_the_set() {
     let emu = Emulator::start().await.unwrap();
     emu.set_fault(Endpoint::Keys, Fault::BrokenKey);
     let clock = ManualClock::starting_now();
-    let api = serve(EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap()), clock).await;
+    let api = serve(
+        EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap()),
+        clock,
+    )
+    .await;
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
 }
 
@@ -181,8 +216,12 @@ async fn slow_key_endpoint_times_out_into_503() {
     let emu = Emulator::start().await.unwrap();
     emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_secs(5)));
     let clock = ManualClock::starting_now();
-    let policy = KeyRefreshPolicy { fetch_timeout: Duration::from_millis(300), ..KeyRefreshPolicy::default() };
-    let cfg = dev_config(&emu, &clock).key_refresh(policy).build().unwrap();
+    let mut policy = KeyRefreshPolicy::default();
+    policy.fetch_timeout = Duration::from_millis(300);
+    let cfg = dev_config(&emu, &clock)
+        .key_refresh(policy)
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     let r = api.get("/me", Some(&emu.token().sign())).await;
     assert_eq!(r.status, 503);

@@ -69,18 +69,31 @@ async fn entra_documents_on_loopback_validate_entra_shaped_tokens() {
         let layer = EntraAuthLayer::new(cfg);
         layer.prefetch().await.unwrap();
         let loaded = layer.authenticator().loaded_key_ids();
-        assert!(loaded.iter().any(|k| k == "Mc7l3Iz93g7uwgNeEmmw_WYGPko"), "{loaded:?}");
-        let entra_keys = fixture(&format!("{segment}-v2-keys.json"))["keys"].as_array().unwrap().len();
+        assert!(
+            loaded.iter().any(|k| k == "Mc7l3Iz93g7uwgNeEmmw_WYGPko"),
+            "{loaded:?}"
+        );
+        let entra_keys = fixture(&format!("{segment}-v2-keys.json"))["keys"]
+            .as_array()
+            .unwrap()
+            .len();
         assert_eq!(loaded.len(), entra_keys + 1, "Entra's keys plus ours");
         let api = common::serve(layer, clock).await;
 
         let entra_issuer = format!("https://login.microsoftonline.com/{tid}/v2.0");
-        let token = emu.token().version(TokenVersion::V2).claim("iss", json!(entra_issuer)).sign();
+        let token = emu
+            .token()
+            .version(TokenVersion::V2)
+            .claim("iss", json!(entra_issuer))
+            .sign();
         let r = api.get("/me", Some(&token)).await;
         assert_eq!(r.status, 200, "{segment}: {}", r.body);
 
         // An issuer glued onto the authority host is not what the document declares.
-        let glued = emu.token().claim("iss", json!(format!("{base}/{tid}/v2.0"))).sign();
+        let glued = emu
+            .token()
+            .claim("iss", json!(format!("{base}/{tid}/v2.0")))
+            .sign();
         common::assert_invalid(&api.get("/me", Some(&glued)).await, "issuer");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

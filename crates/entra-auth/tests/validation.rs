@@ -81,10 +81,16 @@ async fn missing_token_gets_a_bare_challenge() {
 async fn realm_is_included_when_configured() {
     let emu = entra_emulator::Emulator::start().await.unwrap();
     let clock = entra_auth::ManualClock::starting_now();
-    let cfg = dev_config(&emu, &clock).realm("contoso-api").build().unwrap();
+    let cfg = dev_config(&emu, &clock)
+        .realm("contoso-api")
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     let r = api.get("/me", None).await;
-    assert_eq!(r.www_authenticate.as_deref(), Some("Bearer realm=\"contoso-api\""));
+    assert_eq!(
+        r.www_authenticate.as_deref(),
+        Some("Bearer realm=\"contoso-api\"")
+    );
 }
 
 #[tokio::test]
@@ -93,22 +99,78 @@ async fn rejects_bad_tokens_with_401_invalid_token() {
     let stranger = SigningKey::generate().unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
         ("expired", emu.token().expired().sign(), "expired"),
-        ("not yet valid", emu.token().not_yet_valid().sign(), "not valid yet"),
-        ("wrong key, same kid", emu.token().signed_with(&stranger).kid(&emu.active_key().kid().to_owned()).sign(), "signature"),
-        ("unregistered key", emu.token().signed_with(&stranger).sign(), "unknown key"),
-        ("graph nonce", emu.token().graph_nonce().sign(), "Microsoft Graph"),
+        (
+            "not yet valid",
+            emu.token().not_yet_valid().sign(),
+            "not valid yet",
+        ),
+        (
+            "wrong key, same kid",
+            emu.token()
+                .signed_with(&stranger)
+                .kid(emu.active_key().kid())
+                .sign(),
+            "signature",
+        ),
+        (
+            "unregistered key",
+            emu.token().signed_with(&stranger).sign(),
+            "unknown key",
+        ),
+        (
+            "graph nonce",
+            emu.token().graph_nonce().sign(),
+            "Microsoft Graph",
+        ),
         ("no aud", emu.token().remove_claim("aud").sign(), "no aud"),
         ("no exp", emu.token().remove_claim("exp").sign(), "no exp"),
         ("no nbf", emu.token().remove_claim("nbf").sign(), "no nbf"),
         ("no iss", emu.token().remove_claim("iss").sign(), "no iss"),
         ("no tid", emu.token().remove_claim("tid").sign(), "no tid"),
-        ("wrong audience", emu.token().audience("api://someone-else").sign(), "audience"),
-        ("aud array", emu.token().claim("aud", json!([DEV_API_CLIENT_ID])).sign(), "aud claim"),
-        ("other tenant", emu.token().tenant("99999999-8888-7777-6666-555555555555").sign(), "tenant"),
-        ("issuer of another tenant", emu.token().claim("iss", json!(emu.issuer_v2("99999999-8888-7777-6666-555555555555"))).sign(), "issuer"),
-        ("v1 issuer on a v2 token", emu.token().claim("iss", json!(emu.issuer_v1(DEV_TENANT_ID))).sign(), "issuer"),
-        ("no scp nor roles", emu.token().remove_claim("roles").sign(), "neither scp nor roles"),
-        ("alg none", emu.token().header("alg", json!("none")).sign(), "algorithm"),
+        (
+            "wrong audience",
+            emu.token().audience("api://someone-else").sign(),
+            "audience",
+        ),
+        (
+            "aud array",
+            emu.token().claim("aud", json!([DEV_API_CLIENT_ID])).sign(),
+            "aud claim",
+        ),
+        (
+            "other tenant",
+            emu.token()
+                .tenant("99999999-8888-7777-6666-555555555555")
+                .sign(),
+            "tenant",
+        ),
+        (
+            "issuer of another tenant",
+            emu.token()
+                .claim(
+                    "iss",
+                    json!(emu.issuer_v2("99999999-8888-7777-6666-555555555555")),
+                )
+                .sign(),
+            "issuer",
+        ),
+        (
+            "v1 issuer on a v2 token",
+            emu.token()
+                .claim("iss", json!(emu.issuer_v1(DEV_TENANT_ID)))
+                .sign(),
+            "issuer",
+        ),
+        (
+            "no scp nor roles",
+            emu.token().remove_claim("roles").sign(),
+            "neither scp nor roles",
+        ),
+        (
+            "alg none",
+            emu.token().header("alg", json!("none")).sign(),
+            "algorithm",
+        ),
     ];
     for (name, token, expect) in cases {
         let r = api.get("/me", Some(&token)).await;
@@ -140,18 +202,38 @@ async fn multi_tenant_allow_list() {
         .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     for tid in [DEV_TENANT_ID, other] {
-        let r = api.get("/me", Some(&emu.token().tenant(tid).sign())).await;
+        let r = api
+            .get(
+                "/me",
+                Some(&emu.token().tenant(tid).roles(["Api.Admin"]).sign()),
+            )
+            .await;
         assert_eq!(r.status, 200, "{tid}: {}", r.body);
         assert_eq!(r.body["tid"], tid);
     }
-    let r = api.get("/me", Some(&emu.token().tenant(stranger).sign())).await;
+    let r = api
+        .get(
+            "/me",
+            Some(&emu.token().tenant(stranger).roles(["Api.Admin"]).sign()),
+        )
+        .await;
     assert_invalid(&r, "not allowed");
     // A token whose tid disagrees with its issuer.
-    let forged = emu.token().tenant(other).claim("tid", json!(DEV_TENANT_ID)).sign();
+    let forged = emu
+        .token()
+        .tenant(other)
+        .roles(["Api.Admin"])
+        .claim("tid", json!(DEV_TENANT_ID))
+        .sign();
     let r = api.get("/me", Some(&forged)).await;
     assert_eq!(r.status, 401, "{}", r.body);
     // v1 tokens too.
-    let v1 = emu.token().tenant(other).version(TokenVersion::V1).sign();
+    let v1 = emu
+        .token()
+        .tenant(other)
+        .roles(["Api.Admin"])
+        .version(TokenVersion::V1)
+        .sign();
     assert_eq!(api.get("/me", Some(&v1)).await.status, 200);
 }
 
@@ -159,10 +241,15 @@ async fn multi_tenant_allow_list() {
 async fn only_accepted_versions_pass() {
     let emu = entra_emulator::Emulator::start().await.unwrap();
     let clock = entra_auth::ManualClock::starting_now();
-    let cfg = dev_config(&emu, &clock).versions(TokenVersions::V2_ONLY).build().unwrap();
+    let cfg = dev_config(&emu, &clock)
+        .versions(TokenVersions::V2_ONLY)
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
-    let r = api.get("/me", Some(&emu.token().version(TokenVersion::V1).sign())).await;
+    let r = api
+        .get("/me", Some(&emu.token().version(TokenVersion::V1).sign()))
+        .await;
     assert_invalid(&r, "version");
 }
 
@@ -191,7 +278,10 @@ async fn authorization_guards() {
     let r = api.get("/admin", Some(&no_roles)).await;
     assert_eq!(r.status, 403);
     let challenge = r.www_authenticate.unwrap();
-    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
     assert!(challenge.contains("scope=\"Api.Admin\""), "{challenge}");
     assert_eq!(r.body["error"], "insufficient_scope");
 
@@ -202,7 +292,11 @@ async fn authorization_guards() {
     assert_eq!(api.get("/files", Some(&reader)).await.status, 200);
 
     assert_eq!(api.get("/only-dev-client", Some(&admin)).await.status, 200);
-    let other_app = emu.token().client_app("33333333-4444-5555-6666-777777777777").sign();
+    let other_app = emu
+        .token()
+        .client_app("33333333-4444-5555-6666-777777777777")
+        .roles(["Api.Admin"])
+        .sign();
     let r = api.get("/only-dev-client", Some(&other_app)).await;
     assert_eq!(r.status, 403);
     // Without a token the guard never runs: the layer answers 401 first.
@@ -214,10 +308,22 @@ async fn authorization_header_variants() {
     let (emu, api) = setup().await;
     let token = emu.token().sign();
     let url = format!("{}/me", api.base);
-    let lower = api.send(api.http.get(&url).header("authorization", format!("bearer {token}"))).await;
+    let lower = api
+        .send(
+            api.http
+                .get(&url)
+                .header("authorization", format!("bearer {token}")),
+        )
+        .await;
     assert_eq!(lower.status, 200);
-    for bad in [format!("Basic {token}"), format!("Bearer{token}"), "Bearer ".to_owned()] {
-        let r = api.send(api.http.get(&url).header("authorization", bad)).await;
+    for bad in [
+        format!("Basic {token}"),
+        format!("Bearer{token}"),
+        "Bearer ".to_owned(),
+    ] {
+        let r = api
+            .send(api.http.get(&url).header("authorization", bad))
+            .await;
         assert_invalid(&r, "Authorization header");
     }
     let two = api
@@ -230,7 +336,9 @@ async fn authorization_header_variants() {
         .await;
     assert_eq!(two.status, 401);
     // The query string and cookies are ignored unless configured.
-    let r = api.send(api.http.get(format!("{url}?access_token={token}"))).await;
+    let r = api
+        .send(api.http.get(format!("{url}?access_token={token}")))
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"));
 }

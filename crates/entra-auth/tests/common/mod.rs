@@ -47,13 +47,22 @@ impl Api {
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let res = req.send().await.expect("request to the test API");
-        let header = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
         let www_authenticate = header("www-authenticate");
         let retry_after = header("retry-after");
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, www_authenticate, retry_after, body }
+        Reply {
+            status,
+            www_authenticate,
+            retry_after,
+            body,
+        }
     }
 
     pub fn key_fetches(&self) -> u64 {
@@ -82,14 +91,19 @@ async fn me(claims: Claims) -> Json<Value> {
 }
 
 async fn maybe(claims: Option<Claims>) -> Json<Value> {
-    Json(json!({ "anonymous": claims.is_none(), "app_id": claims.as_ref().and_then(|c| c.app_id().map(str::to_owned)) }))
+    Json(
+        json!({ "anonymous": claims.is_none(), "app_id": claims.as_ref().and_then(|c| c.app_id().map(str::to_owned)) }),
+    )
 }
 
 pub fn router(layer: EntraAuthLayer) -> Router {
     Router::new()
         .route("/me", get(me))
         .route("/maybe", get(maybe))
-        .route("/admin", get(me).route_layer(Require::any_role(["Api.Admin"])))
+        .route(
+            "/admin",
+            get(me).route_layer(Require::any_role(["Api.Admin"])),
+        )
         .route(
             "/files",
             get(me).route_layer(Require::any_scope(["Files.Read"]).or_roles(["Files.Read.All"])),
@@ -108,8 +122,17 @@ pub async fn serve(layer: EntraAuthLayer, clock: ManualClock) -> Api {
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    Api { base, layer, clock, http, server }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    Api {
+        base,
+        layer,
+        clock,
+        http,
+        server,
+    }
 }
 
 /// An emulator and an API configured against it with the default settings.

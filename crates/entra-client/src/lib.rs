@@ -1,0 +1,94 @@
+//! Microsoft Entra ID (Azure AD) access tokens for apps: the OAuth2 client-credentials flow with
+//! a client secret or a certificate, and a token cache.
+//!
+//! ```
+//! use entra_client::{ClientCredentials, ClientSecret};
+//! use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID, Emulator};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // A local Entra ID; in production leave `authority` out (login.microsoftonline.com).
+//!     let emulator = Emulator::start().await?;
+//!
+//!     let creds = ClientCredentials::builder(DEV_TENANT_ID, DEV_CLIENT_ID)
+//!         .authority(emulator.base_url())
+//!         .client_secret(ClientSecret::new(DEV_CLIENT_SECRET))
+//!         .build()?;
+//!
+//!     let scope = format!("api://{DEV_API_CLIENT_ID}/.default");
+//!     let token = creds.token(&scope).await?; // asks Entra ID
+//!     let again = creds.token(&scope).await?; // from the cache
+//!     assert_eq!(token.secret(), again.secret());
+//!
+//!     // Ready to send: `Authorization: Bearer eyJ...` (marked sensitive).
+//!     let header = creds.authorization_header(&scope).await?;
+//!     assert!(header.to_str()?.starts_with("Bearer "));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Credentials
+//!
+//! - [`ClientSecret`]: sent in the request body as `client_secret`.
+//! - [`ClientCertificate`]: an RSA key and its certificate, from PEM
+//!   ([`ClientCertificate::from_pem`], PKCS#8 or PKCS#1 keys) or from a PKCS#12 / `.pfx` file
+//!   ([`ClientCertificate::from_pkcs12`], AES or legacy 3DES/RC2 encryption). Each token request
+//!   carries a fresh client assertion: a JWT signed RS256 with an `x5t` header (default) or PS256
+//!   with `x5t#S256` ([`AssertionAlgorithm`]), `aud` = the token endpoint, `iss` = `sub` = the
+//!   client id, a random `jti`, and a lifetime of at most 10 minutes. The `x5c` chain header is
+//!   opt-in ([`ClientCredentialsBuilder::send_x5c`]) for subject name + issuer authentication.
+//!
+//! # Endpoints and clouds
+//!
+//! [`ClientCredentials::token`] asks the v2 endpoint `{authority}/{tenant}/oauth2/v2.0/token` for a
+//! scope `{resource}/.default`; [`ClientCredentials::token_for_resource`] asks the v1 endpoint
+//! `{authority}/{tenant}/oauth2/token` with `resource=`. The authority is
+//! `https://login.microsoftonline.com` unless set ([`AuthorityHost`] for the sovereign clouds, or
+//! any `https://` URL); plain `http://` is refused except for loopback hosts (an emulator).
+//!
+//! # Cache, retries and errors
+//!
+//! Tokens are cached in memory per authority, tenant, client id and scope, and renewed once they
+//! are within the refresh margin of expiry (5 minutes by default). Concurrent callers for the same
+//! key share one request. Time comes from a [`Clock`], so tests can move it forward.
+//!
+//! Server errors (5xx), throttling (429, honouring `Retry-After`), timeouts and connection
+//! failures are retried with exponential backoff and jitter (2 retries by default); other 4xx
+//! answers are not. Entra's error responses become [`EntraError`] with the `AADSTS` code, trace id
+//! and correlation id ([`Error::aadsts_code`]).
+//!
+//! # Secrets
+//!
+//! Client secrets, private keys, assertions and tokens are never logged, never in `Debug`
+//! output and never in error messages. [`AccessToken::secret`] is the one way to read a token.
+//!
+//! # Sending tokens
+//!
+//! [`ClientCredentials::authorization_header`] gives the header value; [`BearerTokenLayer`] adds it
+//! to every request through a tower service; [`RequestBuilderExt::with_entra_token`] adds it to a
+//! `reqwest` request.
+
+#![deny(missing_docs)]
+
+mod assertion;
+mod authority;
+mod cache;
+mod certificate;
+mod clock;
+mod credentials;
+mod der;
+mod error;
+mod layer;
+mod secret;
+mod token;
+
+pub use assertion::{AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
+pub use authority::{AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AuthorityHost};
+pub use cache::TokenCache;
+pub use certificate::ClientCertificate;
+pub use clock::{Clock, SystemClock};
+pub use credentials::{ClientCredentials, ClientCredentialsBuilder, defaults};
+pub use error::{EntraError, Error};
+pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
+pub use secret::ClientSecret;
+pub use token::AccessToken;

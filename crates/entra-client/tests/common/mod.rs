@@ -1,0 +1,89 @@
+//! Test helpers: certificates made at test time, PKCS#12 files, a fake clock, a fake server.
+#![allow(dead_code)]
+
+pub mod fake;
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use entra_client::Clock;
+use p12_keystore::{
+    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
+    PrivateKeyChain,
+};
+
+/// An RSA key and a self-signed certificate for it.
+pub struct TestCert {
+    pub key: rcgen::KeyPair,
+    pub cert: rcgen::Certificate,
+}
+
+impl TestCert {
+    pub fn new(name: &str) -> Self {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        TestCert { key, cert }
+    }
+
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
+    pub fn cert_pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    pub fn cert_der(&self) -> &[u8] {
+        self.cert.der()
+    }
+
+    /// The public key as SPKI PEM, for an independent signature check.
+    pub fn public_key_pem(&self) -> String {
+        self.key.public_key_pem()
+    }
+
+    /// A PKCS#12 file with the key and certificate, encrypted with `algorithm`.
+    pub fn pkcs12(
+        &self,
+        password: &str,
+        algorithm: EncryptionAlgorithm,
+        mac: MacAlgorithm,
+    ) -> Vec<u8> {
+        let key = PrivateKey::from_der(self.key.serialized_der()).expect("PKCS#8");
+        let cert = Certificate::from_der(self.cert.der()).expect("X.509");
+        let chain = PrivateKeyChain::new(b"01".as_slice(), key, [cert]);
+        let mut store = KeyStore::new();
+        store.add_entry("entra-client-test", KeyStoreEntry::PrivateKeyChain(chain));
+        store
+            .writer(password)
+            .encryption_algorithm(algorithm)
+            .encryption_iterations(2048)
+            .mac_algorithm(mac)
+            .mac_iterations(2048)
+            .write()
+            .expect("write PKCS#12")
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct FakeClock(Mutex<SystemTime>);
+
+impl FakeClock {
+    pub fn new() -> Self {
+        FakeClock(Mutex::new(SystemTime::now()))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
