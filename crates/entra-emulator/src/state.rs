@@ -1,0 +1,165 @@
+//! Shared, lock-protected state of a running emulator.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::app::App;
+use crate::fault::{Endpoint, Fault, LoggedRequest};
+use crate::keys::SigningKey;
+
+/// At most this many requests are kept in the log (oldest dropped first).
+const MAX_LOG: usize = 10_000;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+pub(crate) struct Tenant {
+    pub(crate) apps: HashMap<String, App>,
+    /// (client app id, resource app id, role), ids lower-cased.
+    pub(crate) assignments: Vec<(String, String, String)>,
+    /// App-specific signing keys, by lower-cased client id.
+    pub(crate) app_keys: HashMap<String, Vec<SigningKey>>,
+}
+
+impl Tenant {
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps.get(&client_id.to_ascii_lowercase())
+    }
+
+    pub(crate) fn resource(&self, resource: &str) -> Option<&App> {
+        self.app(resource)
+            .or_else(|| self.apps.values().find(|a| a.matches_resource(resource)))
+    }
+
+    pub(crate) fn roles(&self, client_id: &str, resource_id: &str) -> Vec<String> {
+        let c = client_id.to_ascii_lowercase();
+        let r = resource_id.to_ascii_lowercase();
+        let mut roles: Vec<String> = Vec::new();
+        for (ac, ar, role) in &self.assignments {
+            if *ac == c && *ar == r && !roles.contains(role) {
+                roles.push(role.clone());
+            }
+        }
+        roles
+    }
+}
+
+pub(crate) struct KeyStore {
+    pub(crate) published: Vec<SigningKey>,
+    pub(crate) active: SigningKey,
+}
+
+#[derive(Default)]
+pub(crate) struct RequestLog {
+    pub(crate) entries: VecDeque<LoggedRequest>,
+    pub(crate) counts: HashMap<Endpoint, usize>,
+}
+
+impl RequestLog {
+    pub(crate) fn push(&mut self, entry: LoggedRequest) {
+        if self.entries.len() >= MAX_LOG {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) base_url: String,
+    pub(crate) v1_issuer_host: String,
+    pub(crate) tenants: RwLock<HashMap<String, Tenant>>,
+    pub(crate) keys: RwLock<KeyStore>,
+    pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
+    pub(crate) log: Mutex<RequestLog>,
+    /// Seen client-assertion jtis (client id + jti) and their expiry (unix seconds).
+    pub(crate) jtis: Mutex<HashMap<String, i64>>,
+}
+
+impl State {
+    pub(crate) fn new(base_url: String, v1_issuer_host: String, keys: KeyStore) -> State {
+        State {
+            base_url,
+            v1_issuer_host,
+            tenants: RwLock::new(HashMap::new()),
+            keys: RwLock::new(keys),
+            faults: Mutex::new(HashMap::new()),
+            log: Mutex::new(RequestLog::default()),
+            jtis: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn issuer_v2(&self, tid: &str) -> String {
+        format!("{}/{tid}/v2.0", self.base_url)
+    }
+
+    pub(crate) fn issuer_v1(&self, tid: &str) -> String {
+        format!("{}/{tid}/", self.v1_issuer_host)
+    }
+
+    pub(crate) fn has_tenant(&self, tid: &str) -> bool {
+        read(&self.tenants).contains_key(&tid.to_ascii_lowercase())
+    }
+
+    pub(crate) fn active_key(&self) -> SigningKey {
+        read(&self.keys).active.clone()
+    }
+
+    pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        lock(&self.faults).get(&endpoint).cloned()
+    }
+}
+
+/// The service principal object id of an app in a tenant: a v4-shaped UUID derived from
+/// (tenant, client id), so it is stable across restarts.
+pub(crate) fn service_principal_id(tid: &str, client_id: &str) -> String {
+    let input = format!(
+        "entra-emulator/sp/{}/{}",
+        tid.to_ascii_lowercase(),
+        client_id.to_ascii_lowercase()
+    );
+    let d = digest::digest(&digest::SHA256, input.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&d.as_ref()[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// The pairwise `sub` of a user for a client app (43 characters like Entra's).
+pub(crate) fn pairwise_sub(user_oid: &str, client_id: &str) -> String {
+    let input = format!("entra-emulator/sub/{user_oid}/{client_id}");
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes()))
+}
+
+/// `n` random bytes, base64url without padding.
+pub(crate) fn random_b64(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    // aws-lc's RNG does not fail in practice; fall back to a UUID if it ever does.
+    if aws_lc_rs::rand::fill(&mut buf).is_err() {
+        return uuid::Uuid::new_v4().simple().to_string();
+    }
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A random integer in `lo..=hi`.
+pub(crate) fn random_between(lo: u64, hi: u64) -> u64 {
+    let mut buf = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut buf).is_err() || hi <= lo {
+        return lo;
+    }
+    lo + u64::from_le_bytes(buf) % (hi - lo + 1)
+}

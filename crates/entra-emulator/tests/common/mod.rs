@@ -1,0 +1,108 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entra_emulator::SigningKey;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+/// Two client certificates/keys shared by all tests of a binary (RSA generation is slow).
+pub fn client_keys() -> &'static (SigningKey, SigningKey) {
+    static KEYS: OnceLock<(SigningKey, SigningKey)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        (
+            SigningKey::generate().expect("key"),
+            SigningKey::generate().expect("key"),
+        )
+    })
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// Decode one base64url JWT segment as JSON.
+pub fn segment(token: &str, i: usize) -> Value {
+    let part = token.split('.').nth(i).expect("segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
+}
+
+pub fn header(token: &str) -> Value {
+    segment(token, 0)
+}
+
+pub fn payload(token: &str) -> Value {
+    segment(token, 1)
+}
+
+/// Verify an RS256 token against a served JWKS (by `kid`, else `x5t`), checking aud and iss.
+pub fn verify_with_jwks(token: &str, jwks: &Value, aud: &str, iss: &str) -> Result<Value, String> {
+    let h = header(token);
+    let id = h
+        .get("kid")
+        .or_else(|| h.get("x5t"))
+        .and_then(Value::as_str)
+        .ok_or("no kid")?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .ok_or("no keys")?
+        .iter()
+        .find(|k| k["kid"] == id)
+        .ok_or("kid not in key set")?;
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().ok_or("n")?,
+        jwk["e"].as_str().ok_or("e")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[aud]);
+    v.set_issuer(&[iss]);
+    v.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
+    v.validate_nbf = true;
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
+
+/// Assert an Entra error body: status, `error`, code, description prefix and trailer.
+pub async fn assert_aad_error(
+    resp: reqwest::Response,
+    status: u16,
+    error: &str,
+    code: u64,
+) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+    );
+    let body: Value = resp.json().await.expect("json error body");
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
+    let desc = body["error_description"].as_str().expect("description");
+    assert!(desc.starts_with(&format!("AADSTS{code}: ")), "{desc}");
+    let trailer = format!(
+        "\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {}",
+        body["trace_id"].as_str().unwrap(),
+        body["correlation_id"].as_str().unwrap(),
+        body["timestamp"].as_str().unwrap()
+    );
+    assert!(desc.ends_with(&trailer), "{desc}");
+    let ts = body["timestamp"].as_str().unwrap();
+    assert_eq!(ts.len(), 20, "{ts}");
+    assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b' ', "{ts}");
+    assert!(uuid::Uuid::parse_str(body["trace_id"].as_str().unwrap()).is_ok());
+    assert_eq!(
+        body["error_uri"],
+        format!("https://login.microsoftonline.com/error?code={code}")
+    );
+    body
+}

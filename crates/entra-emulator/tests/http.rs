@@ -1,0 +1,489 @@
+//! Discovery documents, key sets, key management, faults, the request log and TLS.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::*;
+use entra_emulator::*;
+use serde_json::Value;
+
+fn field_set(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn reference(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    http().get(url).send().await.unwrap()
+}
+
+async fn get_json(url: &str) -> Value {
+    let resp = get(url).await;
+    assert_eq!(resp.status(), 200, "{url}");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn discovery_documents() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let t = DEV_TENANT_ID;
+
+    let v2 = get_json(&emu.discovery_url(t, TokenVersion::V2)).await;
+    assert_eq!(
+        field_set(&v2),
+        field_set(&reference("common-v2-openid-configuration.json"))
+    );
+    assert_eq!(v2["issuer"], format!("{base}/{t}/v2.0"));
+    assert_eq!(v2["issuer"], emu.issuer_v2(t));
+    assert_eq!(v2["jwks_uri"], format!("{base}/{t}/discovery/v2.0/keys"));
+    assert_eq!(
+        v2["token_endpoint"],
+        emu.token_endpoint(t, TokenVersion::V2)
+    );
+    assert_eq!(
+        v2["authorization_endpoint"],
+        format!("{base}/{t}/oauth2/v2.0/authorize")
+    );
+    assert_eq!(
+        v2["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+
+    for tenant in ["common", "organizations"] {
+        let doc = get_json(&emu.discovery_url(tenant, TokenVersion::V2)).await;
+        assert_eq!(
+            field_set(&doc),
+            field_set(&reference(&format!(
+                "{tenant}-v2-openid-configuration.json"
+            )))
+        );
+        assert_eq!(doc["issuer"], format!("{base}/{{tenantid}}/v2.0"));
+        assert_eq!(
+            doc["jwks_uri"],
+            format!("{base}/{tenant}/discovery/v2.0/keys")
+        );
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{base}/{tenant}/oauth2/v2.0/token")
+        );
+        assert!(doc["tenant_region_scope"].is_null());
+    }
+
+    let with_app = get_json(&format!(
+        "{}?appid={DEV_API_CLIENT_ID}",
+        emu.discovery_url(t, TokenVersion::V2)
+    ))
+    .await;
+    assert_eq!(
+        with_app["jwks_uri"],
+        format!("{base}/{t}/discovery/v2.0/keys?appid={DEV_API_CLIENT_ID}")
+    );
+
+    let v1 = get_json(&emu.discovery_url(t, TokenVersion::V1)).await;
+    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{t}/"));
+    assert_eq!(v1["issuer"], emu.issuer_v1(t));
+    assert_eq!(v1["jwks_uri"], format!("{base}/{t}/discovery/keys"));
+    assert_eq!(v1["token_endpoint"], format!("{base}/{t}/oauth2/token"));
+    for f in [
+        "authorization_endpoint",
+        "check_session_iframe",
+        "microsoft_multi_refresh_token",
+        "end_session_endpoint",
+        "userinfo_endpoint",
+        "kerberos_endpoint",
+        "claims_supported",
+        "cloud_instance_name",
+    ] {
+        if f != "authorization_endpoint" {
+            assert!(v1.get(f).is_some(), "{f}");
+        }
+    }
+    let v1c = get_json(&emu.discovery_url("common", TokenVersion::V1)).await;
+    assert_eq!(v1c["issuer"], "https://sts.windows.net/{tenantid}/");
+
+    // Unknown tenant: Entra's 90002.
+    let resp =
+        get(&emu.discovery_url("11111111-1111-4111-8111-111111111111", TokenVersion::V2)).await;
+    assert_aad_error(resp, 400, "invalid_request", 90002).await;
+    let resp = get(&emu.jwks_uri("contoso.example", TokenVersion::V1)).await;
+    assert_aad_error(resp, 400, "invalid_request", 90002).await;
+    // Unknown route.
+    assert_eq!(get(&format!("{base}/{t}/nothing")).await.status(), 404);
+    assert_eq!(emu.request_count(Endpoint::Discovery), 7);
+    assert_eq!(emu.request_count(Endpoint::Keys), 1);
+
+    // Configurable v1 issuer host.
+    let emu2 = Emulator::builder()
+        .v1_issuer_host("https://sts.example.test/")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(emu2.issuer_v1(t), format!("https://sts.example.test/{t}/"));
+    let v1 = get_json(&emu2.discovery_url(t, TokenVersion::V1)).await;
+    assert_eq!(v1["issuer"], emu2.issuer_v1(t));
+    emu2.shutdown().await;
+}
+
+fn check_entra_jwk(k: &Value, issuer: Option<&str>) {
+    let mut expected: BTreeSet<String> = ["kty", "use", "kid", "x5t", "n", "e", "x5c"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if issuer.is_some() {
+        expected.insert("issuer".into());
+    }
+    assert_eq!(field_set(k), expected);
+    assert_eq!(k["kty"], "RSA");
+    assert_eq!(k["use"], "sig");
+    assert_eq!(k["e"], "AQAB");
+    let der = STANDARD.decode(k["x5c"][0].as_str().unwrap()).unwrap();
+    let x5t = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der));
+    assert_eq!(k["kid"], x5t);
+    assert_eq!(k["x5t"], x5t);
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(k["n"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        256
+    );
+    if let Some(i) = issuer {
+        assert_eq!(k["issuer"], i);
+    }
+}
+
+#[tokio::test]
+async fn key_sets_and_rotation() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let t = DEV_TENANT_ID;
+    let template = format!("{base}/{{tenantid}}/v2.0");
+
+    let resp = get(&emu.jwks_uri(t, TokenVersion::V2)).await;
+    assert_eq!(resp.headers()["cache-control"], "max-age=86400, private");
+    let v2: Value = resp.json().await.unwrap();
+    let keys = v2["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let reference_fields = field_set(&reference("common-v2-keys.json")["keys"][0]);
+    for k in keys {
+        assert_eq!(field_set(k), reference_fields);
+        check_entra_jwk(k, Some(&template));
+    }
+    let kids: Vec<String> = keys
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kids, emu.published_kids());
+    assert_eq!(kids[0], emu.active_key().kid());
+
+    for tenant in [t, "common", "organizations"] {
+        let v1 = get_json(&emu.jwks_uri(tenant, TokenVersion::V1)).await;
+        for k in v1["keys"].as_array().unwrap() {
+            check_entra_jwk(k, None);
+        }
+    }
+
+    // Rollover: publish, switch, retire.
+    let old = emu.active_key();
+    let new = emu.add_key();
+    assert_eq!(emu.published_kids().len(), 3);
+    assert_eq!(emu.active_key(), old);
+    emu.set_active_key(new.kid());
+    let token = emu.token().sign();
+    assert_eq!(header(&token)["kid"], new.kid());
+    let set = get_json(&emu.jwks_uri(t, TokenVersion::V2)).await;
+    let iss = emu.issuer_v2(t);
+    assert!(verify_with_jwks(&token, &set, DEV_API_CLIENT_ID, &iss).is_ok());
+    emu.retire_key(new.kid());
+    assert!(!emu.published_kids().contains(&new.kid().to_owned()));
+    let set = get_json(&emu.jwks_uri(t, TokenVersion::V2)).await;
+    assert!(verify_with_jwks(&token, &set, DEV_API_CLIENT_ID, &iss).is_err());
+    emu.set_active_key(old.kid());
+    let (k1, _) = client_keys();
+    emu.publish_key(k1);
+    emu.set_active_key(k1.kid());
+    assert_eq!(emu.active_key().kid(), k1.kid());
+    emu.set_active_key("no-such-kid");
+    assert_eq!(emu.active_key().kid(), k1.kid());
+
+    // App-specific key: only with ?appid=, tenant-specific issuer, and used for the app's tokens.
+    let app_key = emu.add_app_key(t, DEV_API_CLIENT_ID);
+    let plain = get_json(&emu.jwks_uri(t, TokenVersion::V2)).await;
+    assert!(
+        !plain["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == app_key.kid())
+    );
+    let with_app = get_json(&format!(
+        "{}?appid={DEV_API_CLIENT_ID}",
+        emu.jwks_uri(t, TokenVersion::V2)
+    ))
+    .await;
+    let k = with_app["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == app_key.kid())
+        .expect("app key served");
+    check_entra_jwk(k, Some(&emu.issuer_v2(t)));
+    let other = get_json(&format!(
+        "{}?appid={DEV_CLIENT_ID}",
+        emu.jwks_uri(t, TokenVersion::V2)
+    ))
+    .await;
+    assert!(
+        !other["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == app_key.kid())
+    );
+    let resp = http()
+        .post(emu.token_endpoint(t, TokenVersion::V2))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEV_CLIENT_ID),
+            ("client_secret", DEV_CLIENT_SECRET),
+            ("scope", &format!("{DEV_API_CLIENT_ID}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(header(token)["kid"], app_key.kid());
+    assert!(verify_with_jwks(token, &with_app, DEV_API_CLIENT_ID, &iss).is_ok());
+}
+
+#[tokio::test]
+async fn faults_are_observable_and_counted() {
+    let emu = Emulator::start().await.unwrap();
+    let keys_url = emu.jwks_uri(DEV_TENANT_ID, TokenVersion::V2);
+    let disco_url = emu.discovery_url(DEV_TENANT_ID, TokenVersion::V2);
+
+    emu.set_fault(Endpoint::Keys, Fault::DropConnection);
+    let err = http().get(&keys_url).send().await.unwrap_err();
+    assert!(!err.is_status(), "{err}");
+    // Other endpoints are unaffected.
+    assert_eq!(get(&disco_url).await.status(), 200);
+
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(300)));
+    let start = Instant::now();
+    assert_eq!(get(&keys_url).await.status(), 200);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let timeout = http()
+        .get(&keys_url)
+        .timeout(Duration::from_millis(50))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(timeout.is_timeout());
+
+    emu.set_fault(Endpoint::Keys, Fault::Status(503));
+    assert_eq!(get(&keys_url).await.status(), 503);
+
+    emu.set_fault(Endpoint::Discovery, Fault::Html);
+    let resp = get(&disco_url).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    emu.set_fault(Endpoint::Keys, Fault::InvalidJson);
+    let resp = get(&keys_url).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.json::<Value>().await.is_err());
+
+    emu.set_fault(Endpoint::Keys, Fault::Oversized(3_000_000));
+    let body = get(&keys_url).await.bytes().await.unwrap();
+    assert_eq!(body.len(), 3_000_000);
+    assert!(body.starts_with(b"{\"keys\":["));
+
+    emu.set_fault(Endpoint::Keys, Fault::EmptyKeySet);
+    assert_eq!(get_json(&keys_url).await["keys"], serde_json::json!([]));
+
+    emu.set_fault(Endpoint::Keys, Fault::BrokenKey);
+    let set = get_json(&keys_url).await;
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 5);
+    assert!(keys.iter().any(|k| k["kty"] == "EC"));
+    assert!(keys.iter().any(|k| k["use"] == "enc"));
+    assert!(keys.iter().any(|k| k["n"] == "!!not*base64url!!"));
+    // The good keys still verify tokens.
+    let token = emu.token().sign();
+    let iss = emu.issuer_v2(DEV_TENANT_ID);
+    assert!(verify_with_jwks(&token, &set, DEV_API_CLIENT_ID, &iss).is_ok());
+
+    emu.set_fault(Endpoint::Token, Fault::Status(500));
+    let resp = http()
+        .post(emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+
+    emu.clear_fault(Endpoint::Keys);
+    assert_eq!(
+        get_json(&keys_url).await["keys"].as_array().unwrap().len(),
+        2
+    );
+    emu.clear_faults();
+    assert_eq!(get(&disco_url).await.status(), 200);
+
+    assert_eq!(emu.request_count(Endpoint::Keys), 9);
+    assert_eq!(emu.request_count(Endpoint::Discovery), 3);
+    assert_eq!(emu.request_count(Endpoint::Token), 1);
+    let log = emu.request_log();
+    let first = &log
+        .iter()
+        .find(|r| r.endpoint == Some(Endpoint::Keys))
+        .unwrap();
+    assert_eq!(first.fault, Some(Fault::DropConnection));
+    assert_eq!(first.status, None);
+    assert_eq!(first.method, "GET");
+    assert_eq!(first.path, format!("/{DEV_TENANT_ID}/discovery/v2.0/keys"));
+
+    // Secrets in a query string are masked.
+    get(&format!("{keys_url}?appid=x&client_secret=hunter2")).await;
+    let last = emu.request_log().pop().unwrap();
+    assert_eq!(last.query.as_deref(), Some("appid=x&client_secret=***"));
+
+    emu.reset_counters();
+    assert_eq!(emu.request_count(Endpoint::Keys), 0);
+    assert!(emu.request_log().is_empty());
+}
+
+#[tokio::test]
+async fn tls_with_generated_ca() {
+    let ca_path =
+        std::env::temp_dir().join(format!("entra-emulator-test-ca-{}.pem", std::process::id()));
+    let emu = Emulator::builder()
+        .tls(TlsOptions::new().ca_out(&ca_path))
+        .start()
+        .await
+        .unwrap();
+    assert!(emu.base_url().starts_with("https://127.0.0.1:"));
+    assert_eq!(emu.ca_certificate_path(), Some(ca_path.as_path()));
+    let pem = std::fs::read(&ca_path).unwrap();
+    assert_eq!(pem, emu.ca_certificate_pem().unwrap().into_bytes());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let url = emu
+            .discovery_url(DEV_TENANT_ID, TokenVersion::V2)
+            .replace("127.0.0.1", host);
+        let doc: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(doc["issuer"], emu.issuer_v2(DEV_TENANT_ID));
+        assert!(doc["jwks_uri"].as_str().unwrap().starts_with("https://"));
+    }
+    // An untrusting client fails.
+    assert!(http().get(emu.base_url()).send().await.is_err());
+    // DropConnection works over TLS too.
+    emu.set_fault(Endpoint::Discovery, Fault::DropConnection);
+    assert!(
+        client
+            .get(emu.discovery_url(DEV_TENANT_ID, TokenVersion::V2))
+            .send()
+            .await
+            .is_err()
+    );
+    let _ = std::fs::remove_file(&ca_path);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn config_file_and_shutdown() {
+    let (k1, _) = client_keys();
+    let dir = std::env::temp_dir().join(format!("entra-emulator-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("client.pem"), k1.certificate_pem()).unwrap();
+    let cfg = r#"
+        [[tenants]]
+        id = "11111111-2222-4333-8444-555555555555"
+        [[tenants.apps]]
+        client_id = "22222222-2222-4222-8222-222222222222"
+        app_id_uri = "api://orders"
+        app_roles = ["Orders.Read"]
+        access_token_version = 2
+        [[tenants.apps]]
+        client_id = "33333333-3333-4333-8333-333333333333"
+        secrets = [{ value = "s1", expires = "2000-01-01T00:00:00Z" }, { value = "s2" }]
+        certificates = ["client.pem"]
+        [[tenants.role_assignments]]
+        client_id = "33333333-3333-4333-8333-333333333333"
+        resource = "api://orders"
+        role = "Orders.Read"
+    "#;
+    std::fs::write(dir.join("emulator.toml"), cfg).unwrap();
+    let config = EmulatorConfig::from_file(dir.join("emulator.toml")).unwrap();
+    let emu = Emulator::builder()
+        .without_dev_tenant()
+        .config(config)
+        .start()
+        .await
+        .unwrap();
+    let tid = "11111111-2222-4333-8444-555555555555";
+    // Dev tenant absent.
+    let resp = get(&emu.discovery_url(DEV_TENANT_ID, TokenVersion::V2)).await;
+    assert_eq!(resp.status(), 400);
+    let token = |secret: &'static str| {
+        let url = emu.token_endpoint(tid, TokenVersion::V2);
+        async move {
+            http()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "33333333-3333-4333-8333-333333333333"),
+                    ("client_secret", secret),
+                    ("scope", "api://orders/.default"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_aad_error(token("s1").await, 401, "invalid_client", 7000222).await;
+    let body: Value = token("s2").await.json().await.unwrap();
+    let claims = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], "22222222-2222-4222-8222-222222222222");
+    assert_eq!(claims["roles"], serde_json::json!(["Orders.Read"]));
+
+    // JSON works too; bad input is an error, not a panic.
+    let json_cfg = dir.join("emulator.json");
+    std::fs::write(&json_cfg, r#"{"tenants":[{"id":"not-a-guid"}]}"#).unwrap();
+    let bad = EmulatorConfig::from_file(&json_cfg).unwrap();
+    assert!(matches!(
+        Emulator::builder().config(bad).start().await,
+        Err(EmulatorError::Config(_))
+    ));
+    assert!(EmulatorConfig::from_toml_str("tenants = 3").is_err());
+
+    let addr = emu.local_addr();
+    let clone = emu.clone();
+    emu.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    drop(clone);
+    let _ = std::fs::remove_dir_all(&dir);
+}
