@@ -3,7 +3,9 @@
 //! The layer uses one; use it directly to validate tokens outside a tower stack (a CLI, a
 //! WebSocket handshake, a message consumer).
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +39,36 @@ struct Inner {
     config: EntraConfig,
     policy: ValidationPolicy,
     keys: Arc<KeyCache>,
-    verified: Option<Cache<Arc<str>, Claims>>,
+    verified: Option<Cache<Arc<str>, Claims, TailHash>>,
+}
+
+/// Hashes only the last bytes of each key: a token's tail is its RSA signature, which is
+/// unpredictable and unique per token, so hashing 1-2 KB per lookup buys nothing. Equality is
+/// still the full token text. Only verified tokens are ever inserted, so an attacker cannot fill
+/// a bucket with colliding keys.
+#[derive(Clone, Default)]
+struct TailHash(RandomState);
+
+struct TailHasher(std::hash::DefaultHasher);
+
+const HASHED_TAIL: usize = 48;
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+impl Hasher for TailHasher {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_usize(bytes.len());
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
 }
 
 struct UntilExpiry {
@@ -85,7 +116,7 @@ impl Authenticator {
                 .expire_after(UntilExpiry {
                     clock: config.clone(),
                 })
-                .build()
+                .build_with_hasher(TailHash::default())
         });
         Self {
             inner: Arc::new(Inner {
@@ -162,6 +193,12 @@ impl Authenticator {
             cache.insert(Arc::from(token), claims.clone());
         }
         Ok(claims)
+    }
+
+    /// The claims of a token verified earlier, if the verified-token cache has it and it is
+    /// still within its lifetime and signed by a current key. No I/O, no lock, no allocation.
+    pub(crate) fn cached_claims(&self, token: &str) -> Option<Claims> {
+        self.cached(token, self.inner.config.clock().now())
     }
 
     fn cached(&self, token: &str, now: i64) -> Option<Claims> {

@@ -227,17 +227,35 @@ impl fmt::Debug for Claims {
 /// The raw bearer token of the request (for the on-behalf-of flow). Its `Debug` output is
 /// redacted; the text is only available through [`BearerToken::as_str`].
 #[derive(Clone)]
-pub struct BearerToken(pub(crate) Arc<str>);
+pub struct BearerToken(pub(crate) TokenText);
+
+/// Where the token text lives: inside the request's `Authorization` header (no copy), or a
+/// copy taken from a query parameter or cookie.
+#[derive(Clone)]
+pub(crate) enum TokenText {
+    Header {
+        value: http::HeaderValue,
+        start: usize,
+        end: usize,
+    },
+    Owned(Arc<str>),
+}
 
 impl BearerToken {
     /// The token text. Never log it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            TokenText::Header { value, start, end } => {
+                std::str::from_utf8(value.as_bytes().get(*start..*end).unwrap_or_default())
+                    .unwrap_or_default()
+            }
+            TokenText::Owned(text) => text,
+        }
     }
 }
 
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BearerToken(<redacted, {} bytes>)", self.0.len())
+        write!(f, "BearerToken(<redacted, {} bytes>)", self.as_str().len())
     }
 }
