@@ -178,7 +178,40 @@ impl Authenticator {
     }
 
     /// Validates a token (without the `Bearer ` prefix) and returns its claims.
+    ///
+    /// Runs in a `entra_auth.validate` tracing span (debug level) that records the outcome and,
+    /// on success, `tid`, `oid` and the calling app; never the token.
     pub async fn validate(&self, token: &str) -> Result<Claims, AuthError> {
+        use tracing::Instrument;
+        use tracing::field::Empty;
+        let span = tracing::debug_span!(
+            "entra_auth.validate",
+            outcome = Empty,
+            reason = Empty,
+            tid = Empty,
+            oid = Empty,
+            app = Empty
+        );
+        let result = self.validate_inner(token).instrument(span.clone()).await;
+        match &result {
+            Ok(claims) => {
+                span.record("outcome", "accepted");
+                span.record("tid", claims.tenant_id().unwrap_or(""));
+                span.record("oid", claims.object_id().unwrap_or(""));
+                span.record("app", claims.app_id().unwrap_or(""));
+            }
+            Err(AuthError::InvalidToken(reason)) => {
+                span.record("outcome", "rejected");
+                span.record("reason", reason.code());
+            }
+            Err(_) => {
+                span.record("outcome", "unavailable");
+            }
+        }
+        result
+    }
+
+    async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
         let now = inner.config.clock().now();
         if let Some(claims) = self.cached(token, now) {
