@@ -17,6 +17,8 @@
 //! `Api.Admin`), `GET /files` (scope `Files.Read` or app role `Files.Read.All`).
 
 use std::error::Error;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -108,28 +110,39 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    println!("protected API listening on {base}");
+    let mut out = String::new();
+    let _ = writeln!(out, "protected API listening on {base}");
     match &emulator {
         Some(emulator) => {
             let token = emulator.token().sign();
-            println!(
+            let _ = writeln!(
+                out,
                 "mode: local Entra emulator at {} (set ENTRA_TENANT_ID and ENTRA_CLIENT_ID for a real tenant)",
                 emulator.base_url()
             );
-            println!(
+            let _ = writeln!(
+                out,
                 "tenant {}, API client id {}",
                 entra_emulator::DEV_TENANT_ID,
                 entra_emulator::DEV_API_CLIENT_ID
             );
-            println!(
+            let _ = writeln!(
+                out,
                 "a token for the dev client app (roles Api.Admin, Files.Read.All), valid for an hour:"
             );
-            println!("TOKEN={token}");
-            println!("try:");
-            println!("  curl -i {base}/me                                    # 401");
-            println!("  curl -i -H \"Authorization: Bearer $TOKEN\" {base}/me   # 200");
-            println!("get another token from the emulator's token endpoint:");
-            println!(
+            let _ = writeln!(out, "TOKEN={token}");
+            let _ = writeln!(out, "try:");
+            let _ = writeln!(
+                out,
+                "  curl -i {base}/me                                    # 401"
+            );
+            let _ = writeln!(
+                out,
+                "  curl -i -H \"Authorization: Bearer $TOKEN\" {base}/me   # 200"
+            );
+            let _ = writeln!(out, "get another token from the emulator's token endpoint:");
+            let _ = writeln!(
+                out,
                 "  curl -s -X POST {} -d grant_type=client_credentials -d client_id={} -d client_secret={} -d scope=api://{}/.default",
                 emulator.token_endpoint(
                     entra_emulator::DEV_TENANT_ID,
@@ -141,7 +154,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
             );
         }
         None => {
-            println!(
+            let _ = writeln!(
+                out,
                 "mode: Entra tenant {} at {}, audiences {:?}",
                 config.tenant().segment(),
                 config.authority(),
@@ -149,6 +163,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
             );
         }
     }
+
+    // A closed stdout (e.g. piped into `head`) must not stop the server.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    let _ = std::io::stdout().flush();
 
     axum::serve(listener, router(auth))
         .with_graceful_shutdown(async {

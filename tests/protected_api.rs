@@ -44,7 +44,8 @@ fn start_example() -> (Running, String, String) {
     let running = Running(child);
     let mut base = None;
     let mut token = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("protected API listening on ") {
             base = Some(rest.trim().to_owned());
@@ -56,6 +57,8 @@ fn start_example() -> (Running, String, String) {
             break;
         }
     }
+    // Keep draining the example's output so that it never writes into a closed pipe.
+    std::thread::spawn(move || for _ in lines {});
     (
         running,
         base.expect("base URL printed"),

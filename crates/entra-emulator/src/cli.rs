@@ -88,7 +88,13 @@ pub async fn run(args: Args) -> Result<(), EmulatorError> {
         builder = builder.tls(TlsOptions::new().ca_out(ca_out));
     }
     let emu = builder.start().await?;
-    println!("{}", banner(&emu, config.as_ref(), dev_tenant));
+    {
+        // A closed stdout (e.g. `| head -1`) must not stop the emulator.
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", banner(&emu, config.as_ref(), dev_tenant));
+        let _ = stdout.flush();
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     emu.shutdown().await;

@@ -1,0 +1,336 @@
+//! The command line: every option of every subcommand, with the help texts and examples.
+//!
+//! Parsing only; the work happens in [`crate::token`], [`crate::decode`], [`crate::verify`] and
+//! [`entra_emulator::cli`].
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  # a local Entra ID on 127.0.0.1 (prints its URL and the development credentials)
+  entra emulator --addr 127.0.0.1:8400
+
+  # a token for an API, from a client secret kept in an environment variable
+  export CLIENT_SECRET='...'
+  entra token --tenant contoso.onmicrosoft.com --client-id 11111111-2222-3333-4444-555555555555 \\
+      --client-secret-env CLIENT_SECRET --scope api://my-api/.default
+
+  # what is in a token, and is it valid for my API?
+  entra token ... | entra decode
+  entra token ... | entra verify --tenant contoso.onmicrosoft.com --audience api://my-api
+
+Exit status: 0 success; 1 the answer is no (Entra refused the token request, or the token is
+invalid); 2 usage, input or network error. Errors are one line on stderr.";
+
+const TOKEN_EXAMPLES: &str = "\
+Examples:
+  # client secret from an environment variable or a file (never on the command line)
+  entra token --tenant $TENANT --client-id $APP --client-secret-env CLIENT_SECRET \\
+      --scope api://my-api/.default
+  entra token --tenant $TENANT --client-id $APP --client-secret-file /run/secrets/client-secret \\
+      --scope https://graph.microsoft.com/.default --json
+
+  # certificate: a .pfx / .p12 file, or a PEM file with the certificate and its key
+  PFX_PASSWORD='...' entra token --tenant $TENANT --client-id $APP --certificate app.pfx \\
+      --certificate-password-env PFX_PASSWORD --scope api://my-api/.default
+  entra token --tenant $TENANT --client-id $APP --certificate app.crt --key app.key --pss \\
+      --scope api://my-api/.default
+
+  # against a local emulator (`entra emulator` prints these values)
+  export ENTRA_DEV_SECRET='dev-only-secret~emulator~not-for-production'
+  entra token --authority http://127.0.0.1:8400 --tenant 7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90 \\
+      --client-id b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13 --client-secret-env ENTRA_DEV_SECRET \\
+      --scope api://3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61/.default
+
+Exit status: 0 token printed; 1 Entra refused the request (the AADSTS error is printed with its
+trace and correlation ids); 2 usage, credential file or network error.";
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  entra decode eyJ0eXAiOiJKV1QiLCJhbGciOi...
+  entra token ... | entra decode             # also accepts `Bearer ...` and a JSON token response
+  entra decode - < token.txt
+  entra decode --json < token.txt | jq .claims.roles
+
+The signature is NOT checked: anyone can write a token that decodes to anything.
+Use `entra verify` to validate a token. Exit status: 0 decoded; 2 not a token.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  entra verify --tenant contoso.onmicrosoft.com --audience api://my-api < token.txt
+  entra verify $TOKEN --tenant $TENANT --audience $API_CLIENT_ID --audience api://$API_CLIENT_ID
+  entra verify $TOKEN --tenant organizations --allowed-tenants $TENANT_A,$TENANT_B \\
+      --audience api://my-api
+  # against a local emulator
+  entra verify $TOKEN --authority http://127.0.0.1:8400 \\
+      --tenant 7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90 --audience 3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61
+
+The checks are those of the entra-auth library: RS256 signature with a key from the tenant's
+published key set, exp/nbf (60 s leeway), aud, iss (from the discovery document), tenant,
+the signing key's issuer, and scp or roles.
+Exit status: 0 valid; 1 invalid (the reason is printed); 2 usage error, or the signing keys could
+not be fetched.";
+
+const EMULATOR_EXAMPLES: &str = "\
+Examples:
+  entra emulator                               # http://127.0.0.1:{free port}
+  entra emulator --addr 127.0.0.1:8400
+  entra emulator --tls --ca-out ./emulator-ca.pem
+  entra emulator --config tenants.toml         # your own tenants, apps, secrets and roles
+
+It registers a development tenant with an API app and a client app with a client secret, and
+prints them with a ready-made curl command. Stop it with Ctrl-C.";
+
+/// `entra`: get, decode and verify Microsoft Entra ID access tokens, and run a local Entra.
+#[derive(Debug, Parser)]
+#[command(name = "entra", version, about, after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get an access token with the client-credentials flow (client secret or certificate).
+    #[command(after_help = TOKEN_EXAMPLES)]
+    Token(TokenArgs),
+    /// Show what a token contains: header, claims, times, calling app, scopes, roles.
+    /// The token is NOT verified.
+    #[command(after_help = DECODE_EXAMPLES)]
+    Decode(DecodeArgs),
+    /// Validate a token as an API protected by entra-auth would.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Run the local Entra ID emulator (the same options as the `entra-emulator` binary).
+    #[command(after_help = EMULATOR_EXAMPLES)]
+    Emulator(entra_emulator::cli::Args),
+}
+
+/// The secret options: the certificate options conflict with them. (`requires = "certificate"`
+/// would be the natural way to say it, but clap accepts any member of the `credential` group for
+/// it: clap-rs/clap#4707.)
+const SECRET_OPTIONS: [&str; 2] = ["client_secret_env", "client_secret_file"];
+
+/// Options of `entra token`.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("credential")
+        .required(true)
+        .args(["client_secret_env", "client_secret_file", "certificate"])
+))]
+pub struct TokenArgs {
+    /// The tenant: its id (a GUID) or a domain such as contoso.onmicrosoft.com.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+
+    /// The application (client) id of the app asking for the token.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client_id: String,
+
+    /// Read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR", help_heading = "Credential (exactly one)")]
+    pub client_secret_env: Option<String>,
+
+    /// Read the client secret from this file (a trailing newline is ignored).
+    #[arg(long, value_name = "FILE", help_heading = "Credential (exactly one)")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// A certificate registered on the app: a PKCS#12 file (.pfx / .p12), or a PEM file with the
+    /// certificate and its RSA private key (or the certificate alone, with --key).
+    #[arg(long, value_name = "FILE", help_heading = "Credential (exactly one)")]
+    pub certificate: Option<PathBuf>,
+
+    /// The password of the .pfx / .p12 file, from this environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with_all = SECRET_OPTIONS,
+        conflicts_with = "certificate_password_file",
+        help_heading = "Certificate options"
+    )]
+    pub certificate_password_env: Option<String>,
+
+    /// The password of the .pfx / .p12 file, from this file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = SECRET_OPTIONS,
+        help_heading = "Certificate options"
+    )]
+    pub certificate_password_file: Option<PathBuf>,
+
+    /// The private key (PEM, PKCS#8 or PKCS#1, unencrypted) when it is not in the --certificate
+    /// file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = SECRET_OPTIONS,
+        help_heading = "Certificate options"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// Sign the client assertion with PS256 and an `x5t#S256` header instead of RS256 and `x5t`.
+    #[arg(long, conflicts_with_all = SECRET_OPTIONS, help_heading = "Certificate options")]
+    pub pss: bool,
+
+    /// The scope: `{resource}/.default`, e.g. api://my-api/.default or
+    /// https://graph.microsoft.com/.default.
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: String,
+
+    /// The authority host (default https://login.microsoftonline.com): a sovereign cloud such as
+    /// https://login.microsoftonline.us, or a local emulator such as http://127.0.0.1:8400.
+    #[arg(long, value_name = "URL")]
+    pub authority: Option<String>,
+
+    /// Print the whole response as JSON: token_type, expires_in, expires_on (Unix seconds),
+    /// access_token.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up on a token request after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+/// Options of `entra decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token; `-` or nothing reads it from standard input (which keeps it out of the shell
+    /// history). `Bearer ...` and a JSON token response are accepted too.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+
+    /// Print JSON: {"verified": false, "header": ..., "claims": ..., "summary": ...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `entra verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token; `-` or nothing reads it from standard input. `Bearer ...` and a JSON token
+    /// response are accepted too.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+
+    /// The API's tenant: an id or domain for a single-tenant API, or `common` / `organizations`
+    /// for a multi-tenant one (then with --allowed-tenants or --any-tenant).
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+
+    /// An accepted audience (the API's client id, or its App ID URI such as api://my-api).
+    /// Repeat it, or separate values with commas, to accept several.
+    #[arg(long, value_name = "AUDIENCE", required = true, value_delimiter = ',')]
+    pub audience: Vec<String>,
+
+    /// The API's client id. Default: the first --audience without its `api://` prefix; set it when
+    /// the App ID URI is not api://{client id}.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// The authority host (default https://login.microsoftonline.com), e.g. a sovereign cloud or
+    /// a local emulator such as http://127.0.0.1:8400.
+    #[arg(long, value_name = "URL")]
+    pub authority: Option<String>,
+
+    /// Multi-tenant: the tenant ids whose tokens are accepted, separated by commas.
+    #[arg(
+        long,
+        value_name = "TENANTS",
+        value_delimiter = ',',
+        conflicts_with = "any_tenant"
+    )]
+    pub allowed_tenants: Option<Vec<String>>,
+
+    /// Multi-tenant: accept tokens from any tenant.
+    #[arg(long)]
+    pub any_tenant: bool,
+
+    /// Print JSON: {"valid": true, ...} or {"valid": false, "reason": ..., "code": ...}.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up fetching the discovery documents and keys after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn one_credential_is_required() {
+        let base = [
+            "entra",
+            "token",
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--scope",
+            "s",
+        ];
+        let e = Cli::try_parse_from(base).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let two = [
+            &base[..],
+            &["--client-secret-env", "A", "--certificate", "x.pfx"],
+        ]
+        .concat();
+        let e = Cli::try_parse_from(two).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let key_without_cert =
+            [&base[..], &["--client-secret-env", "A", "--key", "k.pem"]].concat();
+        assert!(Cli::try_parse_from(key_without_cert).is_err());
+        let pss_with_secret = [&base[..], &["--client-secret-file", "f", "--pss"]].concat();
+        assert!(Cli::try_parse_from(pss_with_secret).is_err());
+        let ok = [
+            &base[..],
+            &["--certificate", "c.pem", "--key", "k.pem", "--pss"],
+        ]
+        .concat();
+        assert!(Cli::try_parse_from(ok).is_ok());
+    }
+
+    #[test]
+    fn audiences_split_on_commas_and_repeat() {
+        let cli = Cli::try_parse_from([
+            "entra",
+            "verify",
+            "t0k",
+            "--tenant",
+            "t",
+            "--audience",
+            "a,b",
+            "--audience",
+            "c",
+        ])
+        .unwrap();
+        let Command::Verify(v) = cli.command else {
+            panic!("not verify")
+        };
+        assert_eq!(v.audience, ["a", "b", "c"]);
+        assert_eq!(v.token.as_deref(), Some("t0k"));
+    }
+
+    #[test]
+    fn emulator_takes_the_emulator_options() {
+        let cli = Cli::try_parse_from(["entra", "emulator", "--addr", "127.0.0.1:8400"]).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not emulator")
+        };
+        assert_eq!(args.addr.port(), 8400);
+    }
+}
