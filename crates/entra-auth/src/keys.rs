@@ -196,14 +196,24 @@ impl KeyCache {
         if let Some(key) = lookup(&snap, key_ref) {
             return Ok((snap, key));
         }
-        let cooldown = secs(self.config.key_refresh().unknown_kid_cooldown);
+        // Read the attempt counter before looking at the current snapshot: if a refresh completes
+        // after this point, the counter shows it when we get the lock below.
+        let seen = self.attempts.load(Ordering::Acquire);
         let now = self.config.clock().now();
+        if let Some(found) = self.lookup_current(key_ref, now) {
+            return Ok(found);
+        }
+        let cooldown = secs(self.config.key_refresh().unknown_kid_cooldown);
+        let in_flight = self.in_flight.load(Ordering::Acquire);
         let last = self.last_unknown_kid_refresh.load(Ordering::Acquire);
         let cooled = last == NEVER || now.saturating_sub(last) >= cooldown || now < last;
-        if !cooled && !self.in_flight.load(Ordering::Acquire) {
-            return Err(InvalidToken::UnknownSigningKey.into());
+        if !cooled && !in_flight {
+            // Within the cooldown and nothing in flight: no I/O. A refresh may have landed in
+            // the meantime (key rotation under load), so look once more.
+            return self
+                .lookup_current(key_ref, now)
+                .ok_or_else(|| InvalidToken::UnknownSigningKey.into());
         }
-        let seen = self.attempts.load(Ordering::Acquire);
         let _guard = self.refresh_lock.lock().await;
         let now = self.config.clock().now();
         if self.attempts.load(Ordering::Acquire) == seen {
@@ -212,6 +222,9 @@ impl KeyCache {
             if !cooled {
                 return Err(InvalidToken::UnknownSigningKey.into());
             }
+            // Mark the refresh in flight before publishing the cooldown, so that a request that
+            // sees the new cooldown also sees the refresh and waits for it.
+            self.in_flight.store(true, Ordering::Release);
             self.last_unknown_kid_refresh.store(now, Ordering::Release);
             tracing::info!(
                 kid = key_ref.id(),
@@ -227,6 +240,16 @@ impl KeyCache {
             },
             None => Err(self.unavailable(now)),
         }
+    }
+
+    fn lookup_current(
+        &self,
+        key_ref: &KeyRef,
+        now: i64,
+    ) -> Option<(Arc<Snapshot>, Arc<VerificationKey>)> {
+        let snap = self.fresh_snapshot(now)?;
+        let key = lookup(&snap, key_ref)?;
+        Some((snap, key))
     }
 
     pub(crate) fn maybe_refresh_in_background(self: &Arc<Self>, now: i64) {
