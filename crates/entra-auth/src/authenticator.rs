@@ -240,12 +240,7 @@ impl Authenticator {
         let leeway = self.inner.policy.leeway_secs;
         let in_time = now < claims.expires_at().saturating_add(leeway)
             && now.saturating_add(leeway) >= claims.not_before();
-        if in_time
-            && self
-                .inner
-                .keys
-                .current_contains(claims.signing_key_id(), now)
-        {
+        if in_time && self.inner.keys.current_has(&claims.0.signing_key, now) {
             self.inner.keys.maybe_refresh_in_background(now);
             Some(claims)
         } else {

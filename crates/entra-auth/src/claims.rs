@@ -61,7 +61,7 @@ pub(crate) struct ClaimsInner {
     pub(crate) issued_at: Option<i64>,
     pub(crate) not_before: i64,
     pub(crate) expires_at: i64,
-    pub(crate) signing_kid: String,
+    pub(crate) signing_key: Arc<crate::jwks::VerificationKey>,
     pub(crate) payload: Box<[u8]>,
     pub(crate) all: OnceLock<Map<String, Value>>,
 }
@@ -171,7 +171,7 @@ impl Claims {
 
     /// The id of the key that signed the token.
     pub fn signing_key_id(&self) -> &str {
-        &self.0.signing_kid
+        self.0.signing_key.kid()
     }
 
     /// Any claim by name, as JSON.

@@ -29,6 +29,9 @@ pub struct VerificationKey {
     x5t: Option<String>,
     issuer: Option<IssuerTemplate>,
     key: DecodingKey,
+    /// The public key material (`e` length, `e`, `n`), to tell whether a key id still names
+    /// the same key after a refresh.
+    material: Box<[u8]>,
 }
 
 impl VerificationKey {
@@ -44,6 +47,11 @@ impl VerificationKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.key
+    }
+
+    /// Whether `other` is the same public key (same modulus and exponent).
+    pub fn same_key_as(&self, other: &VerificationKey) -> bool {
+        self.material == other.material
     }
 }
 
@@ -200,6 +208,10 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
     {
         return None;
     }
+    let mut material = Vec::with_capacity(1 + e.len() + n.len());
+    material.push(u8::try_from(e.len()).ok()?);
+    material.extend_from_slice(e);
+    material.extend_from_slice(n);
     Some(VerificationKey {
         kid,
         x5t: raw.x5t.filter(|x| !x.is_empty()),
@@ -208,6 +220,7 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
             .filter(|i| !i.is_empty())
             .map(IssuerTemplate::new),
         key: DecodingKey::from_rsa_raw_components(n, e),
+        material: material.into_boxed_slice(),
     })
 }
 

@@ -104,12 +104,17 @@ impl KeyCache {
         self.is_usable(&snap, now).then_some(snap)
     }
 
-    /// Whether a key id is in the current snapshot (for the verified-token cache).
-    pub(crate) fn current_contains(&self, kid: &str, now: i64) -> bool {
+    /// Whether the current, usable snapshot still has this key under its id (for the
+    /// verified-token cache: a key that left the set, or an id that now names another key,
+    /// ends the cached tokens it signed).
+    pub(crate) fn current_has(&self, key: &Arc<VerificationKey>, now: i64) -> bool {
         let guard = self.current.load();
         match guard.as_ref() {
-            Some(snap) => self.is_usable(snap, now) && snap.keys.contains(kid),
-            None => false,
+            Some(snap) if self.is_usable(snap, now) => snap
+                .keys
+                .get(key.kid())
+                .is_some_and(|current| Arc::ptr_eq(current, key) || current.same_key_as(key)),
+            _ => false,
         }
     }
 

@@ -428,7 +428,7 @@ fn valid_key_id(id: &str) -> bool {
 /// Verifies the signature with `key` and checks the claims at time `now` (Unix seconds).
 pub fn verify(
     parsed: ParsedToken<'_>,
-    key: &VerificationKey,
+    key: &Arc<VerificationKey>,
     now: i64,
     policy: &ValidationPolicy,
     issuers: &Issuers,
@@ -449,7 +449,7 @@ pub fn verify(
 fn check_claims(
     c: RawClaims,
     payload: Vec<u8>,
-    key: &VerificationKey,
+    key: &Arc<VerificationKey>,
     now: i64,
     policy: &ValidationPolicy,
     issuers: &Issuers,
@@ -560,7 +560,7 @@ fn check_claims(
         issued_at: iat,
         not_before: nbf,
         expires_at: exp,
-        signing_kid: key.kid().to_owned(),
+        signing_key: Arc::clone(key),
         payload: payload.into_boxed_slice(),
         all: OnceLock::new(),
     })))

@@ -1,0 +1,11 @@
+#![no_main]
+//! Fuzz target `discovery`: see `common.rs` for what it checks.
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = common::discovery(data);
+});
