@@ -221,9 +221,14 @@ impl Authenticator {
         let snap = inner.keys.snapshot().await?;
         let (snap, key) = inner.keys.key_for(parsed.key_ref(), snap).await?;
         let now = inner.config.clock().now();
-        let claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
+        let mut claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
+        // The claims carry the token text (for `BearerToken`); the cache key shares it.
+        let text: Arc<str> = Arc::from(token);
+        if let Some(fresh) = Arc::get_mut(&mut claims.0) {
+            fresh.token = Some(Arc::clone(&text));
+        }
         if let Some(cache) = &inner.verified {
-            cache.insert(Arc::from(token), claims.clone());
+            cache.insert(text, claims.clone());
         }
         Ok(claims)
     }

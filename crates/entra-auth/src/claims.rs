@@ -63,6 +63,7 @@ pub(crate) struct ClaimsInner {
     pub(crate) expires_at: i64,
     pub(crate) signing_key: Arc<crate::jwks::VerificationKey>,
     pub(crate) payload: Box<[u8]>,
+    pub(crate) token: Option<Arc<str>>,
     pub(crate) all: OnceLock<Map<String, Value>>,
 }
 
@@ -198,6 +199,14 @@ impl Claims {
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.0.payload)
+    }
+
+    /// The raw token these claims were validated from (for the on-behalf-of flow). Never log it.
+    pub fn bearer_token(&self) -> Option<BearerToken> {
+        self.0
+            .token
+            .clone()
+            .map(|t| BearerToken(TokenText::Owned(t)))
     }
 
     /// The scopes as a set.

@@ -62,8 +62,8 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<BearerToken>()
-            .cloned()
+            .get::<Claims>()
+            .and_then(Claims::bearer_token)
             .ok_or(AuthError::MissingToken)
     }
 }

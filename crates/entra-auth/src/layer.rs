@@ -1,7 +1,7 @@
 //! [`EntraAuthLayer`]: the tower layer that authenticates every request.
 //!
 //! The layer reads the bearer token (the `Authorization` header; a query parameter or cookie
-//! only when configured), validates it, and puts [`Claims`] and [`BearerToken`] into the request
+//! only when configured), validates it, and puts [`Claims`] (which also yields the [`BearerToken`]) into the request
 //! extensions for handlers. Failures are answered right there (401 / 503) and never reach the
 //! inner service. With [`EntraAuthLayer::optional`], requests *without* a token pass through
 //! anonymously, while a token that is present but invalid is still rejected.
@@ -137,9 +137,7 @@ where
         };
         // Fast path: a token verified earlier (no I/O, no lock, no allocation for the lookup).
         if let Some(claims) = self.auth.cached_claims(token.as_str()) {
-            let extensions = request.extensions_mut();
-            extensions.insert(claims);
-            extensions.insert(token);
+            request.extensions_mut().insert(claims);
             let future = inner.call(request);
             return Box::pin(async move { future.await.map(|r| r.map(Body::new)) });
         }
@@ -158,9 +156,7 @@ where
             match auth.validate(token.as_str()).await {
                 Ok(claims) => {
                     record_success(&claims);
-                    let extensions = request.extensions_mut();
-                    extensions.insert(claims);
-                    extensions.insert(token);
+                    request.extensions_mut().insert(claims);
                     inner.call(request).await.map(|r| r.map(Body::new))
                 }
                 Err(e) => {

@@ -562,6 +562,7 @@ fn check_claims(
         expires_at: exp,
         signing_key: Arc::clone(key),
         payload: payload.into_boxed_slice(),
+        token: None,
         all: OnceLock::new(),
     })))
 }

@@ -342,3 +342,21 @@ async fn authorization_header_variants() {
     assert_eq!(r.status, 401);
     assert_eq!(r.www_authenticate.as_deref(), Some("Bearer"));
 }
+
+#[tokio::test]
+async fn handlers_get_the_raw_token_with_a_redacting_debug() {
+    let (emu, api) = setup().await;
+    let token = emu.token().sign();
+    for _ in 0..2 {
+        // First validation, then a cache hit: both hand the same token to the handler.
+        let r = api.get("/token", Some(&token)).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["token"], token.as_str());
+        let debug = r.body["debug"].as_str().unwrap();
+        assert!(debug.contains("redacted"), "{debug}");
+        assert!(
+            !debug.contains(token.rsplit('.').next().unwrap()),
+            "{debug}"
+        );
+    }
+}

@@ -96,8 +96,13 @@ async fn maybe(claims: Option<Claims>) -> Json<Value> {
     )
 }
 
+async fn raw_token(token: entra_auth::BearerToken) -> Json<Value> {
+    Json(json!({ "token": token.as_str(), "debug": format!("{token:?}") }))
+}
+
 pub fn router(layer: EntraAuthLayer) -> Router {
     Router::new()
+        .route("/token", get(raw_token))
         .route("/me", get(me))
         .route("/maybe", get(maybe))
         .route(
