@@ -108,7 +108,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -125,10 +125,7 @@ where
             &config.inner.sources,
         ) {
             Ok(Some(token)) => token,
-            Ok(None) if self.optional => {
-                let future = inner.call(request);
-                return Box::pin(async move { future.await.map(|r| r.map(Body::new)) });
-            }
+            Ok(None) if self.optional => return ResponseFuture::inner(inner.call(request)),
             Ok(None) => return ready_response(AuthError::MissingToken.to_response(config.realm())),
             Err(e) => {
                 tracing::debug!(reason = e.code(), "rejected request: malformed credentials");
@@ -138,8 +135,7 @@ where
         // Fast path: a token verified earlier (no I/O, no lock, no allocation for the lookup).
         if let Some(claims) = self.auth.cached_claims(token.as_str()) {
             request.extensions_mut().insert(claims);
-            let future = inner.call(request);
-            return Box::pin(async move { future.await.map(|r| r.map(Body::new)) });
+            return ResponseFuture::inner(inner.call(request));
         }
         // Slow path. A header holding more than one credential is reported as such (the fast path
         // skipped this scan: a cache hit is an exact match with a verified token).
@@ -152,7 +148,7 @@ where
             return ready_response(e.to_response(config.realm()));
         }
         let auth = self.auth.clone();
-        Box::pin(async move {
+        ResponseFuture::slow(Box::pin(async move {
             match auth.validate(token.as_str()).await {
                 Ok(claims) => {
                     record_success(&claims);
@@ -164,14 +160,71 @@ where
                     Ok(e.to_response(auth.config().realm()))
                 }
             }
-        })
+        }))
     }
 }
 
-fn ready_response<E: 'static>(
-    response: Response,
-) -> Pin<Box<dyn Future<Output = Result<Response, E>> + Send>> {
-    Box::pin(async move { Ok(response) })
+fn ready_response<F, E>(response: Response) -> ResponseFuture<F, E> {
+    ResponseFuture {
+        state: State::Ready {
+            response: Some(response),
+        },
+    }
+}
+
+type BoxedResponse<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`EntraAuthService`]: the inner service's future when the token
+    /// was verified earlier (no allocation), an immediate rejection, or a full validation.
+    pub struct ResponseFuture<F, E> {
+        #[pin]
+        state: State<F, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, E> {
+        Inner { #[pin] future: F },
+        Ready { response: Option<Response> },
+        Slow { future: BoxedResponse<E> },
+    }
+}
+
+impl<F, E> ResponseFuture<F, E> {
+    fn inner(future: F) -> Self {
+        Self {
+            state: State::Inner { future },
+        }
+    }
+
+    fn slow(future: BoxedResponse<E>) -> Self {
+        Self {
+            state: State::Slow { future },
+        }
+    }
+}
+
+impl<F, E, ResBody> Future for ResponseFuture<F, E>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx).map_ok(|r| r.map(Body::new)),
+            StateProj::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completion: a contract violation; never completes again.
+                None => Poll::Pending,
+            },
+            StateProj::Slow { future } => future.as_mut().poll(cx),
+        }
+    }
 }
 
 fn record_success(claims: &Claims) {

@@ -95,4 +95,4 @@ pub use config::{
 pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
 pub use extract::CustomClaims;
 pub use keys::Snapshot;
-pub use layer::{EntraAuthLayer, EntraAuthService};
+pub use layer::{EntraAuthLayer, EntraAuthService, ResponseFuture};
