@@ -3,7 +3,7 @@
 # example /me endpoint with and without EntraAuthLayer, drives them with wrk (installed when
 # missing) and prints the ratios. All traffic goes to 127.0.0.1.
 #
-#   bench/load.sh                 # DURATION=15 CONNECTIONS=64 by default
+#   bench/load.sh                 # DURATION=10 ROUNDS=3 CONNECTIONS=64 by default
 #   DURATION=30 bench/load.sh
 #
 # The server is pinned to CPU 0 and wrk to CPU 1 (when the machine has two cores), so the
@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-15}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 DISTINCT=${DISTINCT:-20000}
@@ -72,10 +73,20 @@ VALID="$WORK/tokens/valid.txt"
 for u in "$AUTH" "$NOAUTH"; do
   TOKENS="$VALID" $CLIENT_CPU wrk -t1 -c8 -d2s -s bench/static_token.lua "$u/me" >/dev/null
 done
-R_NOAUTH=$(rps "$NOAUTH" static_token.lua "$VALID")
-R_AUTH=$(rps "$AUTH" static_token.lua "$VALID")
-echo "   no layer:            $R_NOAUTH req/s"
-echo "   layer, same token:   $R_AUTH req/s   ratio $(ratio "$R_AUTH" "$R_NOAUTH")"
+# Interleaved rounds (the order alternates) so that drift in the machine's speed hits both.
+RATIOS=(); NOAUTHS=(); AUTHS=()
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then
+    a=$(rps "$NOAUTH" static_token.lua "$VALID"); b=$(rps "$AUTH" static_token.lua "$VALID")
+  else
+    b=$(rps "$AUTH" static_token.lua "$VALID"); a=$(rps "$NOAUTH" static_token.lua "$VALID")
+  fi
+  NOAUTHS+=("$a"); AUTHS+=("$b"); RATIOS+=("$(ratio "$b" "$a")")
+  echo "   round $round: no layer $a req/s, layer $b req/s, ratio $(ratio "$b" "$a")"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+R_NOAUTH=$(median "${NOAUTHS[@]}"); R_AUTH=$(median "${AUTHS[@]}"); R_RATIO=$(median "${RATIOS[@]}")
+echo "   median: no layer $R_NOAUTH req/s, layer $R_AUTH req/s, median ratio $R_RATIO"
 
 echo "== goal 4: unknown-kid flood beside valid traffic"
 BEFORE=$(curl -fsS "$AUTH/stats")
@@ -103,7 +114,7 @@ echo
 echo "| measurement | req/s | ratio |"
 echo "|---|---|---|"
 echo "| /me without the layer | $R_NOAUTH | 1.000 |"
-echo "| /me with the layer, repeated valid token | $R_AUTH | $(ratio "$R_AUTH" "$R_NOAUTH") |"
+echo "| /me with the layer, repeated valid token | $R_AUTH | $R_RATIO (median of $ROUNDS rounds) |"
 echo "| same, beside an unknown-kid flood of $FLOOD_RPS req/s | $R_VALID_FLOOD | $(ratio "$R_VALID_FLOOD" "$R_AUTH") of no-flood |"
 echo "| /me without the layer, $DISTINCT distinct tokens round robin | $R_DISTINCT_NOAUTH | 1.000 |"
 echo "| /me with the layer, $DISTINCT distinct tokens round robin | $R_DISTINCT | $(ratio "$R_DISTINCT" "$R_DISTINCT_NOAUTH") |"

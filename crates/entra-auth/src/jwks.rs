@@ -234,11 +234,8 @@ mod tests {
     use super::*;
 
     fn reference(name: &str) -> Option<Vec<u8>> {
-        std::fs::read(format!(
-            "{}/../../../shared/entra-reference/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .ok()
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        Some(std::fs::read(path).expect("fixture"))
     }
 
     #[test]
