@@ -113,6 +113,25 @@ fn benches(c: &mut Criterion) {
             black_box(f.cached.validate(black_box(&f.token)).await.expect("valid"))
         })
     });
+    // Unknown kid inside the refresh cooldown: the first call refreshes once, then every call
+    // is rejected without I/O.
+    let unknown_kid = f._emulator.token().kid("no-such-key").sign();
+    rt.block_on(async {
+        f.cold
+            .validate(&unknown_kid)
+            .await
+            .expect_err("unknown kid")
+    });
+    let fetches = f.cold.key_set_fetches();
+    group.bench_function("reject_unknown_kid_in_cooldown", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(f.cold.validate(black_box(&unknown_kid)).await.is_err()) })
+    });
+    assert_eq!(
+        f.cold.key_set_fetches(),
+        fetches,
+        "no fetch inside the cooldown"
+    );
     for (name, token) in garbage(&f.token) {
         group.bench_function(format!("reject_{name}"), |b| {
             b.to_async(&rt)
