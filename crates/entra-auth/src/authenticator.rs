@@ -102,6 +102,12 @@ impl Authenticator {
     /// Creates an authenticator. No I/O happens until the first validation or
     /// [`prefetch`](Self::prefetch).
     pub fn new(config: EntraConfig) -> Self {
+        // jsonwebtoken picks its crypto backend from crate features; if another crate in the
+        // build also enables `rust_crypto`, it cannot choose and would panic on first use.
+        // Installing aws-lc explicitly (a no-op when a provider is already installed) avoids that.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
         let c = &config.inner;
         let policy = ValidationPolicy {
             max_token_bytes: c.max_token_bytes,
