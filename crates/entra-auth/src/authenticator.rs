@@ -188,6 +188,14 @@ impl Authenticator {
     /// Runs in a `entra_auth.validate` tracing span (debug level) that records the outcome and,
     /// on success, `tid`, `oid` and the calling app; never the token.
     pub async fn validate(&self, token: &str) -> Result<Claims, AuthError> {
+        if let Some(claims) = self.cached_claims(token) {
+            return Ok(claims);
+        }
+        self.validate_uncached(token).await
+    }
+
+    /// Full validation, without looking in the verified-token cache first (the layer has).
+    pub(crate) async fn validate_uncached(&self, token: &str) -> Result<Claims, AuthError> {
         use tracing::Instrument;
         use tracing::field::Empty;
         let span = tracing::debug_span!(
@@ -219,10 +227,6 @@ impl Authenticator {
 
     async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
-        let now = inner.config.clock().now();
-        if let Some(claims) = self.cached(token, now) {
-            return Ok(claims);
-        }
         let parsed = validate::parse(token, &inner.policy)?;
         let snap = inner.keys.snapshot().await?;
         let (snap, key) = inner.keys.key_for(parsed.key_ref(), snap).await?;

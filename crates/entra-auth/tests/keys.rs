@@ -68,23 +68,8 @@ async fn hundred_concurrent_first_requests_share_one_fetch() {
         .unwrap();
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     let token = emu.token().sign();
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let http = api.http.clone();
-        let url = format!("{}/me", api.base);
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            http.get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 200);
+    for status in api.concurrent_statuses("/me", &token, 100).await {
+        assert_eq!(status, 200);
     }
     assert_eq!(emu.request_count(Endpoint::Keys), 1);
     assert_eq!(api.key_fetches(), 1);

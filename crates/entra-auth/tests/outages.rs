@@ -212,23 +212,8 @@ async fn concurrent_first_requests_during_an_outage_share_one_attempt() {
     let api = api(&emu, true).await;
     let token = fresh(&emu, &api);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let http = api.http.clone();
-        let url = format!("{}/me", api.base);
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            http.get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 503);
+    for status in api.concurrent_statuses("/me", &token, 50).await {
+        assert_eq!(status, 503);
     }
     assert!(
         started.elapsed() < Duration::from_millis(2500),

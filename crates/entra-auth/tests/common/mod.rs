@@ -65,6 +65,24 @@ impl Api {
         }
     }
 
+    /// Sends `n` requests at once and returns their statuses.
+    pub async fn concurrent_statuses(&self, path: &str, token: &str, n: usize) -> Vec<u16> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let request = self
+                    .http
+                    .get(format!("{}{path}", self.base))
+                    .bearer_auth(token);
+                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::with_capacity(n);
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        statuses
+    }
+
     pub fn key_fetches(&self) -> u64 {
         self.layer.authenticator().key_set_fetches()
     }
