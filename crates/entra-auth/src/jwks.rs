@@ -121,21 +121,6 @@ impl KeySet {
         self.by_kid.entry(key.kid.clone()).or_insert(key);
     }
 
-    /// Adds the keys of `other` whose ids are not present yet.
-    pub fn merge(&mut self, other: KeySet) {
-        for key in other.by_kid.into_values() {
-            if !self.by_kid.contains_key(&key.kid) {
-                if let Some(x5t) = &key.x5t {
-                    self.by_x5t
-                        .entry(x5t.clone())
-                        .or_insert_with(|| key.clone());
-                }
-                self.by_kid.insert(key.kid.clone(), key);
-            }
-        }
-        self.skipped += other.skipped;
-    }
-
     /// The key with this `kid`.
     pub fn get(&self, kid: &str) -> Option<&Arc<VerificationKey>> {
         self.by_kid.get(kid)

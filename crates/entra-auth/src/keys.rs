@@ -26,21 +26,15 @@ use crate::validate::{Issuers, KeyRef};
 
 /// An immutable view of the keys and issuers from one successful fetch.
 #[derive(Debug)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
     pub(crate) issuers: Issuers,
     pub(crate) fetched_at: i64,
 }
 
 impl Snapshot {
-    /// The usable keys.
-    pub fn keys(&self) -> &KeySet {
+    pub(crate) fn keys(&self) -> &KeySet {
         &self.keys
-    }
-
-    /// When it was fetched (Unix seconds, from the configured clock).
-    pub fn fetched_at(&self) -> i64 {
-        self.fetched_at
     }
 }
 

@@ -94,5 +94,4 @@ pub use config::{
 };
 pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
 pub use extract::CustomClaims;
-pub use keys::Snapshot;
 pub use layer::{EntraAuthLayer, EntraAuthService, ResponseFuture};
