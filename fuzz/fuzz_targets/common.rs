@@ -71,6 +71,7 @@ fn fixture() -> &'static Fixture {
                 "https://login.microsoftonline.com/{TENANT}/v2.0"
             ))),
             custom: None,
+            tenant_id: None,
         },
         policy: ValidationPolicy {
             max_token_bytes: 16 * 1024,
@@ -78,6 +79,8 @@ fn fixture() -> &'static Fixture {
             audiences: vec!["fuzz-api-id".to_owned(), "api://fuzz-api-id".to_owned()],
             allowed_tenants: AllowedTenants::List(HashSet::from([TENANT.to_owned()])),
             require_scope_or_role: true,
+            require_tenant_id: true,
+            realm: None,
         },
     })
 }

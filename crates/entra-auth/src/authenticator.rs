@@ -39,7 +39,15 @@ struct Inner {
     config: EntraConfig,
     policy: ValidationPolicy,
     keys: Arc<KeyCache>,
-    verified: Option<Cache<Arc<str>, Claims, TailHash>>,
+    verified: Option<Cache<Arc<str>, Verified, TailHash>>,
+}
+
+/// A verified-token cache entry: the claims, and the generation of the issuers they were
+/// checked against (a refresh that changes the issuers ends the entry).
+#[derive(Clone)]
+struct Verified {
+    claims: Claims,
+    issuers_generation: u64,
 }
 
 /// Hashes only the last bytes of each key: a token's tail is its RSA signature, which is
@@ -75,13 +83,14 @@ struct UntilExpiry {
     clock: EntraConfig,
 }
 
-impl moka::Expiry<Arc<str>, Claims> for UntilExpiry {
+impl moka::Expiry<Arc<str>, Verified> for UntilExpiry {
     fn expire_after_create(
         &self,
         _key: &Arc<str>,
-        claims: &Claims,
+        verified: &Verified,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
+        let claims = &verified.claims;
         let leeway = i64::try_from(self.clock.leeway().as_secs()).unwrap_or(0);
         let left = claims.expires_at().saturating_add(leeway) - self.clock.clock().now();
         Some(Duration::from_secs(
@@ -102,12 +111,6 @@ impl Authenticator {
     /// Creates an authenticator. No I/O happens until the first validation or
     /// [`prefetch`](Self::prefetch).
     pub fn new(config: EntraConfig) -> Self {
-        // jsonwebtoken picks its crypto backend from crate features; if another crate in the
-        // build also enables `rust_crypto`, it cannot choose and would panic on first use.
-        // Installing aws-lc explicitly (a no-op when a provider is already installed) avoids that.
-        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
-            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
-        );
         let c = &config.inner;
         let policy = ValidationPolicy {
             max_token_bytes: c.max_token_bytes,
@@ -115,6 +118,8 @@ impl Authenticator {
             audiences: c.audiences.clone(),
             allowed_tenants: c.allowed_tenants.clone(),
             require_scope_or_role: c.require_scope_or_role,
+            require_tenant_id: c.metadata_url.is_none(),
+            realm: c.realm.as_deref().map(Arc::from),
         };
         let verified = c.token_cache.enabled.then(|| {
             Cache::builder()
@@ -137,6 +142,10 @@ impl Authenticator {
     /// The configuration.
     pub fn config(&self) -> &EntraConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn realm(&self) -> Option<Arc<str>> {
+        self.inner.policy.realm.clone()
     }
 
     /// Loads metadata and keys now (for a readiness check at startup). Returns
@@ -229,16 +238,29 @@ impl Authenticator {
         let inner = &*self.inner;
         let parsed = validate::parse(token, &inner.policy)?;
         let snap = inner.keys.snapshot().await?;
+        // A tenant configured by domain is known once the discovery document named its id;
+        // a token of another tenant must not reach the unknown-kid refresh either.
+        validate::check_tenant(&parsed, &inner.policy, &snap.issuers)?;
         let (snap, key) = inner.keys.key_for(parsed.key_ref(), snap).await?;
-        let now = inner.config.clock().now();
-        let mut claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
-        // The claims carry the token text (for `BearerToken`); the cache key shares it.
-        let text: Arc<str> = Arc::from(token);
-        if let Some(fresh) = Arc::get_mut(&mut claims.0) {
-            fresh.token = Some(Arc::clone(&text));
+        if let Some(reason) = &snap.v1_unavailable
+            && parsed.declares_v1()
+        {
+            return Err(AuthError::KeysUnavailable {
+                reason: reason.clone(),
+                retry_after: inner.config.key_refresh().retry_after_failure,
+            });
         }
-        if let Some(cache) = &inner.verified {
-            cache.insert(text, claims.clone());
+        let now = inner.config.clock().now();
+        let claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
+        if let Some(cache) = &inner.verified
+            && let Some(text) = &claims.0.token
+        {
+            // The cache key shares the token text the claims carry (for `BearerToken`).
+            let verified = Verified {
+                claims: claims.clone(),
+                issuers_generation: snap.generation,
+            };
+            cache.insert(Arc::clone(text), verified);
         }
         Ok(claims)
     }
@@ -251,11 +273,19 @@ impl Authenticator {
 
     fn cached(&self, token: &str, now: i64) -> Option<Claims> {
         let cache = self.inner.verified.as_ref()?;
-        let claims = cache.get(token)?;
+        let Verified {
+            claims,
+            issuers_generation,
+        } = cache.get(token)?;
         let leeway = self.inner.policy.leeway_secs;
         let in_time = now < claims.expires_at().saturating_add(leeway)
             && now.saturating_add(leeway) >= claims.not_before();
-        if in_time && self.inner.keys.current_has(&claims.0.signing_key, now) {
+        if in_time
+            && self
+                .inner
+                .keys
+                .still_current(&claims.0.signing_key, issuers_generation, now)
+        {
             self.inner.keys.maybe_refresh_in_background(now);
             Some(claims)
         } else {

@@ -27,12 +27,12 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::Request;
 use tower::{Layer, Service};
 
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, realm_of};
 
 /// What a route requires of a validated token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,7 +186,8 @@ where
             }
             Err(e) => {
                 tracing::debug!(error = %e, "request not authorized");
-                Box::pin(async move { Ok(e.into_response()) })
+                let response = e.to_response(realm_of(request.extensions()).as_deref());
+                Box::pin(async move { Ok(response) })
             }
         }
     }

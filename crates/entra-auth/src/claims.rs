@@ -64,6 +64,8 @@ pub(crate) struct ClaimsInner {
     pub(crate) signing_key: Arc<crate::jwks::VerificationKey>,
     pub(crate) payload: Box<[u8]>,
     pub(crate) token: Option<Arc<str>>,
+    /// The realm of the challenges of the layer that validated the token.
+    pub(crate) realm: Option<Arc<str>>,
     pub(crate) all: OnceLock<Map<String, Value>>,
 }
 

@@ -26,6 +26,7 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
+use crate::validate::{Issuers, is_tenant_id};
 
 /// The global Azure cloud (the default authority host).
 pub const AZURE_PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
@@ -41,7 +42,8 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Tenant {
-    /// One tenant, by id (a GUID) or verified domain name.
+    /// One tenant, by id (a GUID, kept in lower case) or verified domain name (such as
+    /// `contoso.onmicrosoft.com`; its tenant id is taken from the discovery document's issuer).
     Single(String),
     /// Multi-tenant through the `common` endpoint (work/school accounts and personal accounts'
     /// tenants as Entra issues them).
@@ -80,7 +82,10 @@ impl Tenant {
                 let ok = value
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
-                if ok {
+                let lower = value.to_ascii_lowercase();
+                if is_tenant_id(&lower) {
+                    Ok(Tenant::Single(lower))
+                } else if ok {
                     Ok(Tenant::Single(value.to_owned()))
                 } else {
                     Err(ConfigError::new(format!(
@@ -92,22 +97,36 @@ impl Tenant {
     }
 }
 
-/// In multi-tenant mode, the tenants whose tokens are accepted.
+/// The tenants whose tokens are accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AllowedTenants {
-    /// Only these tenant ids (matched case-insensitively).
+    /// Only these tenant ids (GUIDs, in lower case as Entra writes `tid`).
     List(HashSet<String>),
     /// Any tenant: chosen explicitly with [`EntraConfigBuilder::allow_any_tenant`].
     Any,
+    /// The one tenant whose id the discovery document's concrete issuer names: a tenant
+    /// configured by domain name, whose tokens carry the tenant's GUID in `tid`.
+    FromIssuer,
 }
 
 impl AllowedTenants {
-    pub(crate) fn allows(&self, tid: &str) -> bool {
+    /// Whether tokens of tenant `tid` are accepted; `None` when that depends on the discovery
+    /// document and `issuers` is not given.
+    pub fn allows(&self, tid: &str, issuers: Option<&Issuers>) -> Option<bool> {
         match self {
-            AllowedTenants::Any => true,
-            AllowedTenants::List(set) => set.contains(&tid.to_ascii_lowercase()),
+            AllowedTenants::Any => Some(true),
+            AllowedTenants::List(set) => Some(set.contains(tid)),
+            AllowedTenants::FromIssuer => {
+                issuers.map(|i| i.tenant_id.as_deref() == Some(tid))
+            }
         }
+    }
+
+    /// Whether tokens of tenant `tid` are accepted, given the issuers the discovery documents
+    /// declared.
+    pub fn allows_with(&self, tid: &str, issuers: &Issuers) -> bool {
+        self.allows(tid, Some(issuers)) == Some(true)
     }
 }
 
@@ -159,7 +178,8 @@ pub struct KeyRefreshPolicy {
     pub unknown_kid_cooldown: Duration,
     /// How long keys stay usable after the last successful fetch when refreshes fail.
     pub max_stale: Duration,
-    /// Timeout of each metadata or key-set request.
+    /// The deadline of one refresh: the discovery documents (fetched concurrently) and the key
+    /// set together. Also the connect and request timeout of the default HTTP client.
     pub fetch_timeout: Duration,
     /// Largest accepted metadata or key-set body.
     pub max_body_bytes: usize,
@@ -281,11 +301,11 @@ impl EntraConfig {
     ///
     /// | variable | meaning |
     /// |---|---|
-    /// | `ENTRA_TENANT_ID` | tenant id, or `common` / `organizations` (required) |
+    /// | `ENTRA_TENANT_ID` | tenant id (GUID) or verified domain, or `common` / `organizations` (required) |
     /// | `ENTRA_CLIENT_ID` | the API's client id (required) |
     /// | `ENTRA_AUDIENCE` | comma-separated audiences replacing `{client_id}`, `api://{client_id}` |
     /// | `ENTRA_AUTHORITY` | authority host, e.g. `https://login.microsoftonline.us` |
-    /// | `ENTRA_ALLOWED_TENANTS` | comma-separated tenant ids for multi-tenant mode, or `*` for any |
+    /// | `ENTRA_ALLOWED_TENANTS` | comma-separated tenant ids (GUIDs) for multi-tenant mode, or `*` for any |
     pub fn from_env() -> Result<EntraConfig, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -589,9 +609,12 @@ impl EntraConfigBuilder {
                     "allowed tenants apply to multi-tenant configurations only (tenant `common` or `organizations`)",
                 ));
             }
-            (Tenant::Single(id), false, None) => {
-                AllowedTenants::List(HashSet::from([id.to_ascii_lowercase()]))
+            (Tenant::Single(id), false, None) if is_tenant_id(id) => {
+                AllowedTenants::List(HashSet::from([id.clone()]))
             }
+            // A domain name: tokens carry the tenant's GUID, which the discovery document for
+            // the domain names in its issuer.
+            (Tenant::Single(_), false, None) => AllowedTenants::FromIssuer,
             (_, true, Some(_)) => {
                 return Err(ConfigError::new(
                     "choose either an allow-list of tenants or any tenant, not both",
@@ -604,6 +627,11 @@ impl EntraConfigBuilder {
                     .map(|t| t.trim().to_ascii_lowercase())
                     .filter(|t| !t.is_empty())
                     .collect();
+                if let Some(bad) = set.iter().find(|t| !is_tenant_id(t)) {
+                    return Err(ConfigError::new(format!(
+                        "`{bad}` in the allowed tenants is not a tenant id (a GUID): tokens name their tenant by id, so a domain name would never match"
+                    )));
+                }
                 if set.is_empty() {
                     return Err(ConfigError::new("the allow-list of tenants is empty"));
                 }
@@ -749,6 +777,17 @@ pub(crate) fn parse_endpoint(raw: &str, what: &str) -> Result<Url, ConfigError> 
     Ok(url)
 }
 
+/// A URL that a fetched document points to (the `jwks_uri`): the same rules as
+/// [`check_scheme`], and `https` whenever the document itself came over `https` (plain `http`
+/// only behind a loopback `http` authority, the emulator's).
+pub(crate) fn check_linked_url(url: &Url, document: &Url) -> Result<(), &'static str> {
+    check_scheme(url)?;
+    if document.scheme() == "https" && url.scheme() != "https" {
+        return Err("uses plain http although the discovery document came over https");
+    }
+    Ok(())
+}
+
 /// `https` anywhere; plain `http` only for loopback hosts (the emulator, tests).
 pub(crate) fn check_scheme(url: &Url) -> Result<(), &'static str> {
     match url.scheme() {
@@ -828,6 +867,22 @@ mod tests {
     }
 
     #[test]
+    fn linked_urls_keep_https() {
+        let https_doc = Url::parse("https://login.example/t/v2.0/.well-known/openid-configuration")
+            .unwrap();
+        let http_doc = Url::parse("http://127.0.0.1:9/t/v2.0/.well-known/openid-configuration")
+            .unwrap();
+        let https_keys = Url::parse("https://login.example/t/discovery/v2.0/keys").unwrap();
+        let http_loopback_keys = Url::parse("http://127.0.0.1:9/t/discovery/v2.0/keys").unwrap();
+        assert!(check_linked_url(&https_keys, &https_doc).is_ok());
+        assert!(check_linked_url(&http_loopback_keys, &https_doc).is_err());
+        assert!(check_linked_url(&http_loopback_keys, &http_doc).is_ok());
+        assert!(check_linked_url(&https_keys, &http_doc).is_ok());
+        let http_remote = Url::parse("http://login.example/keys").unwrap();
+        assert!(check_linked_url(&http_remote, &http_doc).is_err());
+    }
+
+    #[test]
     fn loopback_http_is_accepted() {
         for a in [
             "http://127.0.0.1:8080",
@@ -838,22 +893,78 @@ mod tests {
         }
     }
 
+    const T1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+    const T2: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+
     #[test]
     fn multi_tenant() {
         let c = EntraConfig::builder()
             .tenant("organizations")
             .client_id("x")
-            .allowed_tenants(["AAAA", "bbbb"])
+            .allowed_tenants([T1.to_ascii_uppercase().as_str(), T2])
             .build()
             .unwrap();
         assert!(c.tenant().is_multi_tenant());
-        assert!(c.inner.allowed_tenants.allows("aaaa"));
-        assert!(!c.inner.allowed_tenants.allows("cccc"));
+        let allowed = &c.inner.allowed_tenants;
+        assert_eq!(allowed.allows(T1, None), Some(true));
+        assert_eq!(allowed.allows(T2, None), Some(true));
+        assert_eq!(
+            allowed.allows("cccccccc-0000-4000-8000-000000000003", None),
+            Some(false)
+        );
         let any = EntraConfig::builder()
             .tenant("common")
             .client_id("x")
             .allow_any_tenant();
-        assert!(any.build().unwrap().inner.allowed_tenants.allows("zzz"));
+        assert_eq!(
+            any.build().unwrap().inner.allowed_tenants.allows(T1, None),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn allowed_tenants_must_be_tenant_ids() {
+        let err = EntraConfig::builder()
+            .tenant("common")
+            .client_id("x")
+            .allowed_tenants([T1, "contoso.onmicrosoft.com"])
+            .build()
+            .unwrap_err();
+        assert!(err.message().contains("not a tenant id"), "{err}");
+    }
+
+    #[test]
+    fn tenant_by_id_or_by_domain() {
+        let by_id = EntraConfig::builder()
+            .tenant(T1.to_ascii_uppercase())
+            .client_id("x")
+            .build()
+            .unwrap();
+        assert_eq!(by_id.tenant(), &Tenant::Single(T1.to_owned()));
+        assert_eq!(
+            by_id.inner.allowed_tenants,
+            AllowedTenants::List(HashSet::from([T1.to_owned()]))
+        );
+        // A domain never matches a `tid`: the tenant id comes from the discovery document.
+        let by_domain = EntraConfig::builder()
+            .tenant("contoso.onmicrosoft.com")
+            .client_id("x")
+            .build()
+            .unwrap();
+        assert_eq!(by_domain.inner.allowed_tenants, AllowedTenants::FromIssuer);
+        assert_eq!(by_domain.inner.allowed_tenants.allows(T1, None), None);
+        let issuers = Issuers {
+            tenant_id: Some(T1.to_owned()),
+            ..Issuers::default()
+        };
+        assert!(by_domain.inner.allowed_tenants.allows_with(T1, &issuers));
+        assert!(!by_domain.inner.allowed_tenants.allows_with(T2, &issuers));
+        assert!(
+            !by_domain
+                .inner
+                .allowed_tenants
+                .allows_with(T1, &Issuers::default())
+        );
     }
 
     #[test]
@@ -863,7 +974,10 @@ mod tests {
             ("ENTRA_CLIENT_ID", "cid"),
             ("ENTRA_AUDIENCE", "a1, a2"),
             ("ENTRA_AUTHORITY", "https://login.microsoftonline.us"),
-            ("ENTRA_ALLOWED_TENANTS", "t1,t2"),
+            (
+                "ENTRA_ALLOWED_TENANTS",
+                "aaaaaaaa-0000-4000-8000-000000000001, bbbbbbbb-0000-4000-8000-000000000002",
+            ),
         ];
         let c = EntraConfig::from_lookup(|n| {
             vars.iter()
@@ -873,7 +987,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.audiences(), ["a1", "a2"]);
         assert_eq!(c.authority().host_str(), Some("login.microsoftonline.us"));
-        assert!(c.inner.allowed_tenants.allows("t2"));
+        assert_eq!(c.inner.allowed_tenants.allows(T2, None), Some(true));
         let missing = EntraConfig::from_lookup(|_| None).unwrap_err();
         assert!(missing.message().contains("ENTRA_TENANT_ID"));
     }

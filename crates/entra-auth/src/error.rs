@@ -6,6 +6,7 @@
 //! caller sent (least of all the token) is ever echoed back.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -141,6 +142,20 @@ impl InvalidToken {
         }
     }
 
+    /// The `error_description` a caller is answered with. The same as [`description`] except
+    /// that an unknown signing key and a tenant that is not allowed are answered exactly like a
+    /// bad signature: an unsigned token would otherwise tell anyone whether a tenant is a
+    /// customer (the tenant is checked before the signature, to keep those tokens cheap), or
+    /// which key ids exist. The precise reason stays in this type and in the logs.
+    ///
+    /// [`description`]: Self::description
+    pub fn public_description(&self) -> &'static str {
+        match self {
+            Self::UnknownSigningKey | Self::TenantNotAllowed => Self::BadSignature.description(),
+            other => other.description(),
+        }
+    }
+
     /// A stable machine-readable code (used in logs and metrics).
     pub fn code(&self) -> &'static str {
         match self {
@@ -189,7 +204,7 @@ fn invalid_claim_text(name: &str) -> &'static str {
         "exp" => "the exp claim must be an integer number of seconds",
         "nbf" => "the nbf claim must be an integer number of seconds",
         "iat" => "the iat claim must be an integer number of seconds",
-        "tid" => "the tid claim must be a string",
+        "tid" => "the tid claim must be a tenant id (a GUID in lower case)",
         "ver" => "the ver claim must be a string",
         "scp" => "the scp claim must be a string",
         "roles" => "the roles claim must be an array of strings",
@@ -232,7 +247,7 @@ impl AuthError {
     fn public_description(&self) -> String {
         match self {
             Self::MissingToken => "a bearer token is required".to_owned(),
-            Self::InvalidToken(reason) => reason.description().to_owned(),
+            Self::InvalidToken(reason) => reason.public_description().to_owned(),
             Self::InsufficientScope { description, .. } => description.clone(),
             Self::KeysUnavailable { .. } => {
                 "the token signing keys are temporarily unavailable; retry later".to_owned()
@@ -322,6 +337,59 @@ impl IntoResponse for AuthError {
     }
 }
 
+/// What the extractors ([`Claims`](crate::Claims), [`BearerToken`](crate::BearerToken),
+/// [`CustomClaims`](crate::CustomClaims)) and [`Require`](crate::Require) reject with: an
+/// [`AuthError`] answered with the `realm` of the [`EntraAuthLayer`](crate::EntraAuthLayer)
+/// that saw the request, like the layer's own answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct AuthRejection {
+    error: AuthError,
+    realm: Option<Arc<str>>,
+}
+
+impl AuthRejection {
+    pub(crate) fn new(error: AuthError, realm: Option<Arc<str>>) -> Self {
+        Self { error, realm }
+    }
+
+    /// The error.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The realm the answer carries, if the layer has one.
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    /// The error, without the realm.
+    pub fn into_error(self) -> AuthError {
+        self.error
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        self.error.to_response(self.realm.as_deref())
+    }
+}
+
+/// Put into the extensions of a request that the layer let through without a token (an optional
+/// layer), so that later rejections carry the layer's realm; with a token, [`Claims`] carry it.
+///
+/// [`Claims`]: crate::Claims
+#[derive(Debug, Clone)]
+pub(crate) struct Realm(pub(crate) Arc<str>);
+
+/// The realm of the layer that saw this request, if it has one.
+pub(crate) fn realm_of(extensions: &http::Extensions) -> Option<Arc<str>> {
+    match extensions.get::<crate::Claims>() {
+        Some(claims) => claims.0.realm.clone(),
+        None => extensions.get::<Realm>().map(|r| Arc::clone(&r.0)),
+    }
+}
+
 /// An invalid configuration, reported when the configuration is built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid Entra configuration: {0}")]
@@ -391,6 +459,24 @@ mod tests {
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn tenant_and_key_rejections_look_like_a_bad_signature() {
+        let answer = |reason: InvalidToken| {
+            let r = AuthError::from(reason).to_response(Some("api"));
+            let challenge = r.headers()[header::WWW_AUTHENTICATE].clone();
+            (r.status(), challenge, r.headers().len())
+        };
+        let bad_signature = answer(InvalidToken::BadSignature);
+        assert_eq!(answer(InvalidToken::TenantNotAllowed), bad_signature);
+        assert_eq!(answer(InvalidToken::UnknownSigningKey), bad_signature);
+        assert_ne!(answer(InvalidToken::Expired), bad_signature);
+        // The precise reason is kept for the application and the logs.
+        assert_ne!(
+            InvalidToken::TenantNotAllowed.code(),
+            InvalidToken::BadSignature.code()
+        );
     }
 
     #[test]

@@ -31,17 +31,22 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::claims::{BearerToken, Claims};
-use crate::error::{AuthError, InvalidToken};
+use crate::error::{AuthError, AuthRejection, InvalidToken, realm_of};
+
+/// A 401 for a request without validated claims, with the realm of the layer (if any).
+fn missing_token(parts: &Parts) -> AuthRejection {
+    AuthRejection::new(AuthError::MissingToken, realm_of(&parts.extensions))
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Claims {
-    type Rejection = AuthError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Claims>()
             .cloned()
-            .ok_or(AuthError::MissingToken)
+            .ok_or_else(|| missing_token(parts))
     }
 }
 
@@ -57,14 +62,14 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
-    type Rejection = AuthError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Claims>()
             .and_then(Claims::bearer_token)
-            .ok_or(AuthError::MissingToken)
+            .ok_or_else(|| missing_token(parts))
     }
 }
 
@@ -74,16 +79,18 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
 pub struct CustomClaims<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for CustomClaims<T> {
-    type Rejection = AuthError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let claims = parts
             .extensions
             .get::<Claims>()
-            .ok_or(AuthError::MissingToken)?;
-        claims
-            .deserialize()
-            .map(CustomClaims)
-            .map_err(|_| AuthError::InvalidToken(InvalidToken::InvalidClaim("custom")))
+            .ok_or_else(|| missing_token(parts))?;
+        claims.deserialize().map(CustomClaims).map_err(|_| {
+            AuthRejection::new(
+                AuthError::InvalidToken(InvalidToken::InvalidClaim("custom")),
+                claims.0.realm.clone(),
+            )
+        })
     }
 }

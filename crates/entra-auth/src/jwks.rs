@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
 use crate::metadata::IssuerTemplate;
@@ -23,12 +23,14 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// Most keys kept from one key set (Entra publishes fewer than ten).
 pub const MAX_KEYS: usize = 100;
 
-/// A public key usable to verify RS256 signatures.
+/// A public key usable to verify RS256 signatures, parsed once when the key set loads.
 pub struct VerificationKey {
     kid: String,
     x5t: Option<String>,
     issuer: Option<IssuerTemplate>,
-    key: DecodingKey,
+    /// Verified with aws-lc-rs directly: no per-verification key parsing, and no dependence on
+    /// jsonwebtoken's process-wide crypto provider (which panics when a build enables two).
+    key: ParsedPublicKey,
     /// The public key material (`e` length, `e`, `n`), to tell whether a key id still names
     /// the same key after a refresh.
     material: Box<[u8]>,
@@ -45,13 +47,16 @@ impl VerificationKey {
         self.issuer.as_ref()
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.key
+    /// Whether `signature` (raw bytes) is a valid RS256 (PKCS#1 v1.5, SHA-256) signature of
+    /// `message` under this key.
+    pub fn verifies_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_sig(message, signature).is_ok()
     }
 
-    /// Whether `other` is the same public key (same modulus and exponent).
+    /// Whether `other` is the same key as published: same modulus, exponent and `issuer`.
+    /// (A refresh that keeps a key id but changes either must end what the old one vouched for.)
     pub fn same_key_as(&self, other: &VerificationKey) -> bool {
-        self.material == other.material
+        self.material == other.material && self.issuer == other.issuer
     }
 }
 
@@ -181,7 +186,11 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
     let e = URL_SAFE_NO_PAD.decode(raw.e?.trim_end_matches('=')).ok()?;
     let n = strip_leading_zeros(&n);
     let e = strip_leading_zeros(&e);
-    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    // Checked: an `n` of only zero bytes is empty here, and must be skipped, not underflow.
+    let bits = n
+        .len()
+        .checked_mul(8)?
+        .checked_sub(n.first()?.leading_zeros() as usize)?;
     if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return None;
     }
@@ -204,7 +213,9 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
             .issuer
             .filter(|i| !i.is_empty())
             .map(IssuerTemplate::new),
-        key: DecodingKey::from_rsa_raw_components(n, e),
+        key: RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .ok()?,
         material: material.into_boxed_slice(),
     })
 }
@@ -251,9 +262,14 @@ mod tests {
         keys.push(serde_json::json!({"kty":"RSA","kid":"small","n":"AQAB","e":"AQAB"}));
         keys.push(serde_json::json!("not an object"));
         keys.push(serde_json::json!({"kty":"RSA","kid":"ps","alg":"PS256","n":"AQAB","e":"AQAB"}));
+        // A modulus of only zero bytes (or none) is empty once leading zeros go: skipped, in
+        // every build profile (this used to underflow).
+        for (kid, n) in [("n-empty", ""), ("n-zero", "AA"), ("n-zeros", "AAAA")] {
+            keys.push(serde_json::json!({"kty":"RSA","use":"sig","kid":kid,"n":n,"e":"AQAB"}));
+        }
         let set = KeySet::parse(serde_json::to_vec(&doc).unwrap().as_slice()).unwrap();
         assert_eq!(set.len(), 7);
-        assert_eq!(set.skipped(), 6);
+        assert_eq!(set.skipped(), 9);
         assert!(!set.contains("bad"));
     }
 

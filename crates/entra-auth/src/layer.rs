@@ -20,7 +20,7 @@ use tower::{Layer, Service};
 use crate::authenticator::Authenticator;
 use crate::claims::{BearerToken, Claims, TokenText};
 use crate::config::{EntraConfig, TokenSources};
-use crate::error::{AuthError, InvalidToken};
+use crate::error::{AuthError, InvalidToken, Realm};
 
 /// Authenticates requests with Entra access tokens. Cheap to clone.
 ///
@@ -125,7 +125,13 @@ where
             &config.inner.sources,
         ) {
             Ok(Some(token)) => token,
-            Ok(None) if self.optional => return ResponseFuture::inner(inner.call(request)),
+            Ok(None) if self.optional => {
+                // Anonymous: later rejections (extractors, `Require`) answer with our realm.
+                if let Some(realm) = self.auth.realm() {
+                    request.extensions_mut().insert(Realm(realm));
+                }
+                return ResponseFuture::inner(inner.call(request));
+            }
             Ok(None) => return ready_response(AuthError::MissingToken.to_response(config.realm())),
             Err(e) => {
                 tracing::debug!(reason = e.code(), "rejected request: malformed credentials");
@@ -241,8 +247,10 @@ fn record_failure(e: &AuthError) {
         AuthError::InvalidToken(reason) => {
             tracing::debug!(reason = reason.code(), "rejected request: invalid token");
         }
+        // Debug, not warn: any well-formed token reaches this during an outage, and the refresh
+        // itself warns once per attempt.
         AuthError::KeysUnavailable { reason, .. } => {
-            tracing::warn!(error = %reason, "rejected request: signing keys unavailable");
+            tracing::debug!(error = %reason, "rejected request: signing keys unavailable");
         }
         other => tracing::debug!(error = %other, "rejected request"),
     }

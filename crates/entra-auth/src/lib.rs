@@ -92,6 +92,6 @@ pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
     EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,
 };
-pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
+pub use error::{AuthError, AuthRejection, ConfigError, InvalidToken, KeysUnavailableReason};
 pub use extract::CustomClaims;
 pub use layer::{EntraAuthLayer, EntraAuthService, ResponseFuture};

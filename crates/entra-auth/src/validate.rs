@@ -6,10 +6,13 @@
 //! 2. header: a JSON object; `alg` exactly `RS256`; no `crit`; no `nonce` (a Microsoft Graph
 //!    token); a key id from `kid`, or `x5t` when there is no `kid`. `jku`, `x5u`, `jwk` and `x5c`
 //!    are ignored and never fetched;
-//! 3. payload: a JSON object with well-typed claims; the tenant allowed (before any signature
-//!    work, so tokens of unknown tenants cannot make the key cache refresh);
+//! 3. payload: a JSON object with well-typed claims; `tid` a canonical lower-case GUID, present
+//!    unless the authority is a custom (B2C / External ID) one, and allowed (before any
+//!    signature work, so tokens of unknown tenants cannot make the key cache refresh; a tenant
+//!    configured by domain name is checked by [`check_tenant`] as soon as the discovery
+//!    document has named its id);
 //! 4. (the caller looks up the key, refreshing behind a cooldown);
-//! 5. RS256 signature;
+//! 5. RS256 signature, verified with aws-lc-rs on the key parsed when the key set loaded;
 //! 6. `exp` and `nbf` required integers, with leeway; `aud` a string among the audiences; `ver`
 //!    accepted; `iss` equal to the issuer the discovery document declares for that version, with
 //!    `{tenantid}` filled from `tid`; `tid` present and consistent with `iss`; tenant allowed;
@@ -22,7 +25,6 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -275,6 +277,7 @@ impl KeyRef {
 
 /// A token that passed the structural checks, ready for key lookup and verification.
 pub struct ParsedToken<'a> {
+    token: &'a str,
     message: &'a str,
     signature: &'a str,
     key_ref: KeyRef,
@@ -303,6 +306,11 @@ impl ParsedToken<'_> {
             _ => None,
         }
     }
+
+    /// Whether the (not yet verified) token says it is a v1 token (`ver` is `1.0`).
+    pub fn declares_v1(&self) -> bool {
+        matches!(&self.claims.ver, Field::Valid(v) if v == "1.0")
+    }
 }
 
 /// The policy the validator applies: everything except the key.
@@ -318,10 +326,16 @@ pub struct ValidationPolicy {
     pub allowed_tenants: AllowedTenants,
     /// Whether `scp` or `roles` is required.
     pub require_scope_or_role: bool,
+    /// Whether `tid` is required (yes for Entra authorities; a custom B2C / External ID
+    /// authority's tokens are matched on their exact issuer instead).
+    pub require_tenant_id: bool,
+    /// The realm of the API's challenges. The claims carry it, so that answers made after the
+    /// layer (extractors, [`Require`](crate::Require)) carry it too.
+    pub realm: Option<Arc<str>>,
 }
 
 /// The issuers declared by the discovery documents (they change only with a metadata refresh).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Issuers {
     /// Issuer accepted for v1 tokens, or `None` if v1 is not accepted.
     pub v1: Option<IssuerTemplate>,
@@ -332,6 +346,35 @@ pub struct Issuers {
     /// A custom authority (B2C / External ID): `iss` must equal this exactly; `ver` and `tid`
     /// are not required.
     pub custom: Option<IssuerTemplate>,
+    /// The tenant id in the primary document's concrete issuer (a single-tenant or custom
+    /// authority); `None` when that issuer is a `{tenantid}` template. Used for a tenant
+    /// configured by domain name ([`AllowedTenants::FromIssuer`]).
+    pub tenant_id: Option<String>,
+}
+
+impl Issuers {
+    /// The tenant id a concrete issuer names: the path segment that is a canonical GUID, as in
+    /// `https://login.microsoftonline.com/{guid}/v2.0` or `https://sts.windows.net/{guid}/`.
+    pub fn tenant_id_of(issuer: &IssuerTemplate) -> Option<String> {
+        if issuer.is_template() {
+            return None;
+        }
+        let url = url::Url::parse(issuer.as_str()).ok()?;
+        url.path_segments()?
+            .find(|segment| is_tenant_id(segment))
+            .map(str::to_owned)
+    }
+}
+
+/// Whether `tid` is a tenant id as Entra writes it: a GUID in canonical lower-case form
+/// (`8-4-4-4-12` hex digits).
+pub fn is_tenant_id(tid: &str) -> bool {
+    let bytes = tid.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
 }
 
 /// Structural checks, header checks and claims parsing: everything before the key lookup.
@@ -395,20 +438,42 @@ pub fn parse<'a>(
     }
     let claims: RawClaims =
         serde_json::from_slice(&payload).map_err(|_| InvalidToken::MalformedClaims)?;
-    // Cheap pre-signature check: tokens of tenants we never accept must not cost a key lookup
-    // (nor trigger a key refresh).
-    if let Field::Valid(tid) = &claims.tid
-        && !policy.allowed_tenants.allows(tid)
-    {
-        return Err(InvalidToken::TenantNotAllowed);
+    // Cheap pre-signature checks: tokens of tenants we never accept, or that name no tenant,
+    // must not cost a key lookup (nor trigger a key refresh).
+    match &claims.tid {
+        Field::Valid(tid) if !is_tenant_id(tid) => return Err(InvalidToken::InvalidClaim("tid")),
+        Field::Valid(tid) if policy.allowed_tenants.allows(tid, None) == Some(false) => {
+            return Err(InvalidToken::TenantNotAllowed);
+        }
+        Field::Invalid => return Err(InvalidToken::InvalidClaim("tid")),
+        Field::Absent if policy.require_tenant_id => return Err(InvalidToken::MissingClaim("tid")),
+        _ => {}
     }
     Ok(ParsedToken {
+        token,
         message,
         signature,
         key_ref,
         claims,
         payload,
     })
+}
+
+/// The early tenant check for what [`parse`] could not decide without the discovery document:
+/// a tenant configured by domain name, whose id the document's issuer gives. Call it once the
+/// issuers are known and before looking up the key (so a token of another tenant cannot make
+/// the key cache refresh).
+pub fn check_tenant(
+    parsed: &ParsedToken<'_>,
+    policy: &ValidationPolicy,
+    issuers: &Issuers,
+) -> Result<(), InvalidToken> {
+    match parsed.tenant_id() {
+        Some(tid) if !policy.allowed_tenants.allows_with(tid, issuers) => {
+            Err(InvalidToken::TenantNotAllowed)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Serde's derived structs also accept JSON arrays (positionally): only objects are claims.
@@ -433,20 +498,20 @@ pub fn verify(
     policy: &ValidationPolicy,
     issuers: &Issuers,
 ) -> Result<Claims, InvalidToken> {
-    let ok = jsonwebtoken::crypto::verify(
-        parsed.signature,
-        parsed.message.as_bytes(),
-        key.decoding_key(),
-        Algorithm::RS256,
-    )
-    .unwrap_or(false);
-    if !ok {
+    // At most 700 base64url characters (checked in `parse`): 525 bytes. Characters that are
+    // base64url but no valid encoding (a cut signature) are a bad signature, as before.
+    let mut signature = [0u8; 528];
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(parsed.signature, &mut signature)
+        .map_err(|_| InvalidToken::BadSignature)?;
+    if !key.verifies_rs256(parsed.message.as_bytes(), &signature[..len]) {
         return Err(InvalidToken::BadSignature);
     }
-    check_claims(parsed.claims, parsed.payload, key, now, policy, issuers)
+    check_claims(parsed.token, parsed.claims, parsed.payload, key, now, policy, issuers)
 }
 
 fn check_claims(
+    token: &str,
     c: RawClaims,
     payload: Vec<u8>,
     key: &Arc<VerificationKey>,
@@ -504,7 +569,7 @@ fn check_claims(
         }
     };
     if let Some(tid) = &tid
-        && !policy.allowed_tenants.allows(tid)
+        && !policy.allowed_tenants.allows_with(tid, issuers)
     {
         return Err(InvalidToken::TenantNotAllowed);
     }
@@ -562,7 +627,8 @@ fn check_claims(
         expires_at: exp,
         signing_key: Arc::clone(key),
         payload: payload.into_boxed_slice(),
-        token: None,
+        token: Some(Arc::from(token)),
+        realm: policy.realm.clone(),
         all: OnceLock::new(),
     })))
 }
@@ -594,6 +660,8 @@ mod tests {
             audiences: vec!["api-id".into(), "api://api-id".into()],
             allowed_tenants: AllowedTenants::List(HashSet::from([TID.to_owned()])),
             require_scope_or_role: true,
+            require_tenant_id: true,
+            realm: None,
         }
     }
 
@@ -603,6 +671,7 @@ mod tests {
             v2: Some(IssuerTemplate::new("https://login.example/{tenantid}/v2.0")),
             v2_form: Some(IssuerTemplate::new("https://login.example/{tenantid}/v2.0")),
             custom: None,
+            tenant_id: None,
         }
     }
 
@@ -740,6 +809,10 @@ mod tests {
                 InvalidToken::IssuerMismatch,
             ),
             ("tid", Value::Null, InvalidToken::MissingClaim("tid")),
+            ("tid", json!(""), InvalidToken::InvalidClaim("tid")),
+            ("tid", json!(TID.to_ascii_uppercase()), InvalidToken::InvalidClaim("tid")),
+            ("tid", json!(format!("{{{TID}}}")), InvalidToken::InvalidClaim("tid")),
+            ("tid", json!(7), InvalidToken::InvalidClaim("tid")),
             (
                 "tid",
                 json!("cccccccc-1111-2222-3333-444444444444"),
@@ -906,6 +979,7 @@ mod tests {
         let mut iss = issuers();
         iss.custom = Some(IssuerTemplate::new("https://b2c.example/tfp/v2.0/"));
         p.allowed_tenants = AllowedTenants::Any;
+        p.require_tenant_id = false;
         let set = key_set(None);
         let mut c = claims_v2();
         c["iss"] = json!("https://b2c.example/tfp/v2.0/");

@@ -135,6 +135,7 @@ fn key_set_seeds() {
         "fixture",
         "leading-zeros",
         "variants-e3-emptykid-x5tonly-alg",
+        "zero-modulus-and-one-good",
     ];
     for (name, bytes) in seeds("key_set") {
         let out = fuzz_common::key_set(&bytes);

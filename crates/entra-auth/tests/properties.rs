@@ -72,6 +72,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         v2: Some(IssuerTemplate::new(emu.issuer_v2(DEV_TENANT_ID))),
         v2_form: Some(IssuerTemplate::new(emu.issuer_v2(DEV_TENANT_ID))),
         custom: None,
+        tenant_id: None,
     };
     let policy = ValidationPolicy {
         max_token_bytes: 16 * 1024,
@@ -82,6 +83,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         ],
         allowed_tenants: AllowedTenants::List(HashSet::from([DEV_TENANT_ID.to_ascii_lowercase()])),
         require_scope_or_role: true,
+        require_tenant_id: true,
+        realm: None,
     };
     let clock = ManualClock::new(NOW);
     let auth = Authenticator::new(common::dev_config(&emu, &clock).build().unwrap());

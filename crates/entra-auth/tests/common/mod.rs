@@ -167,6 +167,20 @@ pub async fn setup() -> (Emulator, Api) {
     (emu, api)
 }
 
+/// A `401 invalid_token` over HTTP answered as `reason` is answered, and `reason` itself from
+/// the authenticator (callers see the public description; an unknown key and a tenant that is
+/// not allowed look like a bad signature, so the precise reason is checked directly).
+pub async fn assert_rejected_for(api: &Api, token: &str, reason: entra_auth::InvalidToken) {
+    let reply = api.get("/me", Some(token)).await;
+    assert_invalid(&reply, reason.public_description());
+    let direct = api.layer.authenticator().validate(token).await;
+    assert_eq!(
+        direct.err(),
+        Some(entra_auth::AuthError::InvalidToken(reason)),
+        "the precise reason"
+    );
+}
+
 pub fn assert_invalid(reply: &Reply, contains: &str) {
     assert_eq!(reply.status, 401, "body: {}", reply.body);
     let challenge = reply.www_authenticate.as_deref().unwrap_or("");
