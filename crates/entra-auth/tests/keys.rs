@@ -237,3 +237,153 @@ async fn cached_token_still_expires() {
     let r = api.get("/me", Some(&token)).await;
     assert_invalid(&r, "expired");
 }
+
+/// Sends a request and gives up on it (dropping the connection) after `patience`.
+async fn give_up_after(api: &common::Api, token: &str, patience: Duration) {
+    give_up(api.http.clone(), format!("{}/me", api.base), token.to_owned(), patience).await;
+}
+
+async fn give_up(http: reqwest::Client, url: String, token: String, patience: Duration) {
+    let request = http.get(url).bearer_auth(token).send();
+    assert!(
+        tokio::time::timeout(patience, request).await.is_err(),
+        "the request was expected to be still waiting"
+    );
+}
+
+/// Waits (bounded) until `done` holds; real time passes only for the emulator's delayed answer.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The unknown-kid refresh is shared work: the caller that triggered it disconnecting must not
+/// abort it (nor waste the cooldown), so the newly published key loads and its tokens pass.
+#[tokio::test]
+async fn a_caller_that_disconnects_does_not_cancel_the_key_refresh() {
+    let (emu, api) = setup().await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let new_key = emu.add_key();
+    emu.set_active_key(new_key.kid());
+    let rotated = emu.token().sign();
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(400)));
+    give_up_after(&api, &rotated, Duration::from_millis(100)).await;
+    emu.clear_faults();
+    let auth = api.layer.authenticator().clone();
+    eventually("the new key loads", || {
+        auth.loaded_key_ids().iter().any(|k| k == new_key.kid())
+    })
+    .await;
+    let r = api.get("/me", Some(&rotated)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(emu.request_count(Endpoint::Keys), 2, "one refresh, not restarted");
+}
+
+/// At start, clients that give up before a slow key set answers neither multiply the fetches
+/// nor keep the keys from loading.
+#[tokio::test]
+async fn impatient_clients_at_start_share_one_fetch_and_keys_load() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(500)));
+    let clock = ManualClock::starting_now();
+    let api = serve(
+        EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap()),
+        clock,
+    )
+    .await;
+    let token = emu.token().sign();
+    let mut impatient = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let url = format!("{}/me", api.base);
+        let patience = Duration::from_millis(50);
+        impatient.spawn(give_up(api.http.clone(), url, token.clone(), patience));
+    }
+    while let Some(gave_up) = impatient.join_next().await {
+        gave_up.unwrap();
+    }
+    let auth = api.layer.authenticator().clone();
+    eventually("the keys load", || auth.is_ready()).await;
+    assert_eq!(emu.request_count(Endpoint::Keys), 1);
+    assert_eq!(emu.request_count(Endpoint::Discovery), 2);
+    emu.clear_faults();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(emu.request_count(Endpoint::Keys), 1, "no fetch after the keys loaded");
+}
+
+/// One refresh has one deadline for all its requests: three answers of 200 ms each, of which
+/// two come one after the other, do not fit in a 300 ms deadline (each request alone would).
+#[tokio::test]
+async fn a_refresh_has_one_deadline_for_all_its_requests() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Discovery, Fault::Delay(Duration::from_millis(200)));
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(200)));
+    let clock = ManualClock::starting_now();
+    let mut policy = KeyRefreshPolicy::default();
+    policy.fetch_timeout = Duration::from_millis(300);
+    let config = dev_config(&emu, &clock).key_refresh(policy).build().unwrap();
+    let api = serve(EntraAuthLayer::new(config), clock).await;
+    let started = std::time::Instant::now();
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// A verification vouched for by one set of issuers ends when a refresh changes them: the key's
+/// own `issuer` (same modulus and exponent) or the discovery document's issuer.
+#[tokio::test]
+async fn cached_tokens_end_when_a_refresh_changes_the_issuers() {
+    let emu = Emulator::start().await.unwrap();
+    let key = entra_emulator::SigningKey::generate().unwrap();
+    let fake = common::FakeEntra::start(|base| common::FakeDocs {
+        v2: serde_json::json!({
+            "issuer": format!("{base}/{{tenantid}}/v2.0"), "jwks_uri": format!("{base}/keys")
+        }),
+        v1: serde_json::json!({
+            "issuer": "https://sts.windows.net/{tenantid}/", "jwks_uri": format!("{base}/keys")
+        }),
+        keys: serde_json::json!({ "keys": [key.jwk(Some(&format!("{base}/{{tenantid}}/v2.0")))] }),
+    })
+    .await;
+    let clock = ManualClock::starting_now();
+    let config = dev_config(&emu, &clock)
+        .authority(fake.base.clone())
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(config), clock).await;
+    let issuer = format!("{}/{}/v2.0", fake.base, entra_emulator::DEV_TENANT_ID);
+    let sign = || {
+        emu.token()
+            .signed_with(&key)
+            .claim("iss", serde_json::json!(issuer))
+            .sign()
+    };
+
+    // The key's own issuer changes.
+    let token = sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.layer.authenticator().cached_tokens(), 1);
+    fake.update(|d| {
+        d.keys = serde_json::json!({ "keys": [key.jwk(Some("https://elsewhere.example/{tenantid}/v2.0"))] });
+    });
+    api.layer.prefetch().await.unwrap();
+    assert_rejected_for(&api, &token, InvalidToken::KeyIssuerMismatch).await;
+
+    // The discovery document's issuer changes.
+    let base = fake.base.clone();
+    fake.update(|d| {
+        d.keys = serde_json::json!({ "keys": [key.jwk(Some(&format!("{base}/{{tenantid}}/v2.0")))] });
+    });
+    api.layer.prefetch().await.unwrap();
+    let token = sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    fake.update(|d| {
+        d.v2["issuer"] = serde_json::json!(format!("{base}/{{tenantid}}/v2.0/moved"));
+    });
+    api.layer.prefetch().await.unwrap();
+    assert_rejected_for(&api, &token, InvalidToken::IssuerMismatch).await;
+}

@@ -72,3 +72,34 @@ async fn tokens_are_never_logged() {
         assert!(!logs.contains(payload), "a payload leaked into the logs");
     }
 }
+
+/// During a key outage any well-formed token gets a 503: a flood of them must not write a warn
+/// line each (an attacker could fill the logs). The refresh warns once per attempt; requests
+/// log at debug.
+#[tokio::test]
+async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    emu.set_fault(
+        entra_emulator::Endpoint::Keys,
+        entra_emulator::Fault::Status(500),
+    );
+    let clock = entra_auth::ManualClock::starting_now();
+    let config = common::dev_config(&emu, &clock).build().unwrap();
+    let api = common::serve(entra_auth::EntraAuthLayer::new(config), clock).await;
+    for _ in 0..20 {
+        assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 503);
+    }
+    assert_eq!(emu.request_count(entra_emulator::Endpoint::Keys), 1);
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let warnings = logs.lines().filter(|l| l.contains("WARN")).count();
+    assert_eq!(warnings, 1, "one warning for the one fetch attempt:\n{logs}");
+}

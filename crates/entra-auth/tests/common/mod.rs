@@ -193,3 +193,126 @@ pub fn assert_invalid(reply: &Reply, contains: &str) {
         reply.error_description()
     );
 }
+
+/// A stand-in for Entra's metadata endpoints whose documents a test rewrites at will (to change
+/// an issuer, point `jwks_uri` elsewhere, or redirect), over http or https on 127.0.0.1.
+pub struct FakeEntra {
+    pub base: String,
+    pub docs: std::sync::Arc<std::sync::Mutex<FakeDocs>>,
+    /// A client that trusts the https server's certificate (a plain client for http).
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// The documents a [`FakeEntra`] serves: the v2 document at every
+/// `.../v2.0/.well-known/openid-configuration` path, the v1 one at
+/// `/{tenant}/.well-known/openid-configuration`, the key set at `/keys`, and a redirect to
+/// `/keys` at `/moved`.
+pub struct FakeDocs {
+    pub v2: Value,
+    pub v1: Value,
+    pub keys: Value,
+}
+
+impl Drop for FakeEntra {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeEntra {
+    /// Serves over plain http; `docs` gets the base URL (`http://127.0.0.1:port`).
+    pub async fn start(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let docs = std::sync::Arc::new(std::sync::Mutex::new(docs(&base)));
+        let app = fake_entra_router(docs.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeEntra {
+            base,
+            docs,
+            client: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    /// Serves over https with a certificate for 127.0.0.1 from a CA of its own, which
+    /// [`FakeEntra::client`] trusts (and which follows redirects, as reqwest's default does).
+    pub async fn start_tls(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
+        let (ca_pem, server_config) = test_tls();
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let base = format!("https://{}", std_listener.local_addr().unwrap());
+        let docs = std::sync::Arc::new(std::sync::Mutex::new(docs(&base)));
+        let app = fake_entra_router(docs.clone());
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(server_config);
+        let server = tokio::spawn(async move {
+            let _ = axum_server::from_tcp_rustls(std_listener, tls)
+                .unwrap()
+                .serve(app.into_make_service())
+                .await;
+        });
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        FakeEntra {
+            base,
+            docs,
+            client,
+            server,
+        }
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut FakeDocs)) {
+        change(&mut self.docs.lock().unwrap());
+    }
+}
+
+fn fake_entra_router(docs: std::sync::Arc<std::sync::Mutex<FakeDocs>>) -> Router {
+    use axum::extract::State;
+    type Docs = State<std::sync::Arc<std::sync::Mutex<FakeDocs>>>;
+    let v2 = |State(d): Docs| async move { Json(d.lock().unwrap().v2.clone()) };
+    let v1 = |State(d): Docs| async move { Json(d.lock().unwrap().v1.clone()) };
+    let keys = |State(d): Docs| async move { Json(d.lock().unwrap().keys.clone()) };
+    Router::new()
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(v2))
+        .route("/{a}/{b}/v2.0/.well-known/openid-configuration", get(v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(v1))
+        .route("/keys", get(keys))
+        .route(
+            "/moved",
+            get(|| async { axum::response::Redirect::temporary("/keys") }),
+        )
+        .with_state(docs)
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed: (CA PEM, server config).
+fn test_tls() -> (String, std::sync::Arc<rustls::ServerConfig>) {
+    let now = time::OffsetDateTime::now_utc();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.not_before = now - time::Duration::days(1);
+    ca_params.not_after = now + time::Duration::days(1);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf_params.not_before = now - time::Duration::days(1);
+    leaf_params.not_after = now + time::Duration::days(1);
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    (ca_cert.pem(), std::sync::Arc::new(config))
+}
