@@ -117,9 +117,7 @@ impl AllowedTenants {
         match self {
             AllowedTenants::Any => Some(true),
             AllowedTenants::List(set) => Some(set.contains(tid)),
-            AllowedTenants::FromIssuer => {
-                issuers.map(|i| i.tenant_id.as_deref() == Some(tid))
-            }
+            AllowedTenants::FromIssuer => issuers.map(|i| i.tenant_id.as_deref() == Some(tid)),
         }
     }
 
@@ -868,10 +866,10 @@ mod tests {
 
     #[test]
     fn linked_urls_keep_https() {
-        let https_doc = Url::parse("https://login.example/t/v2.0/.well-known/openid-configuration")
-            .unwrap();
-        let http_doc = Url::parse("http://127.0.0.1:9/t/v2.0/.well-known/openid-configuration")
-            .unwrap();
+        let https_doc =
+            Url::parse("https://login.example/t/v2.0/.well-known/openid-configuration").unwrap();
+        let http_doc =
+            Url::parse("http://127.0.0.1:9/t/v2.0/.well-known/openid-configuration").unwrap();
         let https_keys = Url::parse("https://login.example/t/discovery/v2.0/keys").unwrap();
         let http_loopback_keys = Url::parse("http://127.0.0.1:9/t/discovery/v2.0/keys").unwrap();
         assert!(check_linked_url(&https_keys, &https_doc).is_ok());

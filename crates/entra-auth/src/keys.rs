@@ -442,7 +442,12 @@ impl KeyCache {
                         && now.saturating_sub(prev.v1_fetched_at) <= max_stale =>
                 {
                     tracing::warn!(error = %reason, "the v1 discovery document could not be loaded; keeping the v1 issuer read earlier");
-                    (prev.issuers.v1.clone(), Some(prev.v1_fetched_at), None, true)
+                    (
+                        prev.issuers.v1.clone(),
+                        Some(prev.v1_fetched_at),
+                        None,
+                        true,
+                    )
                 }
                 _ => (None, None, Some(reason), true),
             },

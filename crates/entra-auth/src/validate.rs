@@ -507,7 +507,15 @@ pub fn verify(
     if !key.verifies_rs256(parsed.message.as_bytes(), &signature[..len]) {
         return Err(InvalidToken::BadSignature);
     }
-    check_claims(parsed.token, parsed.claims, parsed.payload, key, now, policy, issuers)
+    check_claims(
+        parsed.token,
+        parsed.claims,
+        parsed.payload,
+        key,
+        now,
+        policy,
+        issuers,
+    )
 }
 
 fn check_claims(
@@ -810,8 +818,16 @@ mod tests {
             ),
             ("tid", Value::Null, InvalidToken::MissingClaim("tid")),
             ("tid", json!(""), InvalidToken::InvalidClaim("tid")),
-            ("tid", json!(TID.to_ascii_uppercase()), InvalidToken::InvalidClaim("tid")),
-            ("tid", json!(format!("{{{TID}}}")), InvalidToken::InvalidClaim("tid")),
+            (
+                "tid",
+                json!(TID.to_ascii_uppercase()),
+                InvalidToken::InvalidClaim("tid"),
+            ),
+            (
+                "tid",
+                json!(format!("{{{TID}}}")),
+                InvalidToken::InvalidClaim("tid"),
+            ),
             ("tid", json!(7), InvalidToken::InvalidClaim("tid")),
             (
                 "tid",

@@ -240,7 +240,13 @@ async fn cached_token_still_expires() {
 
 /// Sends a request and gives up on it (dropping the connection) after `patience`.
 async fn give_up_after(api: &common::Api, token: &str, patience: Duration) {
-    give_up(api.http.clone(), format!("{}/me", api.base), token.to_owned(), patience).await;
+    give_up(
+        api.http.clone(),
+        format!("{}/me", api.base),
+        token.to_owned(),
+        patience,
+    )
+    .await;
 }
 
 async fn give_up(http: reqwest::Client, url: String, token: String, patience: Duration) {
@@ -255,7 +261,10 @@ async fn give_up(http: reqwest::Client, url: String, token: String, patience: Du
 async fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -279,7 +288,11 @@ async fn a_caller_that_disconnects_does_not_cancel_the_key_refresh() {
     .await;
     let r = api.get("/me", Some(&rotated)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(emu.request_count(Endpoint::Keys), 2, "one refresh, not restarted");
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        2,
+        "one refresh, not restarted"
+    );
 }
 
 /// At start, clients that give up before a slow key set answers neither multiply the fetches
@@ -310,7 +323,11 @@ async fn impatient_clients_at_start_share_one_fetch_and_keys_load() {
     assert_eq!(emu.request_count(Endpoint::Discovery), 2);
     emu.clear_faults();
     assert_eq!(api.get("/me", Some(&token)).await.status, 200);
-    assert_eq!(emu.request_count(Endpoint::Keys), 1, "no fetch after the keys loaded");
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        1,
+        "no fetch after the keys loaded"
+    );
 }
 
 /// One refresh has one deadline for all its requests: three answers of 200 ms each, of which
@@ -318,12 +335,18 @@ async fn impatient_clients_at_start_share_one_fetch_and_keys_load() {
 #[tokio::test]
 async fn a_refresh_has_one_deadline_for_all_its_requests() {
     let emu = Emulator::start().await.unwrap();
-    emu.set_fault(Endpoint::Discovery, Fault::Delay(Duration::from_millis(200)));
+    emu.set_fault(
+        Endpoint::Discovery,
+        Fault::Delay(Duration::from_millis(200)),
+    );
     emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(200)));
     let clock = ManualClock::starting_now();
     let mut policy = KeyRefreshPolicy::default();
     policy.fetch_timeout = Duration::from_millis(300);
-    let config = dev_config(&emu, &clock).key_refresh(policy).build().unwrap();
+    let config = dev_config(&emu, &clock)
+        .key_refresh(policy)
+        .build()
+        .unwrap();
     let api = serve(EntraAuthLayer::new(config), clock).await;
     let started = std::time::Instant::now();
     let r = api.get("/me", Some(&emu.token().sign())).await;
@@ -375,7 +398,8 @@ async fn cached_tokens_end_when_a_refresh_changes_the_issuers() {
     // The discovery document's issuer changes.
     let base = fake.base.clone();
     fake.update(|d| {
-        d.keys = serde_json::json!({ "keys": [key.jwk(Some(&format!("{base}/{{tenantid}}/v2.0")))] });
+        d.keys =
+            serde_json::json!({ "keys": [key.jwk(Some(&format!("{base}/{{tenantid}}/v2.0")))] });
     });
     api.layer.prefetch().await.unwrap();
     let token = sign();

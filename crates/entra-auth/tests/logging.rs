@@ -45,7 +45,10 @@ async fn tokens_are_never_logged() {
     assert_eq!(api.get("/me", Some(&good)).await.status, 200);
     assert_eq!(api.get("/me", Some(&good)).await.status, 200);
     assert_invalid(&api.get("/me", Some(&expired)).await, "expired");
-    assert_invalid(&api.get("/me", Some(&unknown)).await, "signature is invalid");
+    assert_invalid(
+        &api.get("/me", Some(&unknown)).await,
+        "signature is invalid",
+    );
     let garbage = format!("{good}garbage");
     assert_eq!(api.get("/me", Some(&garbage)).await.status, 401);
 
@@ -101,5 +104,8 @@ async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
 
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let warnings = logs.lines().filter(|l| l.contains("WARN")).count();
-    assert_eq!(warnings, 1, "one warning for the one fetch attempt:\n{logs}");
+    assert_eq!(
+        warnings, 1,
+        "one warning for the one fetch attempt:\n{logs}"
+    );
 }

@@ -963,3 +963,88 @@ async fn stress_unknown_kid_refresh_never_rejects_a_loaded_key() {
     eprintln!("{wrong} of {total} validations of a loaded key's token rejected as unknown");
     assert_eq!(wrong, 0, "tokens of a loaded key were rejected as unknown");
 }
+
+/// The emulator's v2 key set, as JSON.
+async fn emulator_key_set(emu: &Emulator) -> serde_json::Value {
+    let url = emu.jwks_uri(
+        entra_emulator::DEV_TENANT_ID,
+        entra_emulator::TokenVersion::V2,
+    );
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+fn metadata(issuer_host: &Emulator, jwks_uri: &str) -> common::FakeDocs {
+    common::FakeDocs {
+        v2: json!({ "issuer": issuer_host.issuer_v2("{tenantid}"), "jwks_uri": jwks_uri }),
+        v1: json!({ "issuer": issuer_host.issuer_v1("{tenantid}"), "jwks_uri": jwks_uri }),
+        keys: json!({ "keys": [] }),
+    }
+}
+
+/// A discovery document served over https whose `jwks_uri` is plain http (even on loopback) is
+/// refused: no key set is fetched and callers get 503. The same document with an https
+/// `jwks_uri` works.
+#[tokio::test]
+async fn https_metadata_never_leads_to_plain_http_keys() {
+    let emu = Emulator::start().await.unwrap();
+    let plain = emu.jwks_uri(
+        entra_emulator::DEV_TENANT_ID,
+        entra_emulator::TokenVersion::V2,
+    );
+    let fake = common::FakeEntra::start_tls(|_| metadata(&emu, &plain)).await;
+    let clock = ManualClock::starting_now();
+    let config = dev_config(&emu, &clock)
+        .authority(fake.base.clone())
+        .http_client(fake.client.clone())
+        .build()
+        .unwrap();
+    let api = common::serve(EntraAuthLayer::new(config), clock).await;
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        0,
+        "the http key set was never fetched"
+    );
+
+    let keys = emulator_key_set(&emu).await;
+    let https_keys = format!("{}/keys", fake.base);
+    fake.update(|d| {
+        *d = metadata(&emu, &https_keys);
+        d.keys = keys;
+    });
+    api.clock.advance(Duration::from_secs(10));
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 200, "control: {}", r.body);
+}
+
+/// A user-supplied HTTP client that follows redirects does not make the key source follow them:
+/// a redirected key set is refused (503); the same key set without the redirect is accepted.
+#[tokio::test]
+async fn redirects_are_refused_even_with_a_client_that_follows_them() {
+    let emu = Emulator::start().await.unwrap();
+    let keys = emulator_key_set(&emu).await;
+    let fake = common::FakeEntra::start(|base| {
+        let mut docs = metadata(&emu, &format!("{base}/moved"));
+        docs.keys = keys;
+        docs
+    })
+    .await;
+    let clock = ManualClock::starting_now();
+    let config = dev_config(&emu, &clock)
+        .authority(fake.base.clone())
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let api = common::serve(EntraAuthLayer::new(config), clock).await;
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+
+    let direct = format!("{}/keys", fake.base);
+    fake.update(|d| {
+        d.v2["jwks_uri"] = json!(direct);
+    });
+    api.clock.advance(Duration::from_secs(10));
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 200, "control: {}", r.body);
+}

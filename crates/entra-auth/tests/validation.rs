@@ -357,3 +357,97 @@ async fn handlers_get_the_raw_token_with_a_redacting_debug() {
         );
     }
 }
+
+/// Replaces a token's signature with another of the same length: an unsigned token.
+fn unsigned(token: &str) -> String {
+    let (message, signature) = token.rsplit_once('.').unwrap();
+    format!("{message}.{}", "A".repeat(signature.len()))
+}
+
+/// An unsigned token tells nobody whether a tenant is on the allow-list: the early tenant
+/// rejection is answered exactly as a signature failure (status, challenge, body), with a known
+/// key id or a made-up one.
+#[tokio::test]
+async fn the_tenant_allow_list_is_no_oracle() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let customer = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    let stranger = "12121212-3434-4545-5656-787878787878";
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant("organizations")
+        .allowed_tenants([customer])
+        .realm("contoso-api")
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    for kid in [emu.active_key().kid().to_owned(), "made-up-kid".to_owned()] {
+        let answer = |tid: &str| {
+            let token = unsigned(&emu.token().tenant(tid).kid(&kid).sign());
+            let api = &api;
+            async move {
+                let r = api.get("/me", Some(&token)).await;
+                (r.status, r.www_authenticate, r.body)
+            }
+        };
+        let allowed = answer(customer).await;
+        let not_allowed = answer(stranger).await;
+        assert_eq!(allowed.0, 401, "{allowed:?}");
+        assert_eq!(allowed, not_allowed, "kid {kid}");
+    }
+}
+
+/// In multi-tenant mode a token without `tid` is rejected before the key lookup: it cannot make
+/// the key cache refresh with a made-up key id.
+#[tokio::test]
+async fn a_token_without_tid_never_reaches_the_key_refresh() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant("common")
+        .allow_any_tenant()
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let fetches = api.key_fetches();
+    let token = emu.token().remove_claim("tid").kid("made-up-kid").sign();
+    assert_invalid(&api.get("/me", Some(&token)).await, "no tid claim");
+    let token = emu
+        .token()
+        .claim("tid", json!(""))
+        .kid("made-up-kid")
+        .sign();
+    assert_invalid(
+        &api.get("/me", Some(&token)).await,
+        "tid claim must be a tenant id",
+    );
+    assert_eq!(api.key_fetches(), fetches, "no refresh");
+}
+
+/// Every 401 and 403 carries the configured realm: the layer's, the extractors' and `Require`'s.
+#[tokio::test]
+async fn every_401_and_403_carries_the_realm() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .realm("contoso-api")
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg).optional(), clock).await;
+    let no_admin = emu.token().roles(["Files.Read.All"]).sign();
+    let cases = [
+        ("/me", None, 401),                       // the Claims extractor, no token
+        ("/token", None, 401),                    // the BearerToken extractor, no token
+        ("/admin", None, 401),                    // Require, no token
+        ("/admin", Some(no_admin.as_str()), 403), // Require, missing role
+    ];
+    for (path, token, status) in cases {
+        let r = api.get(path, token).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        let challenge = r.www_authenticate.unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer realm=\"contoso-api\""),
+            "{path}: {challenge}"
+        );
+    }
+}
