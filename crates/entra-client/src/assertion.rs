@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::{ClientCertificate, Error};
 
@@ -43,14 +44,15 @@ struct Claims<'a> {
 }
 
 /// Builds and signs a client assertion for `client_id`, valid from `now` for the configured
-/// lifetime, for the token endpoint `audience`.
+/// lifetime, for the token endpoint `audience`. The assertion is a credential for its lifetime:
+/// it is returned in a buffer that is zeroized on drop.
 pub(crate) fn client_assertion(
     cert: &ClientCertificate,
     client_id: &str,
     audience: &str,
     now: SystemTime,
     options: &AssertionOptions,
-) -> Result<String, Error> {
+) -> Result<Zeroizing<String>, Error> {
     let mut header = match options.algorithm {
         AssertionAlgorithm::Rs256 => {
             let mut h = Header::new(Algorithm::RS256);
@@ -81,5 +83,6 @@ pub(crate) fn client_assertion(
     };
     // jsonwebtoken's errors describe the failure kind, never the key.
     jsonwebtoken::encode(&header, &claims, cert.encoding_key())
+        .map(Zeroizing::new)
         .map_err(|e| Error::Signing(e.to_string()))
 }

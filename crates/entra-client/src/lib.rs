@@ -62,6 +62,13 @@
 //! Client secrets, private keys, assertions and tokens are never logged, never in `Debug`
 //! output and never in error messages. [`AccessToken::secret`] is the one way to read a token.
 //!
+//! Client secrets, the key material of certificates while they are loaded, client assertions
+//! and the request body that carries a secret or an assertion are kept in buffers that are
+//! overwritten with zeros when dropped ([`Zeroizing`]). What other crates copy (the key inside
+//! `jsonwebtoken`'s `EncodingKey`, which it zeroizes itself; the PKCS#12 reader's decrypted
+//! copies; the HTTP and TLS layers' buffers) is outside this crate's reach: see
+//! [`ClientCertificate`].
+//!
 //! # Sending tokens
 //!
 //! [`ClientCredentials::authorization_header`] gives the header value; [`BearerTokenLayer`] adds it
@@ -92,3 +99,6 @@ pub use error::{EntraError, Error};
 pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
 pub use secret::ClientSecret;
 pub use token::AccessToken;
+/// The zeroize-on-drop wrapper of the `zeroize` crate, as returned by
+/// [`ClientCredentials::client_assertion`] and accepted by [`ClientSecret`]'s `From`.
+pub use zeroize::Zeroizing;
