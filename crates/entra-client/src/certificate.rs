@@ -152,6 +152,8 @@ impl ClientCertificate {
 
     /// The one constructor every loader ends in: checks the key against the certificates.
     fn from_parts(pkcs1: Zeroizing<Vec<u8>>, certs: Vec<Vec<u8>>) -> Result<Self, Error> {
+        // Before any client assertion can be signed with this certificate.
+        crate::assertion::install_crypto_provider();
         let key_pair = RsaKeyPair::from_der(&pkcs1).map_err(|e| {
             Error::Certificate(format!(
                 "the private key is not a usable RSA key (2048 to 8192 bits): {e}"
