@@ -198,13 +198,17 @@ impl ClientCredentials {
             client_id: inner.client_id.clone(),
             target: target.clone(),
         };
+        let clock = inner.clock.clone();
+        // The request runs in a task of its own (see `TokenCache::get_or_fetch`): it owns a clone
+        // of the credentials, so that no caller's cancellation can abort it.
+        let this = self.clone();
         inner
             .cache
             .get_or_fetch(
                 &key,
-                || inner.clock.now(),
+                move || clock.now(),
                 inner.refresh_margin,
-                || self.fetch_with_retries(&target),
+                move || async move { this.fetch_with_retries(&target).await },
             )
             .await
     }

@@ -50,7 +50,9 @@
 //!
 //! Tokens are cached in memory per authority, tenant, client id and scope, and renewed once they
 //! are within the refresh margin of expiry (5 minutes by default). Concurrent callers for the same
-//! key share one request. Time comes from a [`Clock`], so tests can move it forward.
+//! key share one request, which runs in a task of its own: a caller that gives up (a timeout, a
+//! dropped connection, a `select!`) does not cancel it for the others ([`TokenCache`]). Time
+//! comes from a [`Clock`], so tests can move it forward.
 //!
 //! Server errors (5xx), throttling (429, honouring `Retry-After`), timeouts and connection
 //! failures are retried with exponential backoff and jitter (2 retries by default); other 4xx
