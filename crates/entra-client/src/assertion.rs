@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::{ClientCertificate, Error};
 
@@ -42,15 +43,29 @@ struct Claims<'a> {
     exp: u64,
 }
 
+/// Makes aws-lc `jsonwebtoken`'s crypto provider for this process, unless one is installed
+/// already (then this does nothing). Called before any client assertion can be signed.
+///
+/// `jsonwebtoken` picks its provider from its crate features. If any other crate in the build
+/// also enables its `rust_crypto` feature, it cannot choose and panics at the first signature
+/// unless a provider was installed explicitly. This crate signs with aws-lc, which it depends on
+/// anyway.
+pub(crate) fn install_crypto_provider() {
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+    );
+}
+
 /// Builds and signs a client assertion for `client_id`, valid from `now` for the configured
-/// lifetime, for the token endpoint `audience`.
+/// lifetime, for the token endpoint `audience`. The assertion is a credential for its lifetime:
+/// it is returned in a buffer that is zeroized on drop.
 pub(crate) fn client_assertion(
     cert: &ClientCertificate,
     client_id: &str,
     audience: &str,
     now: SystemTime,
     options: &AssertionOptions,
-) -> Result<String, Error> {
+) -> Result<Zeroizing<String>, Error> {
     let mut header = match options.algorithm {
         AssertionAlgorithm::Rs256 => {
             let mut h = Header::new(Algorithm::RS256);
@@ -81,5 +96,6 @@ pub(crate) fn client_assertion(
     };
     // jsonwebtoken's errors describe the failure kind, never the key.
     jsonwebtoken::encode(&header, &claims, cert.encoding_key())
+        .map(Zeroizing::new)
         .map_err(|e| Error::Signing(e.to_string()))
 }

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
 
 use crate::{AccessToken, Error};
 
@@ -17,9 +18,15 @@ const MIN_REMAINING_ON_FAILURE: Duration = Duration::from_secs(10);
 ///
 /// Every [`crate::ClientCredentials`] has one. Clones share the same entries, so one cache can be
 /// given to several credentials with [`crate::ClientCredentialsBuilder::cache`]. A cached token is
-/// returned until it is within the refresh margin of its expiry; then exactly one caller per key
-/// asks Entra ID for a new one while the others wait for its result. If that refresh fails while
+/// returned until it is within the refresh margin of its expiry; then exactly one request per key
+/// asks Entra ID for a new one while all callers wait for its result. If that refresh fails while
 /// the cached token is still valid, the cached token is returned (and the failure logged).
+///
+/// The request runs in a Tokio task of its own, not in the future of the caller that started it:
+/// a caller that gives up (a timeout, a dropped client connection, another `select!` branch)
+/// does not cancel it, and the other callers, or the next one, get its token. If the task panics
+/// or its runtime shuts down, the callers waiting for it get [`Error::Interrupted`] and the next
+/// call sends a new request.
 #[derive(Clone, Default)]
 pub struct TokenCache {
     slots: Arc<Mutex<HashMap<CacheKey, Arc<Slot>>>>,
@@ -40,14 +47,21 @@ pub(crate) enum Target {
     Resource(String),
 }
 
+/// The outcome of one refresh, shared by every caller that waited for it.
+type Outcome = Result<AccessToken, Error>;
+
+/// One key's state.
 #[derive(Default)]
 struct Slot {
-    entry: Mutex<Option<Entry>>,
-    /// Completed refresh attempts (success or failure); lets waiters see that the attempt they
-    /// waited for has finished.
-    attempts: AtomicU64,
-    /// Held while a refresh is in flight. Holds the error of the last attempt, if it failed.
-    refresh: tokio::sync::Mutex<Option<Error>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entry: Option<Entry>,
+    /// The refresh in flight, if any: its task sends the outcome on this channel (`None` until
+    /// then). Only that task's [`RefreshGuard`] sets it back to `None`.
+    refresh: Option<watch::Receiver<Option<Outcome>>>,
 }
 
 #[derive(Clone)]
@@ -57,22 +71,102 @@ struct Entry {
 }
 
 impl Slot {
-    fn entry(&self) -> Option<Entry> {
-        self.entry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; if it ever did, the state is still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl State {
     fn fresh(&self, now: SystemTime) -> Option<AccessToken> {
-        self.entry().filter(|e| now < e.refresh_at).map(|e| e.token)
+        self.entry
+            .as_ref()
+            .filter(|e| now < e.refresh_at)
+            .map(|e| e.token.clone())
     }
 
     fn still_valid(&self, now: SystemTime) -> Option<AccessToken> {
-        self.entry()
+        self.entry
+            .as_ref()
             .filter(|e| now + MIN_REMAINING_ON_FAILURE < e.token.expires_on())
-            .map(|e| e.token)
+            .map(|e| e.token.clone())
     }
+}
+
+/// Owned by a refresh task: publishes its outcome and ends the refresh in the slot's state.
+///
+/// If the task never completes (it panicked, or its future was dropped when its runtime shut
+/// down, or `tokio::spawn` itself failed), dropping the guard ends the refresh with
+/// [`Error::Interrupted`], so that no caller waits forever and the next call starts anew.
+struct RefreshGuard {
+    slot: Arc<Slot>,
+    /// `None` once the outcome is sent.
+    outcome: Option<watch::Sender<Option<Outcome>>>,
+}
+
+impl RefreshGuard {
+    /// Records the result of the request in the slot and sends the outcome to the waiters.
+    fn complete(
+        mut self,
+        result: Result<(AccessToken, SystemTime), Error>,
+        now: SystemTime,
+        margin: Duration,
+    ) {
+        let mut state = self.slot.lock();
+        let outcome = match result {
+            Ok((token, sent_at)) => {
+                let lifetime = token
+                    .expires_on()
+                    .duration_since(sent_at)
+                    .unwrap_or_default();
+                let mut refresh_at = token.expires_on() - margin.min(lifetime / 2);
+                if let Some(refresh_on) = token.refresh_on {
+                    refresh_at = refresh_at.min(refresh_on);
+                }
+                state.entry = Some(Entry {
+                    token: token.clone(),
+                    refresh_at,
+                });
+                Ok(token)
+            }
+            Err(error) => match state.still_valid(now) {
+                Some(token) => {
+                    tracing::warn!(
+                        error = %error,
+                        "token refresh failed; using the cached token until it expires"
+                    );
+                    Ok(token)
+                }
+                None => Err(error),
+            },
+        };
+        // Taken last: should anything above panic, the guard still ends the refresh on drop.
+        if let Some(sender) = self.outcome.take() {
+            finish(&mut state, &sender, outcome);
+        }
+    }
+}
+
+impl Drop for RefreshGuard {
+    fn drop(&mut self) {
+        if let Some(sender) = self.outcome.take() {
+            let mut state = self.slot.lock();
+            finish(&mut state, &sender, Err(Error::Interrupted));
+        }
+    }
+}
+
+/// Ends the refresh whose outcome goes to `sender`: no refresh is in flight any more, and every
+/// caller that waits for it (or subscribed and has not looked yet) sees `outcome`.
+fn finish(state: &mut State, sender: &watch::Sender<Option<Outcome>>, outcome: Outcome) {
+    if state
+        .refresh
+        .as_ref()
+        .is_some_and(|r| r.same_channel(&sender.subscribe()))
+    {
+        state.refresh = None;
+    }
+    sender.send_replace(Some(outcome));
 }
 
 impl TokenCache {
@@ -81,11 +175,12 @@ impl TokenCache {
         Self::default()
     }
 
-    /// Forgets every cached token; the next request for each key goes to Entra ID.
+    /// Forgets every cached token; the next request for each key goes to Entra ID. A refresh
+    /// already in flight still stores its token when it completes.
     pub fn clear(&self) {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         for slot in slots.values() {
-            *slot.entry.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            slot.lock().entry = None;
         }
     }
 
@@ -99,72 +194,59 @@ impl TokenCache {
         slot
     }
 
-    /// The cached token for `key`, or the result of `fetch` (one fetch at a time per key).
+    /// The cached token for `key`, or the outcome of `fetch` (one fetch at a time per key).
     ///
     /// `fetch` returns the token and the time the request was sent, from which the token's
-    /// lifetime is measured.
-    pub(crate) async fn get_or_fetch<F, Fut>(
+    /// lifetime is measured. It runs in a task of its own (`tokio::spawn`, so this must be called
+    /// within a Tokio runtime), shared by every caller that asks for `key` until it completes:
+    /// dropping this future only stops waiting. The task stores the token and computes the
+    /// outcome (falling back to a still-valid cached token on failure) once, for all waiters.
+    pub(crate) async fn get_or_fetch<N, F, Fut>(
         &self,
         key: &CacheKey,
-        now: impl Fn() -> SystemTime,
+        now: N,
         margin: Duration,
         fetch: F,
     ) -> Result<AccessToken, Error>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(AccessToken, SystemTime), Error>>,
+        N: Fn() -> SystemTime + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(AccessToken, SystemTime), Error>> + Send + 'static,
     {
         let slot = self.slot(key);
-        if let Some(token) = slot.fresh(now()) {
-            return Ok(token);
-        }
-        let seen = slot.attempts.load(Ordering::Acquire);
-        let mut last_error = slot.refresh.lock().await;
         let at = now();
-        if let Some(token) = slot.fresh(at) {
-            return Ok(token);
-        }
-        if slot.attempts.load(Ordering::Acquire) != seen
-            && let Some(error) = last_error.as_ref()
-        {
-            // The refresh we waited for failed: share its outcome rather than sending another
-            // request right away.
-            return slot.still_valid(at).ok_or_else(|| error.clone());
-        }
-        let result = fetch().await;
-        let outcome = match result {
-            Ok((token, sent_at)) => {
-                let lifetime = token
-                    .expires_on()
-                    .duration_since(sent_at)
-                    .unwrap_or_default();
-                let mut refresh_at = token.expires_on() - margin.min(lifetime / 2);
-                if let Some(refresh_on) = token.refresh_on {
-                    refresh_at = refresh_at.min(refresh_on);
-                }
-                *slot.entry.lock().unwrap_or_else(PoisonError::into_inner) = Some(Entry {
-                    token: token.clone(),
-                    refresh_at,
-                });
-                *last_error = None;
-                Ok(token)
+        let (mut outcome, start) = {
+            let mut state = slot.lock();
+            if let Some(token) = state.fresh(at) {
+                return Ok(token);
             }
-            Err(error) => {
-                *last_error = Some(error.clone());
-                match slot.still_valid(now()) {
-                    Some(token) => {
-                        tracing::warn!(
-                            error = %error,
-                            "token refresh failed; using the cached token until it expires"
-                        );
-                        Ok(token)
-                    }
-                    None => Err(error),
+            match &state.refresh {
+                Some(refresh) => (refresh.clone(), None),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    state.refresh = Some(receiver.clone());
+                    (receiver, Some(sender))
                 }
             }
         };
-        slot.attempts.fetch_add(1, Ordering::Release);
-        outcome
+        if let Some(sender) = start {
+            // Made before the task, and moved into it: dropped (ending the refresh) even if
+            // the task is never polled.
+            let guard = RefreshGuard {
+                slot: slot.clone(),
+                outcome: Some(sender),
+            };
+            drop(tokio::spawn(async move {
+                let result = fetch().await;
+                guard.complete(result, now(), margin);
+            }));
+        }
+        let shared = outcome.wait_for(Option::is_some).await;
+        match shared.as_deref() {
+            Ok(Some(result)) => result.clone(),
+            // The guard always sends before the channel closes; be safe all the same.
+            Ok(None) | Err(_) => Err(Error::Interrupted),
+        }
     }
 }
 
@@ -182,7 +264,7 @@ impl fmt::Debug for TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn key(scope: &str) -> CacheKey {
         CacheKey {
@@ -197,118 +279,136 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
     }
 
+    /// A clock the test moves by hand.
+    #[derive(Clone)]
+    struct TestClock(Arc<Mutex<SystemTime>>);
+
+    impl TestClock {
+        fn new() -> Self {
+            TestClock(Arc::new(Mutex::new(t0())))
+        }
+        fn set(&self, at: SystemTime) {
+            *self.0.lock().unwrap() = at;
+        }
+        fn advance(&self, by: Duration) {
+            *self.0.lock().unwrap() += by;
+        }
+        fn now(&self) -> SystemTime {
+            *self.0.lock().unwrap()
+        }
+        fn source(&self) -> impl Fn() -> SystemTime + Send + 'static {
+            let clock = self.clone();
+            move || clock.now()
+        }
+    }
+
+    type FetchResult = Result<(AccessToken, SystemTime), Error>;
+
+    /// A fetch that counts its calls and answers `tok{n}`, living `lifetime` from the clock's now.
+    fn counting_fetch(
+        calls: &Arc<AtomicUsize>,
+        clock: &TestClock,
+        lifetime: Duration,
+    ) -> impl FnOnce() -> std::future::Ready<FetchResult> + Send + 'static {
+        let calls = calls.clone();
+        let clock = clock.clone();
+        move || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            let sent = clock.now();
+            std::future::ready(Ok((
+                AccessToken::new(format!("tok{n}"), sent + lifetime),
+                sent,
+            )))
+        }
+    }
+
+    fn failing_fetch(status: u16) -> impl FnOnce() -> std::future::Ready<FetchResult> + Send {
+        move || {
+            std::future::ready(Err(Error::UnexpectedStatus {
+                status,
+                retry_after: None,
+            }))
+        }
+    }
+
     #[tokio::test]
     async fn reuses_until_margin_then_refreshes() {
         let cache = TokenCache::new();
-        let now = Arc::new(Mutex::new(t0()));
-        let calls = AtomicUsize::new(0);
-        let clock = || *now.lock().unwrap();
-        let fetch = || async {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            let sent = clock();
-            Ok((
-                AccessToken::new(format!("tok{n}"), sent + Duration::from_secs(3600)),
-                sent,
-            ))
-        };
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let hour = Duration::from_secs(3600);
         let margin = Duration::from_secs(300);
-        let a = cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
-        let b = cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
+        let get = async |scope: &str| {
+            cache
+                .get_or_fetch(
+                    &key(scope),
+                    clock.source(),
+                    margin,
+                    counting_fetch(&calls, &clock, hour),
+                )
+                .await
+        };
+        let a = get("s").await.unwrap();
+        let b = get("s").await.unwrap();
         assert_eq!((a.secret(), b.secret()), ("tok0", "tok0"));
-        *now.lock().unwrap() = t0() + Duration::from_secs(3600 - 301);
-        let c = cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
-        assert_eq!(c.secret(), "tok0");
-        *now.lock().unwrap() = t0() + Duration::from_secs(3600 - 300);
-        let d = cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
-        assert_eq!(d.secret(), "tok1");
+        clock.set(t0() + Duration::from_secs(3600 - 301));
+        assert_eq!(get("s").await.unwrap().secret(), "tok0");
+        clock.set(t0() + Duration::from_secs(3600 - 300));
+        assert_eq!(get("s").await.unwrap().secret(), "tok1");
         // Another key is independent.
-        let e = cache
-            .get_or_fetch(&key("other"), clock, margin, fetch)
-            .await
-            .unwrap();
-        assert_eq!(e.secret(), "tok2");
+        assert_eq!(get("other").await.unwrap().secret(), "tok2");
         cache.clear();
-        let f = cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
-        assert_eq!(f.secret(), "tok3");
+        assert_eq!(get("s").await.unwrap().secret(), "tok3");
     }
 
     #[tokio::test]
     async fn short_lived_tokens_refresh_at_half_life() {
         let cache = TokenCache::new();
-        let now = Mutex::new(t0());
-        let clock = || *now.lock().unwrap();
-        let calls = AtomicUsize::new(0);
-        let fetch = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok((
-                AccessToken::new("x", clock() + Duration::from_secs(120)),
-                clock(),
-            ))
-        };
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
-        cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
-        cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
+        let get = async || {
+            cache
+                .get_or_fetch(
+                    &key("s"),
+                    clock.source(),
+                    margin,
+                    counting_fetch(&calls, &clock, Duration::from_secs(120)),
+                )
+                .await
+        };
+        get().await.unwrap();
+        get().await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        *now.lock().unwrap() += Duration::from_secs(60);
-        cache
-            .get_or_fetch(&key("s"), clock, margin, fetch)
-            .await
-            .unwrap();
+        clock.advance(Duration::from_secs(60));
+        get().await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn failed_refresh_falls_back_to_valid_token() {
         let cache = TokenCache::new();
-        let now = Mutex::new(t0());
-        let clock = || *now.lock().unwrap();
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
-        let ok = || async {
-            Ok((
-                AccessToken::new("old", t0() + Duration::from_secs(3600)),
-                t0(),
-            ))
-        };
-        let fail = || async {
-            Err(Error::UnexpectedStatus {
-                status: 503,
-                retry_after: None,
-            })
-        };
         cache
-            .get_or_fetch(&key("s"), clock, margin, ok)
+            .get_or_fetch(
+                &key("s"),
+                clock.source(),
+                margin,
+                counting_fetch(&calls, &clock, Duration::from_secs(3600)),
+            )
             .await
             .unwrap();
-        *now.lock().unwrap() = t0() + Duration::from_secs(3500);
+        clock.set(t0() + Duration::from_secs(3500));
         let t = cache
-            .get_or_fetch(&key("s"), clock, margin, fail)
+            .get_or_fetch(&key("s"), clock.source(), margin, failing_fetch(503))
             .await
             .unwrap();
-        assert_eq!(t.secret(), "old");
-        *now.lock().unwrap() = t0() + Duration::from_secs(3595);
+        assert_eq!(t.secret(), "tok0");
+        clock.set(t0() + Duration::from_secs(3595));
         let e = cache
-            .get_or_fetch(&key("s"), clock, margin, fail)
+            .get_or_fetch(&key("s"), clock.source(), margin, failing_fetch(503))
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(503));
@@ -319,15 +419,18 @@ mod tests {
         let cache = TokenCache::new();
         let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
+        // The fetch waits for this, so that every caller is waiting before it answers.
+        let (release, released) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..50 {
             let cache = cache.clone();
             let calls = calls.clone();
+            let mut released = released.clone();
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_fetch(&key("s"), t0, margin, || async move {
+                    .get_or_fetch(&key("s"), t0, margin, move || async move {
                         calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = released.wait_for(|r| *r).await;
                         Err::<(AccessToken, SystemTime), _>(Error::UnexpectedStatus {
                             status: 500,
                             retry_after: None,
@@ -336,9 +439,178 @@ mod tests {
                     .await
             }));
         }
+        // Let every caller reach the cache before the fetch answers.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        release.send_replace(true);
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap_err().status(), Some(500));
         }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A caller dropped mid-refresh (here: after its first poll) does not cancel the request;
+    /// the next caller gets the token of that same request.
+    #[tokio::test]
+    async fn dropped_caller_does_not_cancel_the_fetch() {
+        let cache = TokenCache::new();
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let margin = Duration::from_secs(300);
+        let slow_fetch = {
+            let calls = calls.clone();
+            let clock = clock.clone();
+            let mut released = released.clone();
+            move || async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                let _ = released.wait_for(|r| *r).await;
+                let sent = clock.now();
+                Ok((
+                    AccessToken::new(format!("tok{n}"), sent + Duration::from_secs(3600)),
+                    sent,
+                ))
+            }
+        };
+        let k = key("s");
+        let first = cache.get_or_fetch(&k, clock.source(), margin, slow_fetch);
+        // Poll the caller once (it starts the refresh and waits), then drop it.
+        tokio::select! {
+            biased;
+            _ = first => panic!("the fetch cannot have answered yet"),
+            () = std::future::ready(()) => {}
+        }
+        release.send_replace(true);
+        let token = cache
+            .get_or_fetch(
+                &key("s"),
+                clock.source(),
+                margin,
+                counting_fetch(&calls, &clock, Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(token.secret(), "tok0");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A fetch that panics: the waiters get `Interrupted` instead of hanging, and the next call
+    /// starts a new fetch.
+    #[tokio::test]
+    async fn panicking_fetch_interrupts_waiters_and_leaves_the_slot_usable() {
+        let cache = TokenCache::new();
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let margin = Duration::from_secs(300);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let panicking = {
+            let mut released = released.clone();
+            move || async move {
+                let _ = released.wait_for(|r| *r).await;
+                panic!("fetch panicked (expected by the test)");
+            }
+        };
+        let first = {
+            let cache = cache.clone();
+            let clock = clock.source();
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(&key("s"), clock, margin, panicking)
+                    .await
+            })
+        };
+        let waiter = {
+            let cache = cache.clone();
+            let fetch = counting_fetch(&calls, &clock, Duration::from_secs(3600));
+            let clock = clock.source();
+            tokio::spawn(async move { cache.get_or_fetch(&key("s"), clock, margin, fetch).await })
+        };
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        release.send_replace(true);
+        for caller in [first, waiter] {
+            let e = tokio::time::timeout(Duration::from_secs(10), caller)
+                .await
+                .expect("the waiter is told, not left hanging")
+                .unwrap()
+                .unwrap_err();
+            assert!(matches!(e, Error::Interrupted), "{e:?}");
+            assert!(e.is_retryable());
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "the waiter joined the panicking fetch"
+        );
+        let token = cache
+            .get_or_fetch(
+                &key("s"),
+                clock.source(),
+                margin,
+                counting_fetch(&calls, &clock, Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(token.secret(), "tok0");
+    }
+
+    /// The runtime running the refresh shuts down: a caller waiting on another runtime gets
+    /// `Interrupted` (instead of hanging), and the next call starts a new fetch.
+    #[test]
+    fn runtime_shutdown_interrupts_waiters_and_leaves_the_slot_usable() {
+        let cache = TokenCache::new();
+        let clock = TestClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let margin = Duration::from_secs(300);
+        let doomed = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let other = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let k = key("s");
+        doomed.block_on(async {
+            let first = cache.get_or_fetch(&k, clock.source(), margin, || {
+                std::future::pending::<FetchResult>()
+            });
+            // Start the refresh on this runtime, then stop waiting for it.
+            tokio::select! {
+                biased;
+                _ = first => unreachable!(),
+                () = std::future::ready(()) => {}
+            }
+        });
+        // A caller on the other runtime joins that refresh (polled once: it is waiting).
+        let mut waiter = Box::pin(cache.get_or_fetch(
+            &k,
+            clock.source(),
+            margin,
+            counting_fetch(&calls, &clock, Duration::from_secs(3600)),
+        ));
+        let first_poll = other.block_on(std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(waiter.as_mut().poll(cx).is_pending())
+        }));
+        assert!(first_poll, "the refresh is still in flight");
+        drop(doomed);
+        let e = other
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), waiter).await })
+            .expect("the waiter is told, not left hanging")
+            .unwrap_err();
+        assert!(matches!(e, Error::Interrupted), "{e:?}");
+        let token = other
+            .block_on(cache.get_or_fetch(
+                &key("s"),
+                clock.source(),
+                margin,
+                counting_fetch(&calls, &clock, Duration::from_secs(3600)),
+            ))
+            .unwrap();
+        assert_eq!(token.secret(), "tok0");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

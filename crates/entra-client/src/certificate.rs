@@ -8,6 +8,7 @@ use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::EncodingKey;
+use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::der;
@@ -20,13 +21,24 @@ use crate::der;
 /// (2048 bits or more), which is what Entra ID accepts.
 ///
 /// `Debug` shows the certificate's SHA-1 thumbprint (as the Azure portal does), never the key.
+///
+/// # Key material in memory
+///
+/// Every buffer this crate fills with key material while loading (decoded PEM, the PKCS#1 key
+/// taken out of PKCS#8) is zeroized when dropped. The key itself is kept only inside
+/// `jsonwebtoken`'s `EncodingKey`, which holds its own copy of the PKCS#1 bytes: this crate cannot
+/// zeroize that copy itself. `jsonwebtoken` 11 zeroizes it on drop (a test checks that its type
+/// still promises so), but the RSA key that aws-lc parses from it for each signature, and the
+/// copies made by the PKCS#12 reader ([`ClientCertificate::from_pkcs12`]), are outside this
+/// crate's control.
 #[derive(Clone)]
 pub struct ClientCertificate {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// PKCS#1 `RSAPrivateKey`, as `jsonwebtoken` wants it.
+    /// PKCS#1 `RSAPrivateKey`, as `jsonwebtoken` wants it. `EncodingKey` holds its own copy of the
+    /// key bytes, which this crate cannot zeroize; `jsonwebtoken` 11 zeroizes it on drop.
     key: EncodingKey,
     /// DER certificates, the one matching the key first.
     chain: Vec<Vec<u8>>,
@@ -41,6 +53,10 @@ impl ClientCertificate {
     /// keys are not supported (decrypt them first, or use a `.pfx`). `cert_pem` holds one or
     /// more `CERTIFICATE` blocks: the certificate of the key and, optionally, its chain. Other
     /// blocks are ignored, so the same combined PEM file can be passed as both arguments.
+    ///
+    /// The decoded key is held in buffers that are zeroized on drop. The inputs belong to the
+    /// caller: pass references, or [`Zeroizing`] buffers (an owned `String` or `Vec` passed by
+    /// value is dropped here without being zeroized).
     pub fn from_pem(key_pem: impl AsRef<[u8]>, cert_pem: impl AsRef<[u8]>) -> Result<Self, Error> {
         let key_blocks = pem_blocks(key_pem.as_ref())?;
         let pkcs1 = key_blocks
@@ -62,7 +78,8 @@ impl ClientCertificate {
         let certs: Vec<Vec<u8>> = pem_blocks(cert_pem.as_ref())?
             .into_iter()
             .filter(|(label, _)| label == "CERTIFICATE")
-            .map(|(_, der)| der)
+            // A certificate is public: take the bytes out of the zeroizing buffer without a copy.
+            .map(|(_, mut der)| std::mem::take(&mut *der))
             .collect();
         if certs.is_empty() {
             return Err(Error::Certificate(
@@ -74,12 +91,12 @@ impl ClientCertificate {
 
     /// Loads a DER private key (PKCS#8 or PKCS#1) and a DER certificate.
     pub fn from_der(key_der: &[u8], cert_der: &[u8]) -> Result<Self, Error> {
-        let pkcs1 = match der::pkcs8_rsa_to_pkcs1(key_der) {
+        let pkcs1 = Zeroizing::new(match der::pkcs8_rsa_to_pkcs1(key_der) {
             Ok(pkcs1) => pkcs1.to_vec(),
             Err(der::Pkcs8Error::NotRsa) => return Err(not_rsa()),
             // Not PKCS#8: try PKCS#1.
             Err(der::Pkcs8Error::Malformed) => key_der.to_vec(),
-        };
+        });
         Self::from_parts(pkcs1, vec![cert_der.to_vec()])
     }
 
@@ -89,6 +106,10 @@ impl ClientCertificate {
     /// Both the modern AES-256/PBES2 encryption and the legacy 3DES / RC2 encryption are read.
     /// The file must contain one RSA private key and its certificate; further certificates are
     /// kept as its chain. A wrong password gives an [`Error::Pkcs12`] that says so.
+    ///
+    /// The PKCS#1 key this crate takes from the file is zeroized on drop; the decrypted copies
+    /// that the PKCS#12 reader (`p12-keystore`) makes internally are not, and cannot be reached
+    /// from here. The password is only borrowed.
     pub fn from_pkcs12(pfx: &[u8], password: &str) -> Result<Self, Error> {
         use p12_keystore::error::Error as P12;
         let archive = p12_keystore::Pkcs12Archive::from_pkcs12(pfx, password).map_err(|e| {
@@ -129,7 +150,10 @@ impl ClientCertificate {
         Err(first_error.unwrap_or_else(|| Error::Pkcs12("no usable private key".into())))
     }
 
-    fn from_parts(pkcs1: Vec<u8>, certs: Vec<Vec<u8>>) -> Result<Self, Error> {
+    /// The one constructor every loader ends in: checks the key against the certificates.
+    fn from_parts(pkcs1: Zeroizing<Vec<u8>>, certs: Vec<Vec<u8>>) -> Result<Self, Error> {
+        // Before any client assertion can be signed with this certificate.
+        crate::assertion::install_crypto_provider();
         let key_pair = RsaKeyPair::from_der(&pkcs1).map_err(|e| {
             Error::Certificate(format!(
                 "the private key is not a usable RSA key (2048 to 8192 bits): {e}"
@@ -230,9 +254,9 @@ fn not_rsa() -> Error {
     )
 }
 
-fn pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<Vec<u8>, Error> {
+fn pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     match der::pkcs8_rsa_to_pkcs1(pkcs8) {
-        Ok(k) => Ok(k.to_vec()),
+        Ok(k) => Ok(Zeroizing::new(k.to_vec())),
         Err(der::Pkcs8Error::NotRsa) => Err(not_rsa()),
         Err(der::Pkcs8Error::Malformed) => Err(Error::Certificate(
             "the private key is not valid PKCS#8".into(),
@@ -240,12 +264,19 @@ fn pkcs8_to_pkcs1(pkcs8: &[u8]) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// A PEM block: its label and its decoded content (DER), which may be a private key.
+type PemBlock = (String, Zeroizing<Vec<u8>>);
+
 /// The blocks of a PEM file: `(label, DER)`. Text outside blocks is ignored.
-fn pem_blocks(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
+///
+/// A block may be a private key: its base64 text and its DER are assembled in buffers of the
+/// final size (no reallocation leaves a copy behind) that are zeroized on drop.
+fn pem_blocks(input: &[u8]) -> Result<Vec<PemBlock>, Error> {
     let text = std::str::from_utf8(input)
         .map_err(|_| Error::Certificate("PEM input is not text".into()))?;
     let mut blocks = Vec::new();
-    let mut current: Option<(String, String)> = None;
+    // The label and the base64 lines (borrowed from the input) of the block being read.
+    let mut current: Option<(String, Vec<&str>)> = None;
     for line in text.lines() {
         let line = line.trim();
         if let Some(label) = line
@@ -255,12 +286,12 @@ fn pem_blocks(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
             if current.is_some() {
                 return Err(Error::Certificate("PEM block not terminated".into()));
             }
-            current = Some((label.to_owned(), String::new()));
+            current = Some((label.to_owned(), Vec::new()));
         } else if let Some(label) = line
             .strip_prefix("-----END ")
             .and_then(|l| l.strip_suffix("-----"))
         {
-            let Some((begin, body)) = current.take() else {
+            let Some((begin, lines)) = current.take() else {
                 return Err(Error::Certificate("PEM END without BEGIN".into()));
             };
             if begin != label {
@@ -268,24 +299,38 @@ fn pem_blocks(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
                     "PEM block BEGIN {begin} ends with END {label}"
                 )));
             }
-            let der = STANDARD.decode(body.as_bytes()).map_err(|_| {
+            let mut body =
+                Zeroizing::new(String::with_capacity(lines.iter().map(|l| l.len()).sum()));
+            for l in lines {
+                body.push_str(l);
+            }
+            let der = decode_base64(&body).ok_or_else(|| {
                 Error::Certificate(format!("PEM block {label} is not valid base64"))
             })?;
             blocks.push((label.to_owned(), der));
-        } else if let Some((label, body)) = current.as_mut() {
+        } else if let Some((label, lines)) = current.as_mut() {
             if line.contains(':') {
                 // RFC 1421 headers (Proc-Type: 4,ENCRYPTED) mean a legacy encrypted key.
                 return Err(Error::Certificate(format!(
                     "PEM block {label} is encrypted; decrypt it first or use a PKCS#12 file"
                 )));
             }
-            body.push_str(line);
+            lines.push(line);
         }
     }
     if current.is_some() {
         return Err(Error::Certificate("PEM block not terminated".into()));
     }
     Ok(blocks)
+}
+
+/// Standard base64 into a zeroize-on-drop buffer, allocated once (also zeroized when the input
+/// turns out to be invalid half-way).
+fn decode_base64(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
+    let len = STANDARD.decode_slice(text.as_bytes(), &mut out[..]).ok()?;
+    out.truncate(len);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -296,7 +341,11 @@ mod tests {
     fn pem_parsing() {
         let pem = "junk\n-----BEGIN A-----\nAAEC\nAw==\n-----END A-----\n\
                    -----BEGIN CERTIFICATE-----\r\nBAU=\r\n-----END CERTIFICATE-----\r\n";
-        let blocks = pem_blocks(pem.as_bytes()).unwrap();
+        let blocks: Vec<(String, Vec<u8>)> = pem_blocks(pem.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|(label, der)| (label, der.to_vec()))
+            .collect();
         assert_eq!(
             blocks,
             vec![
@@ -406,5 +455,55 @@ mod tests {
         let e = ClientCertificate::from_pem(key.serialize_pem(), pem("CERTIFICATE", b"\x30\x00"))
             .unwrap_err();
         assert!(e.to_string().contains("not DER X.509"), "{e}");
+    }
+
+    /// Compiles only if the value's type is zeroized on drop.
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    #[test]
+    fn key_buffers_are_zeroized_on_drop() {
+        let (key, cert) = rsa_cert();
+        // The buffers the loaders fill, checked through the values they return, so that a
+        // return type changed back to a plain `Vec` fails to compile.
+        let blocks = pem_blocks(key.serialize_pem().as_bytes()).unwrap();
+        zeroized_on_drop(&blocks[0].1);
+        let pkcs1 = pkcs8_to_pkcs1(key.serialized_der()).unwrap();
+        zeroized_on_drop(&pkcs1);
+        zeroized_on_drop(&decode_base64("AAEC").unwrap());
+        // jsonwebtoken's copy of the key: this crate cannot zeroize it, jsonwebtoken 11 does.
+        let c = ClientCertificate::from_pem(key.serialize_pem(), cert.pem()).unwrap();
+        zeroized_on_drop(&c.inner.key);
+        zeroized_on_drop(c.encoding_key());
+    }
+
+    /// Renderings of private key bytes a careless `Debug` or error message would show.
+    fn key_renderings(der: &[u8]) -> Vec<String> {
+        // A window from the middle of the key: the private exponent and primes, not the
+        // (public) modulus at the start.
+        let window = &der[der.len() / 2..der.len() / 2 + 16];
+        let decimal = format!("{window:?}");
+        vec![
+            decimal.trim_matches(['[', ']']).to_owned(),
+            window.iter().map(|b| format!("{b:02x}")).collect(),
+            window.iter().map(|b| format!("{b:02X}")).collect(),
+            STANDARD.encode(der)[200..240].to_owned(),
+        ]
+    }
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        let (key, cert) = rsa_cert();
+        let pkcs1 = der::pkcs8_rsa_to_pkcs1(key.serialized_der()).unwrap();
+        let pem = key.serialize_pem();
+        let c = ClientCertificate::from_pem(&pem, cert.pem()).unwrap();
+        let shown = format!("{c:?} {c:#?}");
+        for needle in key_renderings(pkcs1)
+            .into_iter()
+            .chain(key_renderings(key.serialized_der()))
+            .chain(pem.lines().skip(5).take(1).map(str::to_owned))
+        {
+            assert!(!shown.contains(&needle), "{needle} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use tracing::{debug, warn};
+use zeroize::Zeroizing;
 
 use crate::assertion::{self, AssertionOptions, MAX_ASSERTION_LIFETIME};
 use crate::authority::{self, AuthorityHost, EndpointVersion};
@@ -142,8 +143,9 @@ impl ClientCredentials {
 
     /// A freshly signed client assertion for `audience` (normally the token endpoint, see
     /// [`ClientCredentials::token_endpoint`]), as sent in the token request. Fails unless the
-    /// credential is a certificate. Exposed for tests and diagnostics; treat it as a secret.
-    pub fn client_assertion(&self, audience: &str) -> Result<String, Error> {
+    /// credential is a certificate. Exposed for tests and diagnostics; treat it as a secret (it is
+    /// returned in a buffer that is zeroized on drop).
+    pub fn client_assertion(&self, audience: &str) -> Result<Zeroizing<String>, Error> {
         match &self.inner.credential {
             Credential::Certificate(cert) => assertion::client_assertion(
                 cert,
@@ -196,13 +198,17 @@ impl ClientCredentials {
             client_id: inner.client_id.clone(),
             target: target.clone(),
         };
+        let clock = inner.clock.clone();
+        // The request runs in a task of its own (see `TokenCache::get_or_fetch`): it owns a clone
+        // of the credentials, so that no caller's cancellation can abort it.
+        let this = self.clone();
         inner
             .cache
             .get_or_fetch(
                 &key,
-                || inner.clock.now(),
+                move || clock.now(),
                 inner.refresh_margin,
-                || self.fetch_with_retries(&target),
+                move || async move { this.fetch_with_retries(&target).await },
             )
             .await
     }
@@ -278,6 +284,7 @@ impl ClientCredentials {
                 form.push(("client_assertion", &assertion));
             }
         }
+        let body = form_body(&form);
         let request_id = uuid::Uuid::new_v4().to_string();
         debug!(
             endpoint = %endpoint,
@@ -293,7 +300,11 @@ impl ClientCredentials {
             .header(http::header::ACCEPT, "application/json")
             .header("client-request-id", &request_id)
             .header("return-client-request-id", "true")
-            .form(&form)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
             .timeout(inner.timeout)
             .send()
             .await
@@ -333,6 +344,19 @@ impl ClientCredentials {
         debug!(client_request_id = %request_id, error = %error, "token request failed");
         Err(error)
     }
+}
+
+/// The `application/x-www-form-urlencoded` request body. It carries the client secret or the
+/// client assertion, so it is written into a buffer of its final size (no reallocation leaves a
+/// copy behind) that is zeroized when reqwest drops the body. Copies that the HTTP and TLS
+/// layers make while sending are outside this crate's control.
+fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
+    // Percent-encoding turns a byte into at most 3; `&` and `=` add 2 per pair.
+    let capacity = form.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+    let mut body = Zeroizing::new(String::with_capacity(capacity));
+    url::form_urlencoded::Serializer::new(&mut *body).extend_pairs(form);
+    debug_assert!(body.len() <= capacity);
+    reqwest::Body::from(bytes::Bytes::from_owner(body))
 }
 
 fn check_target(what: &str, value: &str) -> Result<(), Error> {
@@ -637,6 +661,54 @@ mod tests {
         let shown = format!("{c:?} {c:#?}");
         assert!(!shown.contains("s3cr3t-value"), "{shown}");
         assert!(shown.contains("client"));
+    }
+
+    #[test]
+    fn certificate_key_never_in_debug() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["debug.test".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pkcs1 = crate::der::pkcs8_rsa_to_pkcs1(key.serialized_der()).unwrap();
+        let certificate = ClientCertificate::from_pem(key.serialize_pem(), cert.pem()).unwrap();
+        let b = ClientCredentials::builder("tenant", "client").certificate(certificate);
+        let mut shown = format!("{b:?} {b:#?}");
+        let c = b.build().unwrap();
+        shown.push_str(&format!("{c:?} {c:#?}"));
+        let assertion = c.client_assertion("aud").unwrap();
+        shown.push_str(&format!("{assertion:?}"));
+        // Renderings of the private half of the key (past the modulus), and of the assertion.
+        let window = &pkcs1[pkcs1.len() / 2..pkcs1.len() / 2 + 16];
+        let decimal = format!("{window:?}");
+        let hex: String = window.iter().map(|b| format!("{b:02x}")).collect();
+        let pem_line = key.serialize_pem().lines().nth(10).unwrap().to_owned();
+        for needle in [
+            decimal.trim_matches(['[', ']']),
+            &hex,
+            &hex.to_uppercase(),
+            &pem_line,
+            assertion.split('.').nth(2).unwrap(),
+        ] {
+            assert!(!shown.contains(needle), "{needle} in {shown}");
+        }
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
+    fn form_body_is_encoded_like_reqwest_form() {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_secret", "a b&c=d~é/+%"),
+        ];
+        let body = form_body(&form);
+        let bytes = body.as_bytes().unwrap();
+        let expected = reqwest::Client::new()
+            .post("http://127.0.0.1/")
+            .form(&form)
+            .build()
+            .unwrap();
+        assert_eq!(bytes, expected.body().unwrap().as_bytes().unwrap());
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub enum Error {
     /// A scope or resource argument is unusable (empty, or not valid in a request).
     #[error("invalid scope: {0}")]
     InvalidScope(String),
+
+    /// The shared token request ended without an answer: the task running it panicked, or the
+    /// Tokio runtime it ran on shut down. Asking again sends a new request.
+    #[error("the token request was interrupted (its task panicked or its runtime shut down)")]
+    Interrupted,
 }
 
 impl From<EntraError> for Error {
@@ -99,11 +104,11 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed: server errors (5xx), throttling (429), timeouts
-    /// and connection failures. Client errors (4xx) are not retryable.
+    /// Whether trying again later may succeed: server errors (5xx), throttling (429), timeouts,
+    /// connection failures and interrupted requests. Client errors (4xx) are not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout(_) | Error::Transport(_) => true,
+            Error::Timeout(_) | Error::Transport(_) | Error::Interrupted => true,
             Error::Entra(_) | Error::UnexpectedStatus { .. } => self
                 .status()
                 .is_some_and(|s| s == 429 || (500..600).contains(&s)),

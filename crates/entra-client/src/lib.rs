@@ -50,7 +50,9 @@
 //!
 //! Tokens are cached in memory per authority, tenant, client id and scope, and renewed once they
 //! are within the refresh margin of expiry (5 minutes by default). Concurrent callers for the same
-//! key share one request. Time comes from a [`Clock`], so tests can move it forward.
+//! key share one request, which runs in a task of its own: a caller that gives up (a timeout, a
+//! dropped connection, a `select!`) does not cancel it for the others ([`TokenCache`]). Time
+//! comes from a [`Clock`], so tests can move it forward.
 //!
 //! Server errors (5xx), throttling (429, honouring `Retry-After`), timeouts and connection
 //! failures are retried with exponential backoff and jitter (2 retries by default); other 4xx
@@ -61,6 +63,13 @@
 //!
 //! Client secrets, private keys, assertions and tokens are never logged, never in `Debug`
 //! output and never in error messages. [`AccessToken::secret`] is the one way to read a token.
+//!
+//! Client secrets, the key material of certificates while they are loaded, client assertions
+//! and the request body that carries a secret or an assertion are kept in buffers that are
+//! overwritten with zeros when dropped ([`Zeroizing`]). What other crates copy (the key inside
+//! `jsonwebtoken`'s `EncodingKey`, which it zeroizes itself; the PKCS#12 reader's decrypted
+//! copies; the HTTP and TLS layers' buffers) is outside this crate's reach: see
+//! [`ClientCertificate`].
 //!
 //! # Sending tokens
 //!
@@ -92,3 +101,6 @@ pub use error::{EntraError, Error};
 pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
 pub use secret::ClientSecret;
 pub use token::AccessToken;
+/// The zeroize-on-drop wrapper of the `zeroize` crate, as returned by
+/// [`ClientCredentials::client_assertion`] and accepted by [`ClientSecret`]'s `From`.
+pub use zeroize::Zeroizing;

@@ -259,6 +259,97 @@ async fn hundred_concurrent_callers_one_refresh() {
     assert_ne!(tokens[0], first.secret());
 }
 
+/// The token endpoint answers after this delay in the cancellation tests; every caller there
+/// gives up long before.
+const SLOW_ANSWER: Duration = Duration::from_millis(800);
+const GIVE_UP_AFTER: Duration = Duration::from_millis(50);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_caller_does_not_abort_the_refresh() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(Endpoint::Token, Fault::Delay(SLOW_ANSWER));
+    let creds = secret_builder(&emu).build().unwrap();
+
+    // The caller that starts the request gives up (its own deadline) before the answer.
+    let gave_up = tokio::time::timeout(GIVE_UP_AFTER, creds.token(&api_scope())).await;
+    assert!(gave_up.is_err(), "the first caller gives up: {gave_up:?}");
+    assert_eq!(emu.request_count(Endpoint::Token), 1);
+
+    // A caller that comes afterwards gets the token of that same request.
+    let token = creds.token(&api_scope()).await.unwrap();
+    verify_token(&emu, token.secret());
+    assert_eq!(
+        emu.request_count(Endpoint::Token),
+        1,
+        "the second caller waited for the first request instead of sending another"
+    );
+    let again = creds.token(&api_scope()).await.unwrap();
+    assert_eq!(again.secret(), token.secret());
+    assert_eq!(emu.request_count(Endpoint::Token), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_all_give_up_cause_one_request_and_the_token_is_cached() {
+    let emu = Emulator::start().await.unwrap();
+    let clock = Arc::new(FakeClock::new());
+    let creds = secret_builder(&emu).clock(clock.clone()).build().unwrap();
+    let first = creds.token(&api_scope()).await.unwrap();
+    // Into the refresh margin, with a slow token endpoint.
+    clock.advance(
+        first
+            .expires_on()
+            .duration_since(clock_now(&clock))
+            .unwrap()
+            - Duration::from_secs(60),
+    );
+    emu.set_fault(Endpoint::Token, Fault::Delay(SLOW_ANSWER));
+
+    // Many callers (tasks of their own, and a `select!` that picks another branch), all of
+    // which give up before the slow answer.
+    let mut callers: Vec<_> = (0..20)
+        .map(|_| {
+            let creds = creds.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(GIVE_UP_AFTER, creds.token(&api_scope()))
+                    .await
+                    .is_err()
+            })
+        })
+        .collect();
+    callers.push(tokio::spawn({
+        let creds = creds.clone();
+        async move {
+            let scope = api_scope();
+            tokio::select! {
+                _ = creds.token(&scope) => false,
+                () = tokio::time::sleep(GIVE_UP_AFTER) => true,
+            }
+        }
+    }));
+    for caller in callers {
+        assert!(caller.await.unwrap(), "every caller gives up");
+    }
+    assert_eq!(emu.request_count(Endpoint::Token), 2, "one refresh request");
+
+    // Later callers get the refreshed token without another request, from that request (if
+    // it is still in flight) or from the cache.
+    let refreshed = creds.token(&api_scope()).await.unwrap();
+    assert_ne!(refreshed.secret(), first.secret());
+    verify_token(&emu, refreshed.secret());
+    emu.clear_faults();
+    for _ in 0..5 {
+        assert_eq!(
+            creds.token(&api_scope()).await.unwrap().secret(),
+            refreshed.secret()
+        );
+    }
+    assert_eq!(
+        emu.request_count(Endpoint::Token),
+        2,
+        "the abandoned refresh was the only one, and its token is cached"
+    );
+}
+
 #[tokio::test]
 async fn retries_on_500_and_not_on_4xx() {
     let emu = Emulator::start().await.unwrap();
