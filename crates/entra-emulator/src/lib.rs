@@ -11,7 +11,10 @@
 //! | `POST /{tenant}/oauth2/v2.0/token` | client credentials, `scope={resource}/.default` |
 //! | `POST /{tenant}/oauth2/token` | v1 client credentials, `resource=` |
 //!
-//! `{tenant}` is a registered tenant id, `common` or `organizations`. Documents, keys, tokens and
+//! `{tenant}` is a registered tenant id, one of its domain names (see
+//! [`Emulator::add_tenant_domain`]), `common` or `organizations`. Under a domain name the
+//! documents' `issuer` and the issued tokens' `iss` and `tid` carry the tenant id, while the
+//! endpoint URLs in the documents keep the domain, as in Entra. Documents, keys, tokens and
 //! errors have the shape Entra gives them, so code tested against the emulator behaves the same
 //! against Entra. On top, tests can mint any token directly ([`Emulator::token`]), rotate keys
 //! ([`Emulator::add_key`], [`Emulator::set_active_key`], [`Emulator::retire_key`]), inject
@@ -35,7 +38,7 @@
 //! # The development tenant
 //!
 //! Unless [`EmulatorBuilder::without_dev_tenant`] is used, the emulator registers tenant
-//! [`DEV_TENANT_ID`] with two apps:
+//! [`DEV_TENANT_ID`], with the domain name [`DEV_TENANT_DOMAIN`] and two apps:
 //!
 //! * the protected API [`DEV_API_CLIENT_ID`]: App ID URI `api://{DEV_API_CLIENT_ID}`, app roles
 //!   `Api.Admin` and `Files.Read.All`, `accessTokenAcceptedVersion` 2;
@@ -123,6 +126,10 @@ use state::{KeyStore, State, lock, read, write};
 
 /// Tenant id of the built-in development tenant.
 pub const DEV_TENANT_ID: &str = "7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90";
+
+/// The domain name of the built-in development tenant: every tenant endpoint also answers under
+/// `/{DEV_TENANT_DOMAIN}/...` (see [`Emulator::add_tenant_domain`]).
+pub const DEV_TENANT_DOMAIN: &str = "entraemulator.onmicrosoft.com";
 
 /// Client id of the built-in protected API app: App ID URI `api://{DEV_API_CLIENT_ID}`, app roles
 /// `Api.Admin` and `Files.Read.All`, `accessTokenAcceptedVersion` 2.
@@ -286,15 +293,18 @@ impl EmulatorBuilder {
             }),
         };
         if self.dev_tenant || self.config.as_ref().is_some_and(|c| c.dev_tenant) {
-            emu.register_dev_tenant();
+            emu.register_dev_tenant()?;
         }
-        for (tid, apps, assignments) in registrations {
-            emu.add_tenant(&tid);
-            for app in apps {
-                emu.register_app(&tid, app);
+        for r in registrations {
+            emu.add_tenant(&r.id);
+            for domain in &r.domains {
+                emu.add_tenant_domain(&r.id, domain)?;
             }
-            for (client, resource, role) in assignments {
-                emu.assign_app_role(&tid, &client, &resource, &role);
+            for app in r.apps {
+                emu.register_app(&r.id, app);
+            }
+            for (client, resource, role) in r.assignments {
+                emu.assign_app_role(&r.id, &client, &resource, &role);
             }
         }
         tracing::info!(base_url = %emu.base_url(), "entra emulator listening");
@@ -320,8 +330,9 @@ impl Emulator {
         }
     }
 
-    fn register_dev_tenant(&self) {
+    fn register_dev_tenant(&self) -> Result<(), EmulatorError> {
         self.add_tenant(DEV_TENANT_ID);
+        self.add_tenant_domain(DEV_TENANT_ID, DEV_TENANT_DOMAIN)?;
         self.register_app(
             DEV_TENANT_ID,
             App::new(DEV_API_CLIENT_ID)
@@ -340,6 +351,7 @@ impl Emulator {
         for role in ["Api.Admin", "Files.Read.All"] {
             self.assign_app_role(DEV_TENANT_ID, DEV_CLIENT_ID, DEV_API_CLIENT_ID, role);
         }
+        Ok(())
     }
 
     fn state(&self) -> &Arc<State> {
@@ -417,6 +429,65 @@ impl Emulator {
         write(&self.state().tenants)
             .entry(tenant_id.to_ascii_lowercase())
             .or_default();
+    }
+
+    /// Give a tenant a domain name (like a verified domain, or the initial
+    /// `{name}.onmicrosoft.com`), creating the tenant if needed. Every tenant endpoint then also
+    /// answers under `/{domain}/...`, as Entra does: the discovery documents' `issuer` and the
+    /// issued tokens' `iss` and `tid` carry the tenant id, while the endpoint URLs in the
+    /// documents (`token_endpoint`, `jwks_uri`, ...) keep the domain as the caller wrote it.
+    /// Domain names are compared case-insensitively; an unknown one is answered like an
+    /// unknown tenant (AADSTS90002).
+    ///
+    /// Adding a domain the tenant already has does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`EmulatorError::Config`] if `domain` is not a domain name (at least two dot-separated
+    /// labels of letters, digits and inner hyphens; at most 253 characters), or if it already
+    /// belongs to another tenant.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), entra_emulator::EmulatorError> {
+    /// use entra_emulator::{Emulator, TokenVersion, DEV_TENANT_ID};
+    /// let emu = Emulator::start().await?;
+    /// emu.add_tenant_domain(DEV_TENANT_ID, "contoso.example")?;
+    /// // e.g. http://127.0.0.1:49152/contoso.example/v2.0/.well-known/openid-configuration
+    /// let url = emu.discovery_url("contoso.example", TokenVersion::V2);
+    /// assert!(emu.add_tenant_domain(DEV_TENANT_ID, "not a domain").is_err());
+    /// # let _ = url;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_tenant_domain(&self, tenant_id: &str, domain: &str) -> Result<(), EmulatorError> {
+        let domain = state::normalize_domain(domain)
+            .map_err(|why| EmulatorError::Config(format!("'{domain}': {why}")))?;
+        let tid = tenant_id.to_ascii_lowercase();
+        self.add_tenant(&tid);
+        let mut domains = write(&self.state().domains);
+        match domains.get(&domain) {
+            Some(owner) if *owner != tid => Err(EmulatorError::Config(format!(
+                "domain '{domain}' already belongs to tenant {owner}"
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                domains.insert(domain, tid);
+                Ok(())
+            }
+        }
+    }
+
+    /// The domain names of a tenant (lower-cased, sorted); [`DEV_TENANT_DOMAIN`] for the
+    /// development tenant.
+    pub fn tenant_domains(&self, tenant_id: &str) -> Vec<String> {
+        let tid = tenant_id.to_ascii_lowercase();
+        let mut out: Vec<String> = read(&self.state().domains)
+            .iter()
+            .filter(|(_, owner)| **owner == tid)
+            .map(|(domain, _)| domain.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Register (or replace) an app in a tenant, creating the tenant if needed.

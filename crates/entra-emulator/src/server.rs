@@ -160,8 +160,14 @@ fn oversized_body(n: usize) -> Bytes {
 // Tenants
 
 enum TenantKind {
-    /// A registered tenant, by its lower-cased id.
-    Specific(String),
+    /// A registered tenant, named by its id or one of its domain names.
+    Specific {
+        /// The tenant id, lower-cased.
+        tid: String,
+        /// How endpoint URLs name the tenant: the domain name as the caller wrote it in the
+        /// path, or the lower-cased tenant id.
+        segment: String,
+    },
     /// `common` or `organizations` (lower-cased).
     Independent(String),
 }
@@ -172,9 +178,17 @@ fn resolve_tenant(st: &State, tenant: &str) -> Result<TenantKind, AadError> {
         return Ok(TenantKind::Independent(lower));
     }
     if st.has_tenant(&lower) {
-        Ok(TenantKind::Specific(lower))
-    } else {
-        Err(AadError::tenant_not_found(tenant))
+        return Ok(TenantKind::Specific {
+            tid: lower.clone(),
+            segment: lower,
+        });
+    }
+    match st.tenant_of_domain(&lower) {
+        Some(tid) => Ok(TenantKind::Specific {
+            tid,
+            segment: tenant.to_owned(),
+        }),
+        None => Err(AadError::tenant_not_found(tenant)),
     }
 }
 
@@ -224,7 +238,7 @@ async fn discovery_v2(
     let appid = query_param(query.as_deref(), "appid");
     let base = &st.base_url;
     let (t, issuer, region) = match &kind {
-        TenantKind::Specific(tid) => (tid.clone(), st.issuer_v2(tid), json!("NA")),
+        TenantKind::Specific { tid, segment } => (segment.clone(), st.issuer_v2(tid), json!("NA")),
         TenantKind::Independent(t) => (t.clone(), format!("{base}/{{tenantid}}/v2.0"), Value::Null),
     };
     let doc = json!({
@@ -272,7 +286,7 @@ async fn discovery_v1(
     let appid = query_param(query.as_deref(), "appid");
     let base = &st.base_url;
     let (t, issuer, region) = match &kind {
-        TenantKind::Specific(tid) => (tid.clone(), st.issuer_v1(tid), json!("NA")),
+        TenantKind::Specific { tid, segment } => (segment.clone(), st.issuer_v1(tid), json!("NA")),
         TenantKind::Independent(t) => (t.clone(), st.issuer_v1("{tenantid}"), Value::Null),
     };
     let doc = json!({
@@ -350,7 +364,7 @@ fn keys(
         let tenants = read(&st.tenants);
         for (tid, t) in tenants.iter() {
             let wanted = match &kind {
-                TenantKind::Specific(x) => x == tid,
+                TenantKind::Specific { tid: x, .. } => x == tid,
                 TenantKind::Independent(_) => true,
             };
             if !wanted {
@@ -481,7 +495,7 @@ fn issue(
     if grant_type != "client_credentials" {
         return Err(AadError::unsupported_grant_type(grant_type));
     }
-    let TenantKind::Specific(tid) = kind else {
+    let TenantKind::Specific { tid, .. } = kind else {
         return Err(AadError::no_tenant_information());
     };
 

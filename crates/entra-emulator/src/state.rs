@@ -82,6 +82,8 @@ pub(crate) struct State {
     pub(crate) base_url: String,
     pub(crate) v1_issuer_host: String,
     pub(crate) tenants: RwLock<HashMap<String, Tenant>>,
+    /// Tenant domain names (lower-cased) and the lower-cased id of the tenant each belongs to.
+    pub(crate) domains: RwLock<HashMap<String, String>>,
     pub(crate) keys: RwLock<KeyStore>,
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
     pub(crate) log: Mutex<RequestLog>,
@@ -95,6 +97,7 @@ impl State {
             base_url,
             v1_issuer_host,
             tenants: RwLock::new(HashMap::new()),
+            domains: RwLock::new(HashMap::new()),
             keys: RwLock::new(keys),
             faults: Mutex::new(HashMap::new()),
             log: Mutex::new(RequestLog::default()),
@@ -114,6 +117,13 @@ impl State {
         read(&self.tenants).contains_key(&tid.to_ascii_lowercase())
     }
 
+    /// The lower-cased id of the tenant that has this domain name, if any.
+    pub(crate) fn tenant_of_domain(&self, domain: &str) -> Option<String> {
+        read(&self.domains)
+            .get(&domain.to_ascii_lowercase())
+            .cloned()
+    }
+
     pub(crate) fn active_key(&self) -> SigningKey {
         read(&self.keys).active.clone()
     }
@@ -121,6 +131,35 @@ impl State {
     pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
         lock(&self.faults).get(&endpoint).cloned()
     }
+}
+
+/// A tenant domain name, lower-cased, or why it is not one: 1 to 253 characters, at least two
+/// dot-separated labels of 1 to 63 ASCII letters, digits and hyphens, no label starting or ending
+/// with a hyphen. (The dot keeps domain names apart from tenant ids, `common` and
+/// `organizations`.)
+pub(crate) fn normalize_domain(domain: &str) -> Result<String, String> {
+    let lower = domain.to_ascii_lowercase();
+    if lower.is_empty() || lower.len() > 253 {
+        return Err("a domain name has 1 to 253 characters".to_owned());
+    }
+    if !lower.contains('.') {
+        return Err(
+            "a domain name has at least two labels, e.g. contoso.onmicrosoft.com".to_owned(),
+        );
+    }
+    for label in lower.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err("each label has 1 to 63 letters, digits or inner hyphens".to_owned());
+        }
+    }
+    Ok(lower)
 }
 
 /// The service principal object id of an app in a tenant: a v4-shaped UUID derived from

@@ -137,6 +137,77 @@ async fn client_secret_v2_token_verifies_against_served_keys() {
 }
 
 #[tokio::test]
+async fn client_credentials_under_domain_path() {
+    let emu = emulator().await;
+    let keys = jwks(&emu, TokenVersion::V2).await;
+    for (tenant, v) in [
+        (DEV_TENANT_DOMAIN, TokenVersion::V2),
+        (DEV_TENANT_DOMAIN, TokenVersion::V1),
+        ("EntraEmulator.OnMicrosoft.COM", TokenVersion::V2),
+    ] {
+        let mut form = secret_form();
+        if v == TokenVersion::V1 {
+            form.retain(|(k, _)| *k != "scope");
+            form.push(("resource", DEV_API_CLIENT_ID));
+        }
+        let resp = post(&emu, tenant, v, &form).await;
+        assert_eq!(resp.status(), 200, "{tenant} {v:?}");
+        let body: Value = resp.json().await.unwrap();
+        // The issuer and tid are the tenant id's, not the domain.
+        let claims = verify_with_jwks(
+            body["access_token"].as_str().unwrap(),
+            &keys,
+            DEV_API_CLIENT_ID,
+            &emu.issuer_v2(DEV_TENANT_ID),
+        )
+        .unwrap();
+        assert_eq!(claims["tid"], DEV_TENANT_ID);
+        assert_eq!(claims["iss"], emu.issuer_v2(DEV_TENANT_ID));
+        assert_eq!(
+            claims["oid"],
+            emu.service_principal_id(DEV_TENANT_ID, DEV_CLIENT_ID)
+        );
+        assert_eq!(claims["roles"], json!(["Api.Admin", "Files.Read.All"]));
+    }
+    // A v1 resource: v1 issuer with the tenant id.
+    let resp = post(
+        &emu,
+        DEV_TENANT_DOMAIN,
+        TokenVersion::V2,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEV_CLIENT_ID),
+            ("client_secret", DEV_CLIENT_SECRET),
+            ("scope", "https://v1api.contoso.example/.default"),
+        ],
+    )
+    .await;
+    let body: Value = resp.json().await.unwrap();
+    let claims = verify_with_jwks(
+        body["access_token"].as_str().unwrap(),
+        &jwks(&emu, TokenVersion::V1).await,
+        "https://v1api.contoso.example",
+        &format!("https://sts.windows.net/{DEV_TENANT_ID}/"),
+    )
+    .unwrap();
+    assert_eq!(claims["tid"], DEV_TENANT_ID);
+    // Unknown domain: AADSTS90002.
+    let resp = post(
+        &emu,
+        "nobody.onmicrosoft.com",
+        TokenVersion::V2,
+        &secret_form(),
+    )
+    .await;
+    assert_aad_error(resp, 400, "invalid_request", 90002).await;
+    // A client of another tenant is not found through this tenant's domain.
+    let other = "0b0b0b0b-1111-4222-8333-444455556666";
+    emu.add_tenant_domain(other, "fabrikam.example").unwrap();
+    let resp = post(&emu, "fabrikam.example", TokenVersion::V2, &secret_form()).await;
+    assert_aad_error(resp, 400, "unauthorized_client", 700016).await;
+}
+
+#[tokio::test]
 async fn basic_auth_and_v1_endpoint_and_v1_resource() {
     let emu = emulator().await;
     // HTTP Basic, v2 endpoint, resource that accepts v1 tokens.
