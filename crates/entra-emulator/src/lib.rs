@@ -68,12 +68,13 @@
 //! | 7000218 | `invalid_client` | 401 | neither `client_secret` nor `client_assertion` |
 //! | 7000215 | `invalid_client` | 401 | wrong client secret |
 //! | 7000222 | `invalid_client` | 401 | the secret matches one that has expired |
-//! | 50027 | `invalid_request` | 400 | the client assertion is not a parsable JWT |
+//! | 50027 | `invalid_request` | 400 | the client assertion is not a parsable JWT, or lacks `iss`, `sub` or a non-empty string `jti` (Entra documents no code for a missing `jti`; 50027 is its code for a JWT without a required claim) |
 //! | 9002313 | `invalid_request` | 400 | unsupported `client_assertion_type` |
 //! | 700021 | `invalid_client` | 401 | assertion `iss`/`sub` differ from each other or from `client_id` |
 //! | 700027 | `invalid_client` | 401 | assertion: unknown certificate thumbprint, unsupported `alg`, or bad signature |
-//! | 700023 | `invalid_client` | 401 | assertion `aud` is not this tenant's v2 or v1 token endpoint |
+//! | 700023 | `invalid_client` | 401 | assertion `aud` is not this tenant's v2 or v1 token endpoint (by tenant id or domain name) |
 //! | 700024 | `invalid_client` | 401 | assertion expired, no `exp`, or `nbf` more than 5 minutes ahead |
+//! | 700024 | `invalid_client` | 401 | assertion valid for longer than [`EmulatorBuilder::max_assertion_lifetime`], one hour by default (Entra documents no limit and no code for this; the emulator's choice) |
 //! | 7000274 | `invalid_client` | 401 | assertion `jti` already used (Entra documents no code for this; the emulator's choice) |
 //! | 70011 | `invalid_scope` | 400 | `scope` is not exactly one `{resource}/.default` |
 //! | 500011 | `invalid_resource` | 400 | the resource (App ID URI or client id) is not registered in the tenant |
@@ -81,7 +82,11 @@
 //! Client assertions (`private_key_jwt`) are accepted signed RS256 with an `x5t` header or PS256
 //! with `x5t#S256` (either header works with either algorithm), thumbprints base64url with or
 //! without `=` padding, `iat`/`nbf`/`exp` as integers or floats, `aud` = the tenant's v2 or v1
-//! token endpoint URL. A `jti` is remembered until the assertion's `exp`.
+//! token endpoint URL: the one called, e.g. `{base}/contoso.onmicrosoft.com/oauth2/v2.0/token`
+//! through a domain name, or the same endpoint named by the tenant id or another of its domain
+//! names. A `jti` is required and remembered until the assertion's `exp`: since an assertion
+//! is valid for at most [`EmulatorBuilder::max_assertion_lifetime`], the memory this takes is
+//! bounded.
 //!
 //! # Issued tokens
 //!
@@ -143,6 +148,9 @@ pub const DEV_CLIENT_ID: &str = "b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13";
 /// code; it only ever works against the emulator.
 pub const DEV_CLIENT_SECRET: &str = "dev-only-secret~emulator~not-for-production";
 
+/// The default of [`EmulatorBuilder::max_assertion_lifetime`].
+const DEFAULT_MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// The v1 issuer host Entra uses: `https://sts.windows.net/{tid}/`.
 const DEFAULT_V1_ISSUER_HOST: &str = "https://sts.windows.net";
 
@@ -186,6 +194,7 @@ pub struct EmulatorBuilder {
     dev_tenant: bool,
     config: Option<EmulatorConfig>,
     v1_issuer_host: String,
+    max_assertion_lifetime: Duration,
 }
 
 impl EmulatorBuilder {
@@ -222,6 +231,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The longest a client assertion may be valid (default one hour): from its `nbf` (else its
+    /// `iat`, else the time it is received) to its `exp`. The token endpoint refuses longer ones
+    /// with AADSTS700024. Entra documents no such limit (it recommends assertions that expire
+    /// 5 to 10 minutes after `nbf`; MSAL makes them 10 minutes long); the emulator needs one to
+    /// bound how long it remembers assertion `jti`s against replay.
+    pub fn max_assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_assertion_lifetime = lifetime;
+        self
+    }
+
     /// Bind, generate what is needed and start serving in the background.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let registrations = match &self.config {
@@ -249,7 +268,9 @@ impl EmulatorBuilder {
             published: vec![k1.clone(), k2.clone()],
             active: k1.clone(),
         };
-        let state = Arc::new(State::new(base_url, self.v1_issuer_host, store));
+        let mut state = State::new(base_url, self.v1_issuer_host, store);
+        state.max_assertion_lifetime = self.max_assertion_lifetime;
+        let state = Arc::new(state);
 
         let mut ca_path = None;
         if let (Some(t), Some(path)) = (&tls, &self.tls.ca_out) {
@@ -327,6 +348,7 @@ impl Emulator {
             dev_tenant: true,
             config: None,
             v1_issuer_host: DEFAULT_V1_ISSUER_HOST.to_owned(),
+            max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
         }
     }
 

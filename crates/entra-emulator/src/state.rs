@@ -1,7 +1,9 @@
 //! Shared, lock-protected state of a running emulator.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -58,6 +60,50 @@ impl Tenant {
     }
 }
 
+/// The client assertions seen, by a digest of (client id, `jti`), each until its `exp`. Entries
+/// are evicted once expired, and assertions are valid for a bounded time
+/// ([`State::max_assertion_lifetime`]), so this holds at most the assertions accepted during that
+/// time, 32 bytes of key each whatever the size of the `jti`.
+#[derive(Default)]
+pub(crate) struct SeenJtis {
+    expiry: HashMap<[u8; 32], i64>,
+    /// The same entries, soonest expiry first.
+    queue: BinaryHeap<Reverse<(i64, [u8; 32])>>,
+}
+
+impl SeenJtis {
+    /// Forget what expired before `now`, then remember the `jti` of `client_id` until `exp`.
+    /// `false` if it was already remembered (a replay).
+    pub(crate) fn insert(&mut self, client_id: &str, jti: &str, exp: i64, now: i64) -> bool {
+        while let Some(Reverse((e, key))) = self.queue.peek().copied() {
+            if e >= now {
+                break;
+            }
+            self.queue.pop();
+            self.expiry.remove(&key);
+        }
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(client_id.to_ascii_lowercase().as_bytes());
+        ctx.update(b"\0");
+        ctx.update(jti.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.finish().as_ref());
+        if self.expiry.contains_key(&key) {
+            return false;
+        }
+        let exp = exp.max(now);
+        self.expiry.insert(key, exp);
+        self.queue.push(Reverse((exp, key)));
+        true
+    }
+
+    /// How many assertions are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.expiry.len()
+    }
+}
+
 pub(crate) struct KeyStore {
     pub(crate) published: Vec<SigningKey>,
     pub(crate) active: SigningKey,
@@ -87,8 +133,10 @@ pub(crate) struct State {
     pub(crate) keys: RwLock<KeyStore>,
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
     pub(crate) log: Mutex<RequestLog>,
-    /// Seen client-assertion jtis (client id + jti) and their expiry (unix seconds).
-    pub(crate) jtis: Mutex<HashMap<String, i64>>,
+    /// Seen client-assertion jtis, remembered until the assertion expires.
+    pub(crate) jtis: Mutex<SeenJtis>,
+    /// The longest a client assertion may be valid (`exp` minus its start).
+    pub(crate) max_assertion_lifetime: Duration,
 }
 
 impl State {
@@ -101,7 +149,8 @@ impl State {
             keys: RwLock::new(keys),
             faults: Mutex::new(HashMap::new()),
             log: Mutex::new(RequestLog::default()),
-            jtis: Mutex::new(HashMap::new()),
+            jtis: Mutex::new(SeenJtis::default()),
+            max_assertion_lifetime: Duration::from_secs(3600),
         }
     }
 
@@ -201,4 +250,40 @@ pub(crate) fn random_between(lo: u64, hi: u64) -> u64 {
         return lo;
     }
     lo + u64::from_le_bytes(buf) % (hi - lo + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_jtis_evicts_expired_entries() {
+        let mut seen = SeenJtis::default();
+        assert!(seen.insert("Client", "a", 100, 0));
+        assert!(
+            !seen.insert("client", "a", 100, 50),
+            "replay, client id case-insensitive"
+        );
+        assert!(seen.insert("client", "A", 100, 50), "jti is case-sensitive");
+        assert!(seen.insert("other", "a", 200, 50));
+        assert!(
+            seen.insert("client", "b", 10, 50),
+            "an expired exp is kept until now"
+        );
+        assert_eq!(seen.len(), 4);
+        // At 100 the entries expiring at 100 are still there; the one at 50 is gone.
+        assert!(!seen.insert("client", "a", 100, 100));
+        assert_eq!(seen.len(), 3);
+        // After 100, only the entry expiring at 200 remains (plus the new one).
+        assert!(seen.insert("client", "c", 300, 101));
+        assert_eq!(seen.len(), 2);
+        assert!(seen.insert("client", "a", 150, 101), "forgotten after exp");
+        // Many assertions over time: memory follows what is still valid, not the total.
+        for i in 0..10_000i64 {
+            assert!(seen.insert("client", &i.to_string(), 1_000 + i + 60, 1_000 + i));
+        }
+        assert!(seen.len() <= 62, "{}", seen.len());
+        // A huge jti costs no more than a short one.
+        assert!(seen.insert("client", &"x".repeat(1 << 20), 20_000, 11_000));
+    }
 }
