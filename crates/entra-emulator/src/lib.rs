@@ -18,7 +18,8 @@
 //! errors have the shape Entra gives them, so code tested against the emulator behaves the same
 //! against Entra. On top, tests can mint any token directly ([`Emulator::token`]), rotate keys
 //! ([`Emulator::add_key`], [`Emulator::set_active_key`], [`Emulator::retire_key`]), inject
-//! faults ([`Emulator::set_fault`]) and count requests ([`Emulator::request_count`]).
+//! faults into an endpoint kind ([`Emulator::set_fault`]) or one path
+//! ([`Emulator::set_path_fault`]) and count requests ([`Emulator::request_count`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -644,7 +645,8 @@ impl Emulator {
         key
     }
 
-    /// Inject a fault into every request to this endpoint kind until cleared.
+    /// Inject a fault into every request to this endpoint kind (every tenant, v1 and v2 paths)
+    /// until cleared. To fault a single path, see [`Emulator::set_path_fault`].
     pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
         lock(&self.state().faults).insert(endpoint, fault);
     }
@@ -654,9 +656,63 @@ impl Emulator {
         lock(&self.state().faults).remove(&endpoint);
     }
 
-    /// Remove all faults.
+    /// Inject a fault into every request to this one path until cleared, e.g. only the v1
+    /// discovery document of one tenant while its v2 document answers normally. It is applied
+    /// like the faults of [`Emulator::set_fault`], and wins over the fault of the path's
+    /// endpoint kind; the requests are counted and logged as usual (with the fault in
+    /// [`LoggedRequest::fault`]). Any path can be faulted, even one the emulator does not serve.
+    ///
+    /// `path` is compared exactly (case-sensitive, not percent-decoded) with the request path,
+    /// as shown in [`LoggedRequest::path`], e.g. `/{tenant}/.well-known/openid-configuration`.
+    /// A URL of this emulator works too (from [`Emulator::discovery_url`] for instance): its
+    /// scheme, host and port are dropped. A query string is ignored: the fault applies whatever
+    /// the query.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use entra_emulator::{Emulator, Fault, TokenVersion, DEV_TENANT_ID};
+    ///
+    /// let emu = Emulator::start().await?;
+    /// let v1 = emu.discovery_url(DEV_TENANT_ID, TokenVersion::V1);
+    /// let v2 = emu.discovery_url(DEV_TENANT_ID, TokenVersion::V2);
+    /// emu.set_path_fault(&format!("/{DEV_TENANT_ID}/.well-known/openid-configuration"), Fault::Status(503));
+    ///
+    /// let http = reqwest::Client::builder().no_proxy().build()?;
+    /// assert_eq!(http.get(&v1).send().await?.status(), 503);
+    /// assert_eq!(http.get(&v2).send().await?.status(), 200);
+    ///
+    /// emu.clear_path_fault(&v1); // the URL names the same path
+    /// assert_eq!(http.get(&v1).send().await?.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_path_fault(&self, path: &str, fault: Fault) {
+        let path = self.request_path(path);
+        lock(&self.state().path_faults).insert(path, fault);
+    }
+
+    /// Remove the fault of one path (given as to [`Emulator::set_path_fault`]).
+    pub fn clear_path_fault(&self, path: &str) {
+        let path = self.request_path(path);
+        lock(&self.state().path_faults).remove(&path);
+    }
+
+    /// Remove all faults: those of endpoint kinds and those of paths.
     pub fn clear_faults(&self) {
         lock(&self.state().faults).clear();
+        lock(&self.state().path_faults).clear();
+    }
+
+    /// The request path named by `path_or_url`: without this emulator's base URL, query or
+    /// fragment.
+    fn request_path(&self, path_or_url: &str) -> String {
+        let base = &self.state().base_url;
+        let path = match path_or_url.get(..base.len()) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(base) => &path_or_url[base.len()..],
+            _ => path_or_url,
+        };
+        let end = path.find(['?', '#']).unwrap_or(path.len());
+        path[..end].to_owned()
     }
 
     /// How many requests reached this endpoint kind (any tenant, including faulted and failed

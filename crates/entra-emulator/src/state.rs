@@ -132,6 +132,8 @@ pub(crate) struct State {
     pub(crate) domains: RwLock<HashMap<String, String>>,
     pub(crate) keys: RwLock<KeyStore>,
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
+    /// Faults for one exact request path; they win over `faults`.
+    pub(crate) path_faults: Mutex<HashMap<String, Fault>>,
     pub(crate) log: Mutex<RequestLog>,
     /// Seen client-assertion jtis, remembered until the assertion expires.
     pub(crate) jtis: Mutex<SeenJtis>,
@@ -148,6 +150,7 @@ impl State {
             domains: RwLock::new(HashMap::new()),
             keys: RwLock::new(keys),
             faults: Mutex::new(HashMap::new()),
+            path_faults: Mutex::new(HashMap::new()),
             log: Mutex::new(RequestLog::default()),
             jtis: Mutex::new(SeenJtis::default()),
             max_assertion_lifetime: Duration::from_secs(3600),
@@ -177,8 +180,11 @@ impl State {
         read(&self.keys).active.clone()
     }
 
-    pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
-        lock(&self.faults).get(&endpoint).cloned()
+    /// The fault for a request: the one set for its exact path, else the one set for its
+    /// endpoint kind.
+    pub(crate) fn fault_for(&self, path: &str, endpoint: Option<Endpoint>) -> Option<Fault> {
+        let by_path = lock(&self.path_faults).get(path).cloned();
+        by_path.or_else(|| endpoint.and_then(|ep| lock(&self.faults).get(&ep).cloned()))
     }
 }
 

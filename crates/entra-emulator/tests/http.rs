@@ -580,6 +580,153 @@ async fn faults_are_observable_and_counted() {
 }
 
 #[tokio::test]
+async fn path_faults_hit_one_path_only() {
+    let emu = Emulator::start().await.unwrap();
+    let t = DEV_TENANT_ID;
+    let v1 = emu.discovery_url(t, TokenVersion::V1);
+    let v2 = emu.discovery_url(t, TokenVersion::V2);
+    let v1_path = format!("/{t}/.well-known/openid-configuration");
+
+    // Only the v1 discovery document of this tenant fails.
+    emu.set_path_fault(&v1_path, Fault::Status(503));
+    let resp = get(&v1).await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.text().await.unwrap().contains("injected fault"));
+    assert_eq!(get_json(&v2).await["issuer"], emu.issuer_v2(t));
+    assert_eq!(
+        get(&emu.discovery_url("common", TokenVersion::V1))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get(&emu.discovery_url(DEV_TENANT_DOMAIN, TokenVersion::V1))
+            .await
+            .status(),
+        200
+    );
+    // Whatever the query string.
+    assert_eq!(
+        get(&format!("{v1}?appid={DEV_API_CLIENT_ID}"))
+            .await
+            .status(),
+        503
+    );
+    // The path is compared exactly.
+    assert_eq!(get(&v1.replace(t, &t.to_uppercase())).await.status(), 200);
+
+    // Counted and logged like any request, with the fault.
+    assert_eq!(emu.request_count(Endpoint::Discovery), 6);
+    let log = emu.request_log();
+    let faulted: Vec<&LoggedRequest> = log.iter().filter(|r| r.fault.is_some()).collect();
+    assert_eq!(faulted.len(), 2);
+    for r in &faulted {
+        assert_eq!(r.path, v1_path);
+        assert_eq!(r.fault, Some(Fault::Status(503)));
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.endpoint, Some(Endpoint::Discovery));
+    }
+
+    // A path fault wins over the endpoint fault; the other paths get the endpoint fault.
+    emu.set_fault(Endpoint::Discovery, Fault::Html);
+    assert_eq!(get(&v1).await.status(), 503);
+    let resp = get(&v2).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    // Cleared, the path gets the endpoint fault again; a URL names its path.
+    emu.clear_path_fault(&v1);
+    let resp = get(&v1).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    emu.clear_fault(Endpoint::Discovery);
+    assert_eq!(get_json(&v1).await["issuer"], emu.issuer_v1(t));
+
+    // Set by URL (query ignored); the other faults work per path too.
+    emu.set_path_fault(&format!("{v1}?x=1"), Fault::DropConnection);
+    assert!(http().get(&v1).send().await.is_err());
+    assert_eq!(get(&v2).await.status(), 200);
+    emu.set_path_fault(&v1, Fault::Delay(Duration::from_millis(300)));
+    let start = Instant::now();
+    assert_eq!(get(&v1).await.status(), 200);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    emu.set_path_fault(&v2, Fault::InvalidJson);
+    assert!(get(&v2).await.json::<Value>().await.is_err());
+
+    // Key-set faults apply to the faulted key set only.
+    let keys_v1 = emu.jwks_uri(t, TokenVersion::V1);
+    let keys_v2 = emu.jwks_uri(t, TokenVersion::V2);
+    emu.set_path_fault(&keys_v1, Fault::EmptyKeySet);
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    assert_eq!(
+        get_json(&keys_v2).await["keys"].as_array().unwrap().len(),
+        2
+    );
+    emu.set_path_fault(&keys_v2, Fault::BrokenKey);
+    assert_eq!(
+        get_json(&keys_v2).await["keys"].as_array().unwrap().len(),
+        5
+    );
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    // A path fault wins over a key-set endpoint fault too.
+    emu.set_fault(Endpoint::Keys, Fault::Status(500));
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    assert_eq!(
+        get(&emu.jwks_uri("common", TokenVersion::V1))
+            .await
+            .status(),
+        500
+    );
+
+    // The token endpoint, and paths the emulator does not serve.
+    let token_v1 = emu.token_endpoint(t, TokenVersion::V1);
+    emu.set_path_fault(&token_v1, Fault::Status(429));
+    let resp = http()
+        .post(&token_v1)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    emu.set_path_fault("/not/served", Fault::Status(418));
+    assert_eq!(
+        get(&format!("{}/not/served", emu.base_url()))
+            .await
+            .status(),
+        418
+    );
+    let last = emu.request_log().pop().unwrap();
+    assert_eq!(
+        (last.endpoint, last.fault),
+        (None, Some(Fault::Status(418)))
+    );
+
+    // clear_faults clears path faults too.
+    emu.clear_faults();
+    assert_eq!(get(&v1).await.status(), 200);
+    assert_eq!(get(&v2).await.status(), 200);
+    assert_eq!(
+        get_json(&keys_v1).await["keys"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        get(&format!("{}/not/served", emu.base_url()))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
 async fn tls_with_generated_ca() {
     let ca_path =
         std::env::temp_dir().join(format!("entra-emulator-test-ca-{}.pem", std::process::id()));
