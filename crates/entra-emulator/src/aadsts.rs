@@ -176,6 +176,22 @@ impl AadError {
         )
     }
 
+    /// Entra documents no limit (nor code) for this: the emulator's choice, see
+    /// `EmulatorBuilder::max_assertion_lifetime`.
+    pub(crate) fn assertion_lifetime_too_long(start: f64, exp: f64, max_secs: u64) -> AadError {
+        AadError::invalid_client(
+            700024,
+            format!(
+                "Client assertion is not within its valid time range: it is valid from {} to \
+                 {}, longer than the {max_secs} seconds this emulator accepts. Create \
+                 assertions that expire 5 to 10 minutes after 'nbf'. Review the documentation \
+                 at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .",
+                format_unix(start as i64),
+                format_unix(exp as i64),
+            ),
+        )
+    }
+
     pub(crate) fn assertion_audience() -> AadError {
         AadError::invalid_client(
             700023,

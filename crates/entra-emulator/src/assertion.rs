@@ -12,8 +12,8 @@ use crate::token::now_unix;
 /// How far in the future `nbf` may be (client clock skew), in seconds.
 const NBF_SKEW: f64 = 300.0;
 
-/// Check a client assertion for `tenant` (as written in the request path) and return the
-/// client id it authenticates.
+/// Check a client assertion for the tenant `tenant` (its lower-cased id, whichever name the
+/// request path used) and return the client id it authenticates.
 pub(crate) fn verify(
     state: &State,
     tenant: &str,
@@ -31,6 +31,16 @@ pub(crate) fn verify(
     let (Some(iss), Some(sub)) = (iss, sub) else {
         return Err(AadError::malformed_assertion(
             "'iss' and 'sub' are required",
+        ));
+    };
+    // Without a `jti` an assertion could be replayed until it expires.
+    let Some(jti) = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|j| !j.is_empty())
+    else {
+        return Err(AadError::malformed_assertion(
+            "'jti' is required: a unique identifier for every assertion",
         ));
     };
     if !iss.eq_ignore_ascii_case(sub) {
@@ -99,16 +109,8 @@ pub(crate) fn verify(
         ));
     }
 
-    // Audience: the tenant's v2 or v1 token endpoint.
-    let accepted = [
-        format!("{}/{tenant}/oauth2/v2.0/token", state.base_url),
-        format!("{}/{tenant}/oauth2/token", state.base_url),
-    ];
-    let aud_ok = |a: &str| {
-        accepted
-            .iter()
-            .any(|x| x.eq_ignore_ascii_case(a.trim_end_matches('/')))
-    };
+    // Audience: the tenant's v2 or v1 token endpoint, by its id or one of its domain names.
+    let aud_ok = |a: &str| names_token_endpoint_of(state, tenant, a);
     let aud_matches = match claims.get("aud") {
         Some(Value::String(a)) => aud_ok(a),
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(aud_ok),
@@ -130,18 +132,53 @@ pub(crate) fn verify(
         return Err(AadError::assertion_time_range(now, nbf, exp));
     }
 
+    // Lifetime: from nbf (else iat, else now) to exp. A start after the accepted skew cannot
+    // shorten it (an `iat` far ahead), so every remembered jti is forgotten within
+    // max_assertion_lifetime + NBF_SKEW.
+    let exp = exp.unwrap_or(0.0);
+    let max = state.max_assertion_lifetime.as_secs_f64();
+    let start = nbf
+        .or_else(|| claims.get("iat").and_then(Value::as_f64))
+        .unwrap_or(now as f64)
+        .min(now as f64 + NBF_SKEW);
+    if exp - start > max {
+        return Err(AadError::assertion_lifetime_too_long(
+            start,
+            exp,
+            state.max_assertion_lifetime.as_secs(),
+        ));
+    }
+
     // Replay.
-    if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-        let exp = exp.unwrap_or(0.0) as i64;
-        let mut seen = lock(&state.jtis);
-        seen.retain(|_, e| *e >= now);
-        let key = format!("{}\u{0}{jti}", client_id.to_ascii_lowercase());
-        if seen.contains_key(&key) {
-            return Err(AadError::assertion_replayed());
-        }
-        seen.insert(key, exp.max(now));
+    if !lock(&state.jtis).insert(&client_id, jti, exp as i64, now) {
+        return Err(AadError::assertion_replayed());
     }
     Ok(client_id)
+}
+
+/// Whether `aud` is the v2 or v1 token endpoint URL of the tenant `tid` on this emulator, the
+/// tenant named by its id or by one of its domain names (case-insensitive; a trailing `/` is
+/// ignored).
+fn names_token_endpoint_of(state: &State, tid: &str, aud: &str) -> bool {
+    let aud = aud.trim_end_matches('/');
+    let base = state.base_url.as_str();
+    let Some(rest) = aud
+        .get(..base.len())
+        .filter(|prefix| prefix.eq_ignore_ascii_case(base))
+        .and_then(|_| aud.get(base.len()..))
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return false;
+    };
+    let Some((segment, path)) = rest.split_once('/') else {
+        return false;
+    };
+    if !(path.eq_ignore_ascii_case("oauth2/v2.0/token")
+        || path.eq_ignore_ascii_case("oauth2/token"))
+    {
+        return false;
+    }
+    segment.eq_ignore_ascii_case(tid) || state.tenant_of_domain(segment).as_deref() == Some(tid)
 }
 
 fn decode_json(part: &str) -> Option<Map<String, Value>> {

@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::{
-    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID, Emulator, EmulatorConfig,
-    EmulatorError, TlsOptions, TokenVersion,
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
+    Emulator, EmulatorConfig, EmulatorError, TlsOptions, TokenVersion,
 };
 
 /// Options of `entra-emulator` (and `entra emulator`).
@@ -123,6 +123,10 @@ fn banner(emu: &Emulator, config: Option<&EmulatorConfig>, dev_tenant: bool) -> 
                 emu.issuer_v2(&t.id),
                 emu.issuer_v1(&t.id)
             ));
+            let domains = emu.tenant_domains(&t.id);
+            if !domains.is_empty() {
+                out.push_str(&format!("  domains:   {}\n", domains.join(", ")));
+            }
             for a in &t.apps {
                 out.push_str(&format!(
                     "  app {}{}\n",
@@ -140,6 +144,7 @@ fn banner(emu: &Emulator, config: Option<&EmulatorConfig>, dev_tenant: bool) -> 
         out.push_str(&format!(
             "\nDevelopment tenant {DEV_TENANT_ID}\n\
              \x20 authority:     {}\n\
+             \x20 domain:        {DEV_TENANT_DOMAIN}\n\
              \x20 issuer:        {}\n\
              \x20 API client id: {DEV_API_CLIENT_ID}  (App ID URI api://{DEV_API_CLIENT_ID}, roles Api.Admin, Files.Read.All)\n\
              \x20 client id:     {DEV_CLIENT_ID}\n\
@@ -204,5 +209,6 @@ mod tests {
         let b = banner(&emu, None, true);
         assert!(b.contains(&emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2)));
         assert!(b.contains("grant_type=client_credentials"));
+        assert!(b.contains(DEV_TENANT_DOMAIN));
     }
 }

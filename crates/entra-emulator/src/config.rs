@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EmulatorError;
 use crate::app::{App, ClientSecret, TokenVersion};
+use crate::state::normalize_domain;
 
 /// The emulator's directory contents, usually read from a file with
 /// [`EmulatorConfig::from_file`] (`.toml` or `.json`).
@@ -18,6 +19,7 @@ use crate::app::{App, ClientSecret, TokenVersion};
 ///
 /// [[tenants]]
 /// id = "11111111-1111-1111-1111-111111111111"
+/// domains = ["contoso.onmicrosoft.com", "contoso.example"]  # the tenant also answers under these
 ///
 /// [[tenants.apps]]                     # a protected API
 /// client_id = "22222222-2222-2222-2222-222222222222"
@@ -68,6 +70,10 @@ pub struct EmulatorConfig {
 pub struct TenantConfig {
     /// Tenant id (a GUID).
     pub id: String,
+    /// Domain names of the tenant, e.g. `contoso.onmicrosoft.com`: every tenant endpoint also
+    /// answers under `/{domain}/...` (see [`Emulator::add_tenant_domain`](crate::Emulator::add_tenant_domain)).
+    #[serde(default)]
+    pub domains: Vec<String>,
     /// App registrations in this tenant.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
@@ -137,8 +143,17 @@ pub struct RoleAssignmentConfig {
     pub role: String,
 }
 
-/// What a config turns into: per tenant, apps and (client, resource client id, role) triples.
-pub(crate) type Registrations = Vec<(String, Vec<App>, Vec<(String, String, String)>)>;
+/// What a config turns into, per tenant.
+pub(crate) struct TenantRegistration {
+    /// Tenant id.
+    pub(crate) id: String,
+    /// Domain names, lower-cased.
+    pub(crate) domains: Vec<String>,
+    /// App registrations.
+    pub(crate) apps: Vec<App>,
+    /// (client, resource client id, role) triples.
+    pub(crate) assignments: Vec<(String, String, String)>,
+}
 
 impl EmulatorConfig {
     /// Read a `.toml` or `.json` file. Relative certificate paths are resolved against the
@@ -186,14 +201,33 @@ impl EmulatorConfig {
     }
 
     /// Validate and convert into app registrations (reads certificate files).
-    pub(crate) fn registrations(&self) -> Result<Registrations, EmulatorError> {
-        let mut out = Vec::new();
+    pub(crate) fn registrations(&self) -> Result<Vec<TenantRegistration>, EmulatorError> {
+        let mut out: Vec<TenantRegistration> = Vec::new();
         for t in &self.tenants {
             if uuid::Uuid::parse_str(&t.id).is_err() {
                 return Err(EmulatorError::Config(format!(
                     "tenant id '{}' is not a GUID",
                     t.id
                 )));
+            }
+            let mut domains: Vec<String> = Vec::new();
+            for d in &t.domains {
+                let domain = normalize_domain(d).map_err(|why| {
+                    EmulatorError::Config(format!("tenant {}: domain '{d}': {why}", t.id))
+                })?;
+                let owner = out
+                    .iter()
+                    .find(|r| r.domains.contains(&domain))
+                    .map(|r| r.id.as_str());
+                if let Some(owner) = owner.filter(|o| !o.eq_ignore_ascii_case(&t.id)) {
+                    return Err(EmulatorError::Config(format!(
+                        "domain '{domain}' is given to tenant {owner} and to tenant {}",
+                        t.id
+                    )));
+                }
+                if !domains.contains(&domain) {
+                    domains.push(domain);
+                }
             }
             let mut apps = Vec::new();
             for a in &t.apps {
@@ -208,7 +242,12 @@ impl EmulatorConfig {
                     .unwrap_or_else(|| r.resource.clone());
                 assignments.push((r.client_id.clone(), resource, r.role.clone()));
             }
-            out.push((t.id.clone(), apps, assignments));
+            out.push(TenantRegistration {
+                id: t.id.clone(),
+                domains,
+                apps,
+                assignments,
+            });
         }
         Ok(out)
     }

@@ -13,7 +13,9 @@ pub enum Endpoint {
     Token,
 }
 
-/// A failure the emulator injects into every request to one [`Endpoint`] until cleared.
+/// A failure the emulator injects into every request to one [`Endpoint`]
+/// ([`Emulator::set_fault`](crate::Emulator::set_fault)) or to one path
+/// ([`Emulator::set_path_fault`](crate::Emulator::set_path_fault)) until cleared.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -11,11 +11,15 @@
 //! | `POST /{tenant}/oauth2/v2.0/token` | client credentials, `scope={resource}/.default` |
 //! | `POST /{tenant}/oauth2/token` | v1 client credentials, `resource=` |
 //!
-//! `{tenant}` is a registered tenant id, `common` or `organizations`. Documents, keys, tokens and
+//! `{tenant}` is a registered tenant id, one of its domain names (see
+//! [`Emulator::add_tenant_domain`]), `common` or `organizations`. Under a domain name the
+//! documents' `issuer` and the issued tokens' `iss` and `tid` carry the tenant id, while the
+//! endpoint URLs in the documents keep the domain, as in Entra. Documents, keys, tokens and
 //! errors have the shape Entra gives them, so code tested against the emulator behaves the same
 //! against Entra. On top, tests can mint any token directly ([`Emulator::token`]), rotate keys
 //! ([`Emulator::add_key`], [`Emulator::set_active_key`], [`Emulator::retire_key`]), inject
-//! faults ([`Emulator::set_fault`]) and count requests ([`Emulator::request_count`]).
+//! faults into an endpoint kind ([`Emulator::set_fault`]) or one path
+//! ([`Emulator::set_path_fault`]) and count requests ([`Emulator::request_count`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -35,7 +39,7 @@
 //! # The development tenant
 //!
 //! Unless [`EmulatorBuilder::without_dev_tenant`] is used, the emulator registers tenant
-//! [`DEV_TENANT_ID`] with two apps:
+//! [`DEV_TENANT_ID`], with the domain name [`DEV_TENANT_DOMAIN`] and two apps:
 //!
 //! * the protected API [`DEV_API_CLIENT_ID`]: App ID URI `api://{DEV_API_CLIENT_ID}`, app roles
 //!   `Api.Admin` and `Files.Read.All`, `accessTokenAcceptedVersion` 2;
@@ -65,12 +69,13 @@
 //! | 7000218 | `invalid_client` | 401 | neither `client_secret` nor `client_assertion` |
 //! | 7000215 | `invalid_client` | 401 | wrong client secret |
 //! | 7000222 | `invalid_client` | 401 | the secret matches one that has expired |
-//! | 50027 | `invalid_request` | 400 | the client assertion is not a parsable JWT |
+//! | 50027 | `invalid_request` | 400 | the client assertion is not a parsable JWT, or lacks `iss`, `sub` or a non-empty string `jti` (Entra documents no code for a missing `jti`; 50027 is its code for a JWT without a required claim) |
 //! | 9002313 | `invalid_request` | 400 | unsupported `client_assertion_type` |
 //! | 700021 | `invalid_client` | 401 | assertion `iss`/`sub` differ from each other or from `client_id` |
 //! | 700027 | `invalid_client` | 401 | assertion: unknown certificate thumbprint, unsupported `alg`, or bad signature |
-//! | 700023 | `invalid_client` | 401 | assertion `aud` is not this tenant's v2 or v1 token endpoint |
+//! | 700023 | `invalid_client` | 401 | assertion `aud` is not this tenant's v2 or v1 token endpoint (by tenant id or domain name) |
 //! | 700024 | `invalid_client` | 401 | assertion expired, no `exp`, or `nbf` more than 5 minutes ahead |
+//! | 700024 | `invalid_client` | 401 | assertion valid for longer than [`EmulatorBuilder::max_assertion_lifetime`], one hour by default (Entra documents no limit and no code for this; the emulator's choice) |
 //! | 7000274 | `invalid_client` | 401 | assertion `jti` already used (Entra documents no code for this; the emulator's choice) |
 //! | 70011 | `invalid_scope` | 400 | `scope` is not exactly one `{resource}/.default` |
 //! | 500011 | `invalid_resource` | 400 | the resource (App ID URI or client id) is not registered in the tenant |
@@ -78,7 +83,11 @@
 //! Client assertions (`private_key_jwt`) are accepted signed RS256 with an `x5t` header or PS256
 //! with `x5t#S256` (either header works with either algorithm), thumbprints base64url with or
 //! without `=` padding, `iat`/`nbf`/`exp` as integers or floats, `aud` = the tenant's v2 or v1
-//! token endpoint URL. A `jti` is remembered until the assertion's `exp`.
+//! token endpoint URL: the one called, e.g. `{base}/contoso.onmicrosoft.com/oauth2/v2.0/token`
+//! through a domain name, or the same endpoint named by the tenant id or another of its domain
+//! names. A `jti` is required and remembered until the assertion's `exp`: since an assertion
+//! is valid for at most [`EmulatorBuilder::max_assertion_lifetime`], the memory this takes is
+//! bounded.
 //!
 //! # Issued tokens
 //!
@@ -124,6 +133,10 @@ use state::{KeyStore, State, lock, read, write};
 /// Tenant id of the built-in development tenant.
 pub const DEV_TENANT_ID: &str = "7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90";
 
+/// The domain name of the built-in development tenant: every tenant endpoint also answers under
+/// `/{DEV_TENANT_DOMAIN}/...` (see [`Emulator::add_tenant_domain`]).
+pub const DEV_TENANT_DOMAIN: &str = "entraemulator.onmicrosoft.com";
+
 /// Client id of the built-in protected API app: App ID URI `api://{DEV_API_CLIENT_ID}`, app roles
 /// `Api.Admin` and `Files.Read.All`, `accessTokenAcceptedVersion` 2.
 pub const DEV_API_CLIENT_ID: &str = "3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61";
@@ -135,6 +148,9 @@ pub const DEV_CLIENT_ID: &str = "b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13";
 /// The client secret of [`DEV_CLIENT_ID`]. **Development only**: it is public, in this source
 /// code; it only ever works against the emulator.
 pub const DEV_CLIENT_SECRET: &str = "dev-only-secret~emulator~not-for-production";
+
+/// The default of [`EmulatorBuilder::max_assertion_lifetime`].
+const DEFAULT_MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The v1 issuer host Entra uses: `https://sts.windows.net/{tid}/`.
 const DEFAULT_V1_ISSUER_HOST: &str = "https://sts.windows.net";
@@ -179,6 +195,7 @@ pub struct EmulatorBuilder {
     dev_tenant: bool,
     config: Option<EmulatorConfig>,
     v1_issuer_host: String,
+    max_assertion_lifetime: Duration,
 }
 
 impl EmulatorBuilder {
@@ -215,6 +232,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The longest a client assertion may be valid (default one hour): from its `nbf` (else its
+    /// `iat`, else the time it is received) to its `exp`. The token endpoint refuses longer ones
+    /// with AADSTS700024. Entra documents no such limit (it recommends assertions that expire
+    /// 5 to 10 minutes after `nbf`; MSAL makes them 10 minutes long); the emulator needs one to
+    /// bound how long it remembers assertion `jti`s against replay.
+    pub fn max_assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_assertion_lifetime = lifetime;
+        self
+    }
+
     /// Bind, generate what is needed and start serving in the background.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let registrations = match &self.config {
@@ -242,7 +269,9 @@ impl EmulatorBuilder {
             published: vec![k1.clone(), k2.clone()],
             active: k1.clone(),
         };
-        let state = Arc::new(State::new(base_url, self.v1_issuer_host, store));
+        let mut state = State::new(base_url, self.v1_issuer_host, store);
+        state.max_assertion_lifetime = self.max_assertion_lifetime;
+        let state = Arc::new(state);
 
         let mut ca_path = None;
         if let (Some(t), Some(path)) = (&tls, &self.tls.ca_out) {
@@ -286,15 +315,18 @@ impl EmulatorBuilder {
             }),
         };
         if self.dev_tenant || self.config.as_ref().is_some_and(|c| c.dev_tenant) {
-            emu.register_dev_tenant();
+            emu.register_dev_tenant()?;
         }
-        for (tid, apps, assignments) in registrations {
-            emu.add_tenant(&tid);
-            for app in apps {
-                emu.register_app(&tid, app);
+        for r in registrations {
+            emu.add_tenant(&r.id);
+            for domain in &r.domains {
+                emu.add_tenant_domain(&r.id, domain)?;
             }
-            for (client, resource, role) in assignments {
-                emu.assign_app_role(&tid, &client, &resource, &role);
+            for app in r.apps {
+                emu.register_app(&r.id, app);
+            }
+            for (client, resource, role) in r.assignments {
+                emu.assign_app_role(&r.id, &client, &resource, &role);
             }
         }
         tracing::info!(base_url = %emu.base_url(), "entra emulator listening");
@@ -317,11 +349,13 @@ impl Emulator {
             dev_tenant: true,
             config: None,
             v1_issuer_host: DEFAULT_V1_ISSUER_HOST.to_owned(),
+            max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
         }
     }
 
-    fn register_dev_tenant(&self) {
+    fn register_dev_tenant(&self) -> Result<(), EmulatorError> {
         self.add_tenant(DEV_TENANT_ID);
+        self.add_tenant_domain(DEV_TENANT_ID, DEV_TENANT_DOMAIN)?;
         self.register_app(
             DEV_TENANT_ID,
             App::new(DEV_API_CLIENT_ID)
@@ -340,6 +374,7 @@ impl Emulator {
         for role in ["Api.Admin", "Files.Read.All"] {
             self.assign_app_role(DEV_TENANT_ID, DEV_CLIENT_ID, DEV_API_CLIENT_ID, role);
         }
+        Ok(())
     }
 
     fn state(&self) -> &Arc<State> {
@@ -417,6 +452,65 @@ impl Emulator {
         write(&self.state().tenants)
             .entry(tenant_id.to_ascii_lowercase())
             .or_default();
+    }
+
+    /// Give a tenant a domain name (like a verified domain, or the initial
+    /// `{name}.onmicrosoft.com`), creating the tenant if needed. Every tenant endpoint then also
+    /// answers under `/{domain}/...`, as Entra does: the discovery documents' `issuer` and the
+    /// issued tokens' `iss` and `tid` carry the tenant id, while the endpoint URLs in the
+    /// documents (`token_endpoint`, `jwks_uri`, ...) keep the domain as the caller wrote it.
+    /// Domain names are compared case-insensitively; an unknown one is answered like an
+    /// unknown tenant (AADSTS90002).
+    ///
+    /// Adding a domain the tenant already has does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`EmulatorError::Config`] if `domain` is not a domain name (at least two dot-separated
+    /// labels of letters, digits and inner hyphens; at most 253 characters), or if it already
+    /// belongs to another tenant.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), entra_emulator::EmulatorError> {
+    /// use entra_emulator::{Emulator, TokenVersion, DEV_TENANT_ID};
+    /// let emu = Emulator::start().await?;
+    /// emu.add_tenant_domain(DEV_TENANT_ID, "contoso.example")?;
+    /// // e.g. http://127.0.0.1:49152/contoso.example/v2.0/.well-known/openid-configuration
+    /// let url = emu.discovery_url("contoso.example", TokenVersion::V2);
+    /// assert!(emu.add_tenant_domain(DEV_TENANT_ID, "not a domain").is_err());
+    /// # let _ = url;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_tenant_domain(&self, tenant_id: &str, domain: &str) -> Result<(), EmulatorError> {
+        let domain = state::normalize_domain(domain)
+            .map_err(|why| EmulatorError::Config(format!("'{domain}': {why}")))?;
+        let tid = tenant_id.to_ascii_lowercase();
+        self.add_tenant(&tid);
+        let mut domains = write(&self.state().domains);
+        match domains.get(&domain) {
+            Some(owner) if *owner != tid => Err(EmulatorError::Config(format!(
+                "domain '{domain}' already belongs to tenant {owner}"
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                domains.insert(domain, tid);
+                Ok(())
+            }
+        }
+    }
+
+    /// The domain names of a tenant (lower-cased, sorted); [`DEV_TENANT_DOMAIN`] for the
+    /// development tenant.
+    pub fn tenant_domains(&self, tenant_id: &str) -> Vec<String> {
+        let tid = tenant_id.to_ascii_lowercase();
+        let mut out: Vec<String> = read(&self.state().domains)
+            .iter()
+            .filter(|(_, owner)| **owner == tid)
+            .map(|(domain, _)| domain.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Register (or replace) an app in a tenant, creating the tenant if needed.
@@ -551,7 +645,8 @@ impl Emulator {
         key
     }
 
-    /// Inject a fault into every request to this endpoint kind until cleared.
+    /// Inject a fault into every request to this endpoint kind (every tenant, v1 and v2 paths)
+    /// until cleared. To fault a single path, see [`Emulator::set_path_fault`].
     pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
         lock(&self.state().faults).insert(endpoint, fault);
     }
@@ -561,9 +656,63 @@ impl Emulator {
         lock(&self.state().faults).remove(&endpoint);
     }
 
-    /// Remove all faults.
+    /// Inject a fault into every request to this one path until cleared, e.g. only the v1
+    /// discovery document of one tenant while its v2 document answers normally. It is applied
+    /// like the faults of [`Emulator::set_fault`], and wins over the fault of the path's
+    /// endpoint kind; the requests are counted and logged as usual (with the fault in
+    /// [`LoggedRequest::fault`]). Any path can be faulted, even one the emulator does not serve.
+    ///
+    /// `path` is compared exactly (case-sensitive, not percent-decoded) with the request path,
+    /// as shown in [`LoggedRequest::path`], e.g. `/{tenant}/.well-known/openid-configuration`.
+    /// A URL of this emulator works too (from [`Emulator::discovery_url`] for instance): its
+    /// scheme, host and port are dropped. A query string is ignored: the fault applies whatever
+    /// the query.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use entra_emulator::{Emulator, Fault, TokenVersion, DEV_TENANT_ID};
+    ///
+    /// let emu = Emulator::start().await?;
+    /// let v1 = emu.discovery_url(DEV_TENANT_ID, TokenVersion::V1);
+    /// let v2 = emu.discovery_url(DEV_TENANT_ID, TokenVersion::V2);
+    /// emu.set_path_fault(&format!("/{DEV_TENANT_ID}/.well-known/openid-configuration"), Fault::Status(503));
+    ///
+    /// let http = reqwest::Client::builder().no_proxy().build()?;
+    /// assert_eq!(http.get(&v1).send().await?.status(), 503);
+    /// assert_eq!(http.get(&v2).send().await?.status(), 200);
+    ///
+    /// emu.clear_path_fault(&v1); // the URL names the same path
+    /// assert_eq!(http.get(&v1).send().await?.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_path_fault(&self, path: &str, fault: Fault) {
+        let path = self.request_path(path);
+        lock(&self.state().path_faults).insert(path, fault);
+    }
+
+    /// Remove the fault of one path (given as to [`Emulator::set_path_fault`]).
+    pub fn clear_path_fault(&self, path: &str) {
+        let path = self.request_path(path);
+        lock(&self.state().path_faults).remove(&path);
+    }
+
+    /// Remove all faults: those of endpoint kinds and those of paths.
     pub fn clear_faults(&self) {
         lock(&self.state().faults).clear();
+        lock(&self.state().path_faults).clear();
+    }
+
+    /// The request path named by `path_or_url`: without this emulator's base URL, query or
+    /// fragment.
+    fn request_path(&self, path_or_url: &str) -> String {
+        let base = &self.state().base_url;
+        let path = match path_or_url.get(..base.len()) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(base) => &path_or_url[base.len()..],
+            _ => path_or_url,
+        };
+        let end = path.find(['?', '#']).unwrap_or(path.len());
+        path[..end].to_owned()
     }
 
     /// How many requests reached this endpoint kind (any tenant, including faulted and failed

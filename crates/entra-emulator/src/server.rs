@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::{Extension, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -68,8 +68,14 @@ fn classify(path: &str) -> Option<Endpoint> {
 #[derive(Clone)]
 struct LoggedClientId(String);
 
-/// Counts and logs every request, and applies the generic faults.
-async fn track(AxState(st): AxState<Shared>, req: Request, next: Next) -> Response {
+/// The fault the middleware applies to a request, for handlers that shape their answer by it
+/// ([`Fault::EmptyKeySet`], [`Fault::BrokenKey`]).
+#[derive(Clone)]
+struct AppliedFault(Fault);
+
+/// Counts and logs every request, and applies the faults (a path fault wins over an endpoint
+/// fault).
+async fn track(AxState(st): AxState<Shared>, mut req: Request, next: Next) -> Response {
     let endpoint = classify(req.uri().path());
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
@@ -78,7 +84,10 @@ async fn track(AxState(st): AxState<Shared>, req: Request, next: Next) -> Respon
     if let Some(ep) = endpoint {
         *lock(&st.log).counts.entry(ep).or_default() += 1;
     }
-    let fault = endpoint.and_then(|ep| st.fault(ep));
+    let fault = st.fault_for(&path, endpoint);
+    if let Some(f) = &fault {
+        req.extensions_mut().insert(AppliedFault(f.clone()));
+    }
     let kill = req.extensions().get::<ConnKill>().cloned();
     let response = match &fault {
         Some(Fault::DropConnection) => {
@@ -160,8 +169,14 @@ fn oversized_body(n: usize) -> Bytes {
 // Tenants
 
 enum TenantKind {
-    /// A registered tenant, by its lower-cased id.
-    Specific(String),
+    /// A registered tenant, named by its id or one of its domain names.
+    Specific {
+        /// The tenant id, lower-cased.
+        tid: String,
+        /// How endpoint URLs name the tenant: the domain name as the caller wrote it in the
+        /// path, or the lower-cased tenant id.
+        segment: String,
+    },
     /// `common` or `organizations` (lower-cased).
     Independent(String),
 }
@@ -172,9 +187,17 @@ fn resolve_tenant(st: &State, tenant: &str) -> Result<TenantKind, AadError> {
         return Ok(TenantKind::Independent(lower));
     }
     if st.has_tenant(&lower) {
-        Ok(TenantKind::Specific(lower))
-    } else {
-        Err(AadError::tenant_not_found(tenant))
+        return Ok(TenantKind::Specific {
+            tid: lower.clone(),
+            segment: lower,
+        });
+    }
+    match st.tenant_of_domain(&lower) {
+        Some(tid) => Ok(TenantKind::Specific {
+            tid,
+            segment: tenant.to_owned(),
+        }),
+        None => Err(AadError::tenant_not_found(tenant)),
     }
 }
 
@@ -224,7 +247,7 @@ async fn discovery_v2(
     let appid = query_param(query.as_deref(), "appid");
     let base = &st.base_url;
     let (t, issuer, region) = match &kind {
-        TenantKind::Specific(tid) => (tid.clone(), st.issuer_v2(tid), json!("NA")),
+        TenantKind::Specific { tid, segment } => (segment.clone(), st.issuer_v2(tid), json!("NA")),
         TenantKind::Independent(t) => (t.clone(), format!("{base}/{{tenantid}}/v2.0"), Value::Null),
     };
     let doc = json!({
@@ -272,7 +295,7 @@ async fn discovery_v1(
     let appid = query_param(query.as_deref(), "appid");
     let base = &st.base_url;
     let (t, issuer, region) = match &kind {
-        TenantKind::Specific(tid) => (tid.clone(), st.issuer_v1(tid), json!("NA")),
+        TenantKind::Specific { tid, segment } => (segment.clone(), st.issuer_v1(tid), json!("NA")),
         TenantKind::Independent(t) => (t.clone(), st.issuer_v1("{tenantid}"), Value::Null),
     };
     let doc = json!({
@@ -313,24 +336,27 @@ async fn keys_v2(
     st: AxState<Shared>,
     tenant: Path<String>,
     query: RawQuery,
+    fault: Option<Extension<AppliedFault>>,
     headers: HeaderMap,
 ) -> Response {
-    keys(st, tenant, query, headers, TokenVersion::V2)
+    keys(st, tenant, query, fault, headers, TokenVersion::V2)
 }
 
 async fn keys_v1(
     st: AxState<Shared>,
     tenant: Path<String>,
     query: RawQuery,
+    fault: Option<Extension<AppliedFault>>,
     headers: HeaderMap,
 ) -> Response {
-    keys(st, tenant, query, headers, TokenVersion::V1)
+    keys(st, tenant, query, fault, headers, TokenVersion::V1)
 }
 
 fn keys(
     AxState(st): AxState<Shared>,
     Path(tenant): Path<String>,
     RawQuery(query): RawQuery,
+    fault: Option<Extension<AppliedFault>>,
     headers: HeaderMap,
     version: TokenVersion,
 ) -> Response {
@@ -338,7 +364,7 @@ fn keys(
         Ok(k) => k,
         Err(e) => return e.to_response(&headers),
     };
-    let fault = st.fault(Endpoint::Keys);
+    let fault = fault.map(|Extension(AppliedFault(f))| f);
     if fault == Some(Fault::EmptyKeySet) {
         return json_response(&json!({ "keys": [] }), "max-age=86400, private");
     }
@@ -350,7 +376,7 @@ fn keys(
         let tenants = read(&st.tenants);
         for (tid, t) in tenants.iter() {
             let wanted = match &kind {
-                TenantKind::Specific(x) => x == tid,
+                TenantKind::Specific { tid: x, .. } => x == tid,
                 TenantKind::Independent(_) => true,
             };
             if !wanted {
@@ -481,7 +507,7 @@ fn issue(
     if grant_type != "client_credentials" {
         return Err(AadError::unsupported_grant_type(grant_type));
     }
-    let TenantKind::Specific(tid) = kind else {
+    let TenantKind::Specific { tid, .. } = kind else {
         return Err(AadError::no_tenant_information());
     };
 

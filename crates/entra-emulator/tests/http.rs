@@ -137,6 +137,213 @@ async fn discovery_documents() {
     emu2.shutdown().await;
 }
 
+#[tokio::test]
+async fn tenant_domain_names() {
+    let emu = Emulator::start().await.unwrap();
+    let base = emu.base_url();
+    let t = DEV_TENANT_ID;
+    let d = DEV_TENANT_DOMAIN;
+    assert_eq!(emu.tenant_domains(t), vec![d.to_owned()]);
+
+    // v2 discovery under the domain: the tenant-id issuer, endpoints under the domain.
+    let by_id = get_json(&emu.discovery_url(t, TokenVersion::V2)).await;
+    let v2 = get_json(&emu.discovery_url(d, TokenVersion::V2)).await;
+    assert_eq!(field_set(&v2), field_set(&by_id));
+    assert_eq!(v2["issuer"], format!("{base}/{t}/v2.0"));
+    assert_eq!(v2["issuer"], emu.issuer_v2(t));
+    assert_eq!(
+        v2["token_endpoint"],
+        format!("{base}/{d}/oauth2/v2.0/token")
+    );
+    assert_eq!(
+        v2["token_endpoint"],
+        emu.token_endpoint(d, TokenVersion::V2)
+    );
+    assert_eq!(v2["jwks_uri"], format!("{base}/{d}/discovery/v2.0/keys"));
+    assert_eq!(
+        v2["authorization_endpoint"],
+        format!("{base}/{d}/oauth2/v2.0/authorize")
+    );
+    assert_eq!(v2["tenant_region_scope"], "NA");
+
+    // v1 discovery under the domain: the sts.windows.net issuer with the tenant id.
+    let v1 = get_json(&emu.discovery_url(d, TokenVersion::V1)).await;
+    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{t}/"));
+    assert_eq!(v1["issuer"], emu.issuer_v1(t));
+    assert_eq!(v1["token_endpoint"], format!("{base}/{d}/oauth2/token"));
+    assert_eq!(v1["jwks_uri"], format!("{base}/{d}/discovery/keys"));
+
+    // Case-insensitive; the endpoints keep the domain as the caller wrote it.
+    let mixed = "EntraEmulator.OnMicrosoft.com";
+    let doc = get_json(&emu.discovery_url(mixed, TokenVersion::V2)).await;
+    assert_eq!(doc["issuer"], emu.issuer_v2(t));
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("{base}/{mixed}/oauth2/v2.0/token")
+    );
+
+    // Key sets under the domain are the tenant's key sets.
+    for v in [TokenVersion::V2, TokenVersion::V1] {
+        let by_domain = get_json(&emu.jwks_uri(d, v)).await;
+        assert_eq!(by_domain, get_json(&emu.jwks_uri(t, v)).await);
+        assert_eq!(by_domain["keys"].as_array().unwrap().len(), 2);
+    }
+    let token = emu.token().sign();
+    let set = get_json(&emu.jwks_uri(d, TokenVersion::V2)).await;
+    assert!(verify_with_jwks(&token, &set, DEV_API_CLIENT_ID, &emu.issuer_v2(t)).is_ok());
+    // App-specific keys too.
+    let app_key = emu.add_app_key(t, DEV_API_CLIENT_ID);
+    let with_app = get_json(&format!(
+        "{}?appid={DEV_API_CLIENT_ID}",
+        emu.jwks_uri(mixed, TokenVersion::V2)
+    ))
+    .await;
+    let k = with_app["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == app_key.kid())
+        .expect("app key served under the domain");
+    check_entra_jwk(k, Some(&emu.issuer_v2(t)));
+
+    // Unknown domains are unknown tenants.
+    let unknown = "nobody.onmicrosoft.com";
+    for url in [
+        emu.discovery_url(unknown, TokenVersion::V2),
+        emu.discovery_url(unknown, TokenVersion::V1),
+        emu.jwks_uri(unknown, TokenVersion::V2),
+    ] {
+        let body = assert_aad_error(get(&url).await, 400, "invalid_request", 90002).await;
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("Tenant '{unknown}' not found"))
+        );
+    }
+
+    // More domains, other tenants.
+    let other = "0b0b0b0b-1111-4222-8333-444455556666";
+    emu.add_tenant_domain(other, "fabrikam.example").unwrap();
+    emu.add_tenant_domain(other, "FABRIKAM.onmicrosoft.com")
+        .unwrap();
+    emu.add_tenant_domain(other, "fabrikam.example").unwrap(); // already there: no-op
+    assert_eq!(
+        emu.tenant_domains(other),
+        vec!["fabrikam.example", "fabrikam.onmicrosoft.com"]
+    );
+    let doc = get_json(&emu.discovery_url("fabrikam.onmicrosoft.com", TokenVersion::V2)).await;
+    assert_eq!(doc["issuer"], emu.issuer_v2(other));
+    // A domain belongs to one tenant; bad names are refused.
+    for bad in [
+        d,
+        "ENTRAEMULATOR.onmicrosoft.com",
+        "",
+        "localhost",
+        "common",
+        other,
+        "has space.example",
+        "-lead.example",
+        "trail-.example",
+        "dot..example",
+        "trailing.dot.",
+        "ünicode.example",
+        &format!("{}.example", "a".repeat(64)),
+        &format!("{}example", "a.".repeat(130)),
+    ] {
+        let err = emu.add_tenant_domain(other, bad).unwrap_err();
+        assert!(matches!(err, EmulatorError::Config(_)), "{bad}: {err}");
+    }
+    assert_eq!(emu.tenant_domains(t), vec![d.to_owned()]);
+    assert_eq!(emu.tenant_domains(other).len(), 2);
+}
+
+#[tokio::test]
+async fn tenant_domains_in_config() {
+    let tid = "11111111-2222-4333-8444-555555555555";
+    let cfg = EmulatorConfig::from_toml_str(&format!(
+        r#"
+        [[tenants]]
+        id = "{tid}"
+        domains = ["contoso.onmicrosoft.com", "Contoso.Example"]
+        "#
+    ))
+    .unwrap();
+    assert_eq!(
+        cfg.tenants[0].domains,
+        vec!["contoso.onmicrosoft.com", "Contoso.Example"]
+    );
+    let emu = Emulator::builder().config(cfg).start().await.unwrap();
+    assert_eq!(
+        emu.tenant_domains(tid),
+        vec!["contoso.example", "contoso.onmicrosoft.com"]
+    );
+    for domain in [
+        "contoso.onmicrosoft.com",
+        "contoso.example",
+        DEV_TENANT_DOMAIN,
+    ] {
+        let doc = get_json(&emu.discovery_url(domain, TokenVersion::V1)).await;
+        let expected = if domain == DEV_TENANT_DOMAIN {
+            DEV_TENANT_ID
+        } else {
+            tid
+        };
+        assert_eq!(doc["issuer"], emu.issuer_v1(expected), "{domain}");
+    }
+    emu.shutdown().await;
+
+    // JSON too.
+    let cfg = EmulatorConfig::from_json_str(&format!(
+        r#"{{"tenants":[{{"id":"{tid}","domains":["json.example"]}}]}}"#
+    ))
+    .unwrap();
+    let emu = Emulator::builder()
+        .without_dev_tenant()
+        .config(cfg)
+        .start()
+        .await
+        .unwrap();
+    let doc = get_json(&emu.discovery_url("json.example", TokenVersion::V2)).await;
+    assert_eq!(doc["issuer"], emu.issuer_v2(tid));
+    // Without the dev tenant, its domain is unknown.
+    let resp = get(&emu.discovery_url(DEV_TENANT_DOMAIN, TokenVersion::V2)).await;
+    assert_aad_error(resp, 400, "invalid_request", 90002).await;
+    emu.shutdown().await;
+
+    // Invalid or conflicting domains are configuration errors, not panics.
+    let bad = [
+        format!(
+            r#"[[tenants]]
+            id = "{tid}"
+            domains = ["no-dot"]"#
+        ),
+        format!(
+            r#"[[tenants]]
+            id = "{tid}"
+            domains = ["dup.example"]
+            [[tenants]]
+            id = "22222222-2222-4222-8222-222222222222"
+            domains = ["DUP.example"]"#
+        ),
+        // The development tenant's domain, while the development tenant is registered.
+        format!(
+            r#"[[tenants]]
+            id = "{tid}"
+            domains = ["{DEV_TENANT_DOMAIN}"]"#
+        ),
+    ];
+    for text in bad {
+        let cfg = EmulatorConfig::from_toml_str(&text).unwrap();
+        let result = Emulator::builder().config(cfg).start().await;
+        assert!(
+            matches!(result, Err(EmulatorError::Config(_))),
+            "{text}: {result:?}"
+        );
+    }
+    assert!(EmulatorConfig::from_toml_str("[[tenants]]\nid = \"x\"\ndomains = 3").is_err());
+}
+
 fn check_entra_jwk(k: &Value, issuer: Option<&str>) {
     let mut expected: BTreeSet<String> = ["kty", "use", "kid", "x5t", "n", "e", "x5c"]
         .iter()
@@ -370,6 +577,153 @@ async fn faults_are_observable_and_counted() {
     emu.reset_counters();
     assert_eq!(emu.request_count(Endpoint::Keys), 0);
     assert!(emu.request_log().is_empty());
+}
+
+#[tokio::test]
+async fn path_faults_hit_one_path_only() {
+    let emu = Emulator::start().await.unwrap();
+    let t = DEV_TENANT_ID;
+    let v1 = emu.discovery_url(t, TokenVersion::V1);
+    let v2 = emu.discovery_url(t, TokenVersion::V2);
+    let v1_path = format!("/{t}/.well-known/openid-configuration");
+
+    // Only the v1 discovery document of this tenant fails.
+    emu.set_path_fault(&v1_path, Fault::Status(503));
+    let resp = get(&v1).await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.text().await.unwrap().contains("injected fault"));
+    assert_eq!(get_json(&v2).await["issuer"], emu.issuer_v2(t));
+    assert_eq!(
+        get(&emu.discovery_url("common", TokenVersion::V1))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get(&emu.discovery_url(DEV_TENANT_DOMAIN, TokenVersion::V1))
+            .await
+            .status(),
+        200
+    );
+    // Whatever the query string.
+    assert_eq!(
+        get(&format!("{v1}?appid={DEV_API_CLIENT_ID}"))
+            .await
+            .status(),
+        503
+    );
+    // The path is compared exactly.
+    assert_eq!(get(&v1.replace(t, &t.to_uppercase())).await.status(), 200);
+
+    // Counted and logged like any request, with the fault.
+    assert_eq!(emu.request_count(Endpoint::Discovery), 6);
+    let log = emu.request_log();
+    let faulted: Vec<&LoggedRequest> = log.iter().filter(|r| r.fault.is_some()).collect();
+    assert_eq!(faulted.len(), 2);
+    for r in &faulted {
+        assert_eq!(r.path, v1_path);
+        assert_eq!(r.fault, Some(Fault::Status(503)));
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.endpoint, Some(Endpoint::Discovery));
+    }
+
+    // A path fault wins over the endpoint fault; the other paths get the endpoint fault.
+    emu.set_fault(Endpoint::Discovery, Fault::Html);
+    assert_eq!(get(&v1).await.status(), 503);
+    let resp = get(&v2).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    // Cleared, the path gets the endpoint fault again; a URL names its path.
+    emu.clear_path_fault(&v1);
+    let resp = get(&v1).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    emu.clear_fault(Endpoint::Discovery);
+    assert_eq!(get_json(&v1).await["issuer"], emu.issuer_v1(t));
+
+    // Set by URL (query ignored); the other faults work per path too.
+    emu.set_path_fault(&format!("{v1}?x=1"), Fault::DropConnection);
+    assert!(http().get(&v1).send().await.is_err());
+    assert_eq!(get(&v2).await.status(), 200);
+    emu.set_path_fault(&v1, Fault::Delay(Duration::from_millis(300)));
+    let start = Instant::now();
+    assert_eq!(get(&v1).await.status(), 200);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    emu.set_path_fault(&v2, Fault::InvalidJson);
+    assert!(get(&v2).await.json::<Value>().await.is_err());
+
+    // Key-set faults apply to the faulted key set only.
+    let keys_v1 = emu.jwks_uri(t, TokenVersion::V1);
+    let keys_v2 = emu.jwks_uri(t, TokenVersion::V2);
+    emu.set_path_fault(&keys_v1, Fault::EmptyKeySet);
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    assert_eq!(
+        get_json(&keys_v2).await["keys"].as_array().unwrap().len(),
+        2
+    );
+    emu.set_path_fault(&keys_v2, Fault::BrokenKey);
+    assert_eq!(
+        get_json(&keys_v2).await["keys"].as_array().unwrap().len(),
+        5
+    );
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    // A path fault wins over a key-set endpoint fault too.
+    emu.set_fault(Endpoint::Keys, Fault::Status(500));
+    assert_eq!(get_json(&keys_v1).await["keys"], serde_json::json!([]));
+    assert_eq!(
+        get(&emu.jwks_uri("common", TokenVersion::V1))
+            .await
+            .status(),
+        500
+    );
+
+    // The token endpoint, and paths the emulator does not serve.
+    let token_v1 = emu.token_endpoint(t, TokenVersion::V1);
+    emu.set_path_fault(&token_v1, Fault::Status(429));
+    let resp = http()
+        .post(&token_v1)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    emu.set_path_fault("/not/served", Fault::Status(418));
+    assert_eq!(
+        get(&format!("{}/not/served", emu.base_url()))
+            .await
+            .status(),
+        418
+    );
+    let last = emu.request_log().pop().unwrap();
+    assert_eq!(
+        (last.endpoint, last.fault),
+        (None, Some(Fault::Status(418)))
+    );
+
+    // clear_faults clears path faults too.
+    emu.clear_faults();
+    assert_eq!(get(&v1).await.status(), 200);
+    assert_eq!(get(&v2).await.status(), 200);
+    assert_eq!(
+        get_json(&keys_v1).await["keys"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        get(&format!("{}/not/served", emu.base_url()))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]

@@ -137,6 +137,77 @@ async fn client_secret_v2_token_verifies_against_served_keys() {
 }
 
 #[tokio::test]
+async fn client_credentials_under_domain_path() {
+    let emu = emulator().await;
+    let keys = jwks(&emu, TokenVersion::V2).await;
+    for (tenant, v) in [
+        (DEV_TENANT_DOMAIN, TokenVersion::V2),
+        (DEV_TENANT_DOMAIN, TokenVersion::V1),
+        ("EntraEmulator.OnMicrosoft.COM", TokenVersion::V2),
+    ] {
+        let mut form = secret_form();
+        if v == TokenVersion::V1 {
+            form.retain(|(k, _)| *k != "scope");
+            form.push(("resource", DEV_API_CLIENT_ID));
+        }
+        let resp = post(&emu, tenant, v, &form).await;
+        assert_eq!(resp.status(), 200, "{tenant} {v:?}");
+        let body: Value = resp.json().await.unwrap();
+        // The issuer and tid are the tenant id's, not the domain.
+        let claims = verify_with_jwks(
+            body["access_token"].as_str().unwrap(),
+            &keys,
+            DEV_API_CLIENT_ID,
+            &emu.issuer_v2(DEV_TENANT_ID),
+        )
+        .unwrap();
+        assert_eq!(claims["tid"], DEV_TENANT_ID);
+        assert_eq!(claims["iss"], emu.issuer_v2(DEV_TENANT_ID));
+        assert_eq!(
+            claims["oid"],
+            emu.service_principal_id(DEV_TENANT_ID, DEV_CLIENT_ID)
+        );
+        assert_eq!(claims["roles"], json!(["Api.Admin", "Files.Read.All"]));
+    }
+    // A v1 resource: v1 issuer with the tenant id.
+    let resp = post(
+        &emu,
+        DEV_TENANT_DOMAIN,
+        TokenVersion::V2,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEV_CLIENT_ID),
+            ("client_secret", DEV_CLIENT_SECRET),
+            ("scope", "https://v1api.contoso.example/.default"),
+        ],
+    )
+    .await;
+    let body: Value = resp.json().await.unwrap();
+    let claims = verify_with_jwks(
+        body["access_token"].as_str().unwrap(),
+        &jwks(&emu, TokenVersion::V1).await,
+        "https://v1api.contoso.example",
+        &format!("https://sts.windows.net/{DEV_TENANT_ID}/"),
+    )
+    .unwrap();
+    assert_eq!(claims["tid"], DEV_TENANT_ID);
+    // Unknown domain: AADSTS90002.
+    let resp = post(
+        &emu,
+        "nobody.onmicrosoft.com",
+        TokenVersion::V2,
+        &secret_form(),
+    )
+    .await;
+    assert_aad_error(resp, 400, "invalid_request", 90002).await;
+    // A client of another tenant is not found through this tenant's domain.
+    let other = "0b0b0b0b-1111-4222-8333-444455556666";
+    emu.add_tenant_domain(other, "fabrikam.example").unwrap();
+    let resp = post(&emu, "fabrikam.example", TokenVersion::V2, &secret_form()).await;
+    assert_aad_error(resp, 400, "unauthorized_client", 700016).await;
+}
+
+#[tokio::test]
 async fn basic_auth_and_v1_endpoint_and_v1_resource() {
     let emu = emulator().await;
     // HTTP Basic, v2 endpoint, resource that accepts v1 tokens.
@@ -600,6 +671,239 @@ async fn bad_certificate_assertions_rejected() {
     .await;
     // The assertion never lands in the log.
     assert!(!format!("{:?}", emu.request_log()).contains(&a));
+}
+
+async fn post_assertion_to(
+    emu: &Emulator,
+    tenant: &str,
+    v: TokenVersion,
+    a: &str,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", a),
+    ];
+    match v {
+        TokenVersion::V2 => form.push(("scope", SCOPE)),
+        TokenVersion::V1 => form.push(("resource", DEV_API_CLIENT_ID)),
+    }
+    post(emu, tenant, v, &form).await
+}
+
+#[tokio::test]
+async fn assertion_without_jti_rejected() {
+    let emu = emulator().await;
+    let (k1, _) = client_keys();
+    let x5t = || Thumb::X5t { padded: false };
+    let mut no_jti = assertion_claims(&emu, TokenVersion::V2);
+    no_jti.as_object_mut().unwrap().remove("jti");
+    let a = assertion(k1, k1, Algorithm::RS256, x5t(), &no_jti);
+    // Without a jti the assertion could be replayed until it expires: every use is refused.
+    for _ in 0..2 {
+        let body = assert_aad_error(
+            post_assertion(&emu, &a, Some(CERT_CLIENT)).await,
+            400,
+            "invalid_request",
+            50027,
+        )
+        .await;
+        let desc = body["error_description"].as_str().unwrap();
+        assert!(desc.contains("'jti'"), "{desc}");
+    }
+    // An empty or non-string jti is no jti.
+    for jti in [json!(""), json!(12345), json!(null), json!({"id": "x"})] {
+        let mut c = assertion_claims(&emu, TokenVersion::V2);
+        c["jti"] = jti.clone();
+        let a = assertion(k1, k1, Algorithm::RS256, x5t(), &c);
+        assert_aad_error(
+            post_assertion(&emu, &a, None).await,
+            400,
+            "invalid_request",
+            50027,
+        )
+        .await;
+    }
+    // With one, it works once.
+    let a = assertion(
+        k1,
+        k1,
+        Algorithm::RS256,
+        x5t(),
+        &assertion_claims(&emu, TokenVersion::V2),
+    );
+    assert_eq!(post_assertion(&emu, &a, None).await.status(), 200);
+    assert_aad_error(
+        post_assertion(&emu, &a, None).await,
+        401,
+        "invalid_client",
+        7000274,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn assertion_lifetime_bounded() {
+    let emu = emulator().await;
+    let (k1, _) = client_keys();
+    let x5t = || Thumb::X5t { padded: false };
+    let n = now() as i64;
+    let with_times = |nbf: Option<i64>, iat: Option<i64>, exp: i64| {
+        let mut c = assertion_claims(&emu, TokenVersion::V2);
+        let o = c.as_object_mut().unwrap();
+        o.remove("nbf");
+        o.remove("iat");
+        if let Some(v) = nbf {
+            o.insert("nbf".into(), json!(v));
+        }
+        if let Some(v) = iat {
+            o.insert("iat".into(), json!(v));
+        }
+        o.insert("exp".into(), json!(exp));
+        assertion(k1, k1, Algorithm::RS256, x5t(), &c)
+    };
+    let too_long = [
+        // Valid for two hours from now.
+        with_times(Some(n), Some(n), n + 7200),
+        // No nbf: from iat.
+        with_times(None, Some(n - 60), n + 3600),
+        // Neither: from now.
+        with_times(None, None, n + 7200),
+        // Started long ago, still valid for a minute: a day-long assertion.
+        with_times(Some(n - 86_400), Some(n - 86_400), n + 60),
+        // iat far in the future cannot make a far exp look short.
+        with_times(None, Some(n + 365 * 86_400), n + 365 * 86_400 + 300),
+        // A year.
+        with_times(Some(n), Some(n), n + 365 * 86_400),
+    ];
+    for a in &too_long {
+        let body = assert_aad_error(
+            post_assertion(&emu, a, None).await,
+            401,
+            "invalid_client",
+            700024,
+        )
+        .await;
+        let desc = body["error_description"].as_str().unwrap();
+        assert!(desc.contains("3600 seconds"), "{desc}");
+    }
+    // One hour exactly is accepted, and so are MSAL-like ten minutes (the other tests).
+    let a = with_times(Some(n), Some(n), n + 3600);
+    assert_eq!(post_assertion(&emu, &a, None).await.status(), 200);
+
+    // The limit is configurable.
+    let strict = Emulator::builder()
+        .max_assertion_lifetime(Duration::from_secs(600))
+        .start()
+        .await
+        .unwrap();
+    strict.register_app(
+        DEV_TENANT_ID,
+        App::new(CERT_CLIENT).certificate_pem(&k1.certificate_pem()),
+    );
+    let claims = |lifetime: i64| {
+        let mut c = assertion_claims(&strict, TokenVersion::V2);
+        c["exp"] = json!(n + lifetime);
+        assertion(k1, k1, Algorithm::RS256, x5t(), &c)
+    };
+    let body = assert_aad_error(
+        post_assertion(&strict, &claims(900), None).await,
+        401,
+        "invalid_client",
+        700024,
+    )
+    .await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("600 seconds")
+    );
+    assert_eq!(
+        post_assertion(&strict, &claims(600), None).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn assertion_audience_is_the_token_endpoint_called() {
+    let emu = emulator().await;
+    let (k1, _) = client_keys();
+    let base = emu.base_url();
+    let t = DEV_TENANT_ID;
+    let d = DEV_TENANT_DOMAIN;
+    let other = "0b0b0b0b-1111-4222-8333-444455556666";
+    emu.add_tenant_domain(other, "fabrikam.example").unwrap();
+    let with_aud = |aud: &str| {
+        let mut c = assertion_claims(&emu, TokenVersion::V2);
+        c["aud"] = json!(aud);
+        assertion(k1, k1, Algorithm::RS256, Thumb::X5t { padded: false }, &c)
+    };
+
+    // The token endpoint called through the domain, as audience: v2 and v1 forms, any case,
+    // on either endpoint; also the tenant's other names for its token endpoint.
+    let accepted = [
+        (d, TokenVersion::V2, emu.token_endpoint(d, TokenVersion::V2)),
+        (d, TokenVersion::V1, emu.token_endpoint(d, TokenVersion::V1)),
+        (d, TokenVersion::V2, emu.token_endpoint(d, TokenVersion::V1)),
+        (
+            "EntraEmulator.OnMicrosoft.com",
+            TokenVersion::V2,
+            format!("{base}/EntraEmulator.OnMicrosoft.com/oauth2/v2.0/token"),
+        ),
+        (
+            d,
+            TokenVersion::V2,
+            format!("{base}/{d}/oauth2/v2.0/token/"),
+        ),
+        (d, TokenVersion::V2, emu.token_endpoint(t, TokenVersion::V2)),
+        (t, TokenVersion::V2, emu.token_endpoint(d, TokenVersion::V2)),
+        (t, TokenVersion::V1, emu.token_endpoint(t, TokenVersion::V1)),
+    ];
+    for (i, (tenant, v, aud)) in accepted.iter().enumerate() {
+        let resp = post_assertion_to(&emu, tenant, *v, &with_aud(aud)).await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "case {i}: {aud}: {}",
+            resp.text().await.unwrap()
+        );
+        let body: Value = resp.json().await.unwrap();
+        let claims = payload(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["tid"], DEV_TENANT_ID);
+        assert_eq!(claims["azp"], CERT_CLIENT);
+    }
+
+    // Another tenant's token endpoint, by id or domain, and everything that is not this
+    // tenant's token endpoint, are still refused, whichever path is called.
+    let refused = [
+        emu.token_endpoint(other, TokenVersion::V2),
+        emu.token_endpoint(other, TokenVersion::V1),
+        emu.token_endpoint("fabrikam.example", TokenVersion::V2),
+        emu.token_endpoint("nobody.onmicrosoft.com", TokenVersion::V2),
+        emu.token_endpoint("common", TokenVersion::V2),
+        emu.token_endpoint("organizations", TokenVersion::V1),
+        format!("{base}/{d}/oauth2/v2.0/authorize"),
+        format!("{base}/{d}/oauth2/v2.0/token/extra"),
+        format!("{base}/{d}"),
+        format!("{base}0/{d}/oauth2/v2.0/token"),
+        format!("{base}/{d}/{d}/oauth2/v2.0/token"),
+        format!("https://login.microsoftonline.com/{d}/oauth2/v2.0/token"),
+        format!("https://login.microsoftonline.com/{t}/oauth2/v2.0/token"),
+        String::new(),
+        "é".repeat(40),
+    ];
+    for aud in &refused {
+        for tenant in [t, d] {
+            assert_aad_error(
+                post_assertion_to(&emu, tenant, TokenVersion::V2, &with_aud(aud)).await,
+                401,
+                "invalid_client",
+                700023,
+            )
+            .await;
+        }
+    }
 }
 
 #[tokio::test]
