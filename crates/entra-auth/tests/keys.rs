@@ -411,3 +411,55 @@ async fn cached_tokens_end_when_a_refresh_changes_the_issuers() {
     api.layer.prefetch().await.unwrap();
     assert_rejected_for(&api, &token, InvalidToken::IssuerMismatch).await;
 }
+
+/// A v1 discovery document that fails affects v1 tokens only: v2 tokens are served, v1 tokens
+/// get 503 until the v1 document loads (retried after the backoff); once read, a later v1
+/// failure keeps the v1 issuer read earlier.
+#[tokio::test]
+async fn a_failing_v1_document_affects_only_v1_tokens() {
+    let emu = Emulator::start().await.unwrap();
+    let v1_document = format!(
+        "/{}/.well-known/openid-configuration",
+        entra_emulator::DEV_TENANT_ID
+    );
+    emu.set_path_fault(&v1_document, Fault::Status(500));
+    let clock = ManualClock::starting_now();
+    let api = serve(
+        EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap()),
+        clock,
+    )
+    .await;
+    let v1 = || emu.token().version(entra_emulator::TokenVersion::V1).sign();
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 200, "v2 tokens are served: {}", r.body);
+    let r = api.get("/me", Some(&v1())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.retry_after.as_deref(), Some("10"));
+
+    // The v1 document is back; the retry comes with the next request after the backoff.
+    emu.clear_faults();
+    api.clock.advance(Duration::from_secs(10));
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    let fetches = emu.request_count(Endpoint::Keys);
+    let auth = api.layer.authenticator().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = auth.validate(&v1()).await;
+        if r.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "v1 never recovered: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(emu.request_count(Endpoint::Keys) <= fetches + 1);
+    assert_eq!(api.get("/me", Some(&v1())).await.status, 200);
+
+    // Failing again later: the v1 issuer read earlier is kept.
+    emu.set_path_fault(&v1_document, Fault::Status(500));
+    api.layer.prefetch().await.unwrap();
+    assert_eq!(api.get("/me", Some(&v1())).await.status, 200);
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+}

@@ -451,3 +451,74 @@ async fn every_401_and_403_carries_the_realm() {
         );
     }
 }
+
+/// A tenant configured by its domain name accepts the tenant's tokens (which carry the GUID in
+/// `tid`): the id comes from the discovery document the domain path serves. Tokens of another
+/// tenant are still refused, before the key lookup.
+#[tokio::test]
+async fn a_tenant_configured_by_domain_accepts_its_tokens() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let stranger = "12121212-3434-4545-5656-787878787878";
+    emu.add_tenant(stranger);
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant(entra_emulator::DEV_TENANT_DOMAIN)
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tid"], DEV_TENANT_ID);
+    let v1 = emu.token().version(TokenVersion::V1).sign();
+    assert_eq!(api.get("/me", Some(&v1)).await.status, 200);
+    assert!(
+        emu.request_log().iter().any(|r| r
+            .path
+            .starts_with(&format!("/{}/", entra_emulator::DEV_TENANT_DOMAIN))),
+        "the discovery document was read under the domain path"
+    );
+    let foreign = emu.token().tenant(stranger).sign();
+    common::assert_rejected_for(&api, &foreign, InvalidToken::TenantNotAllowed).await;
+}
+
+/// The same for a B2C / External ID authority given by its metadata URL under a domain path:
+/// the tenant id is the one in the document's concrete issuer.
+#[tokio::test]
+async fn a_custom_authority_under_a_domain_accepts_its_tenants_tokens() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let url = emu.jwks_uri(DEV_TENANT_ID, TokenVersion::V2);
+    let mut keys: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    // B2C key sets name no per-key issuer.
+    for key in keys["keys"].as_array_mut().unwrap() {
+        key.as_object_mut().unwrap().remove("issuer");
+    }
+    let fake = common::FakeEntra::start(|base| common::FakeDocs {
+        v2: json!({
+            "issuer": format!("{base}/{DEV_TENANT_ID}/v2.0/"),
+            "jwks_uri": format!("{base}/keys"),
+        }),
+        v1: json!({}),
+        keys,
+    })
+    .await;
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant("contoso.onmicrosoft.com")
+        .metadata_url(format!(
+            "{}/contoso.onmicrosoft.com/B2C_1_signin/v2.0/.well-known/openid-configuration",
+            fake.base
+        ))
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let issuer = format!("{}/{DEV_TENANT_ID}/v2.0/", fake.base);
+    let token = emu.token().claim("iss", json!(issuer)).sign();
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let foreign = emu
+        .token()
+        .claim("iss", json!(issuer))
+        .claim("tid", json!("12121212-3434-4545-5656-787878787878"))
+        .sign();
+    common::assert_rejected_for(&api, &foreign, InvalidToken::TenantNotAllowed).await;
+}
