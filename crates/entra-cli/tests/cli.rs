@@ -587,7 +587,7 @@ async fn verify_multi_tenant_allow_list() {
     entra(
         &strs(&args(&[
             "--allowed-tenants",
-            &format!("other,{DEV_TENANT_ID}"),
+            &format!("{OTHER_TENANT},{DEV_TENANT_ID}"),
         ])),
         &[],
         None,
@@ -597,10 +597,26 @@ async fn verify_multi_tenant_allow_list() {
     entra(&strs(&args(&["--any-tenant"])), &[], None)
         .await
         .assert_code(0);
-    let run = entra(&strs(&args(&["--allowed-tenants", "other"])), &[], None).await;
+    let run = entra(
+        &strs(&args(&["--allowed-tenants", OTHER_TENANT])),
+        &[],
+        None,
+    )
+    .await;
     run.assert_code(1);
     assert!(run.stdout.contains("not allowed"), "{run:#?}");
+    // A domain name in the allow-list could never match a token's `tid`: a usage error.
+    let run = entra(
+        &strs(&args(&["--allowed-tenants", "contoso.com"])),
+        &[],
+        None,
+    )
+    .await;
+    run.assert_code(2);
+    assert!(run.stderr.contains("not a tenant id"), "{run:#?}");
 }
+
+const OTHER_TENANT: &str = "0f0e0d0c-0b0a-4909-8807-060504030201";
 
 /// `entra emulator` serves; `entra token` and `entra verify` work against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
