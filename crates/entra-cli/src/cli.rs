@@ -86,7 +86,7 @@ prints them with a ready-made curl command. Stop it with Ctrl-C.";
 /// `entra`: get, decode and verify Microsoft Entra ID access tokens, and run a local Entra.
 #[derive(Debug, Parser)]
 #[command(name = "entra", version, about, after_help = MAIN_EXAMPLES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -94,7 +94,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Get an access token with the client-credentials flow (client secret or certificate).
     #[command(after_help = TOKEN_EXAMPLES)]
     Token(TokenArgs),
@@ -122,7 +122,7 @@ const SECRET_OPTIONS: [&str; 2] = ["client_secret_env", "client_secret_file"];
         .required(true)
         .args(["client_secret_env", "client_secret_file", "certificate"])
 ))]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     /// The tenant: its id (a GUID) or a domain such as contoso.onmicrosoft.com.
     #[arg(long, value_name = "TENANT")]
     pub tenant: String,
@@ -199,7 +199,7 @@ pub struct TokenArgs {
 
 /// Options of `entra decode`.
 #[derive(Debug, Args)]
-pub struct DecodeArgs {
+pub(crate) struct DecodeArgs {
     /// The token; `-` or nothing reads it from standard input (which keeps it out of the shell
     /// history). `Bearer ...` and a JSON token response are accepted too.
     #[arg(value_name = "TOKEN|-")]
@@ -212,7 +212,7 @@ pub struct DecodeArgs {
 
 /// Options of `entra verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The token; `-` or nothing reads it from standard input. `Bearer ...` and a JSON token
     /// response are accepted too.
     #[arg(value_name = "TOKEN|-")]

@@ -16,7 +16,7 @@ use crate::output::{emit, emit_line};
 use crate::times::{Moment, now_unix, numeric_date, relative, rfc3339};
 
 /// The first line of the human output.
-pub const NOT_VERIFIED: &str = "NOT VERIFIED: decoded only. The signature, issuer, audience and \
+pub(crate) const NOT_VERIFIED: &str = "NOT VERIFIED: decoded only. The signature, issuer, audience and \
 lifetime were not checked; use `entra verify` for that.";
 
 /// base64url, with or without `=` padding.
@@ -27,7 +27,7 @@ const B64URL: GeneralPurpose = GeneralPurpose::new(
 
 /// A decoded (not verified) JWS.
 #[derive(Debug, Clone)]
-pub struct Jwt {
+pub(crate) struct Jwt {
     /// The JOSE header.
     pub header: Map<String, Value>,
     /// The claims.
@@ -37,7 +37,7 @@ pub struct Jwt {
 }
 
 /// Runs `entra decode`.
-pub fn run(args: &DecodeArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: &DecodeArgs) -> Result<(), CliError> {
     let token = input::read_token(args.token.as_deref())?;
     let jwt = parse(&token)?;
     let now = now_unix();
@@ -55,7 +55,7 @@ pub fn run(args: &DecodeArgs) -> Result<(), CliError> {
 }
 
 /// Splits and decodes a compact JWS. Errors are one line, for input that is not a JWT.
-pub fn parse(token: &str) -> Result<Jwt, CliError> {
+pub(crate) fn parse(token: &str) -> Result<Jwt, CliError> {
     let parts: Vec<&str> = token.split('.').collect();
     match parts.len() {
         3 => {}
@@ -104,7 +104,7 @@ fn json_part(part: &str, name: &str) -> Result<Map<String, Value>, CliError> {
 
 /// What a token says in Entra's terms. Every field is optional: any JWT can be decoded.
 #[derive(Debug, Default, Clone)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// `ver`.
     pub version: Option<String>,
     /// `tid`.
@@ -161,7 +161,7 @@ fn text(map: &Map<String, Value>, name: &str) -> Option<String> {
 
 impl Summary {
     /// The summary of a decoded token.
-    pub fn of(jwt: &Jwt) -> Summary {
+    pub(crate) fn of(jwt: &Jwt) -> Summary {
         let c = &jwt.claims;
         let (app_id, app_id_claim) = match (text(c, "azp"), text(c, "appid")) {
             (Some(a), _) => (Some(a), Some("azp")),
@@ -261,7 +261,7 @@ impl Summary {
     }
 
     /// The calling app for humans: `b5e2... (azp, client secret)`.
-    pub fn calling_app(&self) -> Option<String> {
+    pub(crate) fn calling_app(&self) -> Option<String> {
         let id = self.app_id.as_deref()?;
         let mut details: Vec<&str> = Vec::new();
         if let Some(name) = &self.app_name {
@@ -282,7 +282,7 @@ impl Summary {
 
     /// The summary as JSON, times as RFC 3339 and `expires_in` in seconds (negative once
     /// expired).
-    pub fn to_json(&self, now: i64) -> Value {
+    pub(crate) fn to_json(&self, now: i64) -> Value {
         json!({
             "version": self.version,
             "tenant": self.tenant,
@@ -308,7 +308,7 @@ impl Summary {
 
     /// `label  value` lines of the summary (values on one line each, control characters
     /// removed).
-    pub fn lines(&self, now: i64) -> Vec<(&'static str, String)> {
+    pub(crate) fn lines(&self, now: i64) -> Vec<(&'static str, String)> {
         let mut lines: Vec<(&'static str, String)> = Vec::new();
         let mut add = |label: &'static str, value: Option<String>| {
             if let Some(v) = value {
@@ -340,7 +340,7 @@ impl Summary {
 }
 
 /// `a, b` or `(none)`.
-pub fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     if items.is_empty() {
         "(none)".to_owned()
     } else {
@@ -349,12 +349,12 @@ pub fn list(items: &[String]) -> String {
 }
 
 /// Pretty JSON (`serde_json` escapes control characters, so this is safe on a terminal).
-pub fn pretty(value: &Value) -> String {
+pub(crate) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// The human output.
-pub fn render(jwt: &Jwt, now: i64) -> String {
+pub(crate) fn render(jwt: &Jwt, now: i64) -> String {
     let mut out = String::new();
     out.push_str(NOT_VERIFIED);
     out.push_str("\n\nHeader:\n");

@@ -4,21 +4,21 @@ use std::fmt;
 use std::process::ExitCode;
 
 /// Exit status when the answer is no: Entra refused the token request, or the token is invalid.
-pub const REFUSED: u8 = 1;
+pub(crate) const REFUSED: u8 = 1;
 /// Exit status for usage, input and network errors (clap uses it for usage errors too).
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 
 /// A failed command. The message is printed as `error: <message>` on one line of stderr; it
 /// never contains a secret, a private key or a token.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     status: u8,
     message: String,
 }
 
 impl CliError {
     /// A usage, input or network error (exit status 2).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
             status: USAGE,
             message: message.into(),
@@ -26,7 +26,7 @@ impl CliError {
     }
 
     /// A refusal: Entra said no (exit status 1).
-    pub fn refused(message: impl Into<String>) -> Self {
+    pub(crate) fn refused(message: impl Into<String>) -> Self {
         Self {
             status: REFUSED,
             message: message.into(),
@@ -34,7 +34,7 @@ impl CliError {
     }
 
     /// The exit status.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.status)
     }
 }
@@ -47,7 +47,7 @@ impl fmt::Display for CliError {
 
 /// Collapses line breaks and drops other control characters (a token's claims are attacker
 /// controlled: no terminal escape sequences), so that a message stays on one line.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last_space = false;
     for c in text.chars() {
@@ -66,7 +66,7 @@ pub fn one_line(text: &str) -> String {
 
 /// An error and its sources, joined with `: ` (each source once), for errors such as
 /// "cannot reach the token endpoint: error sending request: connection refused".
-pub fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {

@@ -11,13 +11,13 @@ const MAX_TOKEN_INPUT: u64 = 1024 * 1024;
 /// The largest secret or password file read.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 /// The largest certificate or key file read.
-pub const MAX_CREDENTIAL_FILE: u64 = 1024 * 1024;
+pub(crate) const MAX_CREDENTIAL_FILE: u64 = 1024 * 1024;
 
 /// The token from the argument, or from stdin when the argument is `-` or absent.
 ///
 /// Accepts a bare JWT, `Bearer <jwt>`, `Authorization: Bearer <jwt>`, or a JSON token response
 /// with an `access_token` field (what `entra token --json` and token endpoints print).
-pub fn read_token(arg: Option<&str>) -> Result<String, CliError> {
+pub(crate) fn read_token(arg: Option<&str>) -> Result<String, CliError> {
     let raw = match arg {
         Some(text) if text != "-" => text.to_owned(),
         _ => {
@@ -46,7 +46,7 @@ pub fn read_token(arg: Option<&str>) -> Result<String, CliError> {
 }
 
 /// Strips what commonly surrounds a token and checks that one token is left.
-pub fn normalize_token(raw: &str) -> Result<String, CliError> {
+pub(crate) fn normalize_token(raw: &str) -> Result<String, CliError> {
     let mut text = raw.trim();
     if text.starts_with('{') {
         let value: serde_json::Value = serde_json::from_str(text)
@@ -85,7 +85,7 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 
 /// A secret from an environment variable: it must be set, UTF-8 and not empty. `what` names
 /// the secret in messages (which never contain its value).
-pub fn secret_from_env(var: &str, what: &str) -> Result<String, CliError> {
+pub(crate) fn secret_from_env(var: &str, what: &str) -> Result<String, CliError> {
     match std::env::var(var) {
         Ok(value) if value.is_empty() => Err(CliError::usage(format!(
             "the environment variable {var} (the {what}) is empty"
@@ -101,7 +101,7 @@ pub fn secret_from_env(var: &str, what: &str) -> Result<String, CliError> {
 }
 
 /// A secret from a file: UTF-8, trailing line breaks removed, not empty.
-pub fn secret_from_file(path: &Path, what: &str) -> Result<String, CliError> {
+pub(crate) fn secret_from_file(path: &Path, what: &str) -> Result<String, CliError> {
     let bytes = read_file(path, MAX_SECRET_FILE, what)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         CliError::usage(format!(
@@ -120,7 +120,7 @@ pub fn secret_from_file(path: &Path, what: &str) -> Result<String, CliError> {
 }
 
 /// Reads a whole file of at most `max` bytes. `what` names it in messages.
-pub fn read_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
+pub(crate) fn read_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
     let file = std::fs::File::open(path).map_err(|e| {
         CliError::usage(format!(
             "cannot open the {what} file {}: {e}",

@@ -7,7 +7,7 @@ use crate::error::CliError;
 
 /// Writes `text` to stdout. A closed pipe ends the output quietly; other write errors are
 /// reported.
-pub fn emit(text: &str) -> Result<(), CliError> {
+pub(crate) fn emit(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -17,6 +17,6 @@ pub fn emit(text: &str) -> Result<(), CliError> {
 }
 
 /// Writes `text` and a line break to stdout; see [`emit`].
-pub fn emit_line(text: &str) -> Result<(), CliError> {
+pub(crate) fn emit_line(text: &str) -> Result<(), CliError> {
     emit(&format!("{text}\n"))
 }

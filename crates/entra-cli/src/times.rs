@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Seconds since the Unix epoch, now.
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
@@ -15,7 +15,7 @@ pub fn now_unix() -> i64 {
 }
 
 /// A NumericDate claim (an integer, or a float as some issuers write) as whole seconds.
-pub fn numeric_date(value: &Value) -> Option<i64> {
+pub(crate) fn numeric_date(value: &Value) -> Option<i64> {
     if let Some(n) = value.as_i64() {
         return Some(n);
     }
@@ -25,7 +25,7 @@ pub fn numeric_date(value: &Value) -> Option<i64> {
 }
 
 /// `2024-10-26T10:00:00Z`, or `unix time N` when out of range.
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
@@ -33,7 +33,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 /// A duration in the largest sensible unit: `12 s`, `52 min`, `1 h 30 min`, `3 h`, `4 days`.
-pub fn span(seconds: u64) -> String {
+pub(crate) fn span(seconds: u64) -> String {
     const MIN: u64 = 60;
     const HOUR: u64 = 3600;
     const DAY: u64 = 86_400;
@@ -57,7 +57,7 @@ pub fn span(seconds: u64) -> String {
 
 /// Which time of a token a phrase is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moment {
+pub(crate) enum Moment {
     /// `iat`.
     Issued,
     /// `nbf`.
@@ -68,7 +68,7 @@ pub enum Moment {
 
 /// The relative phrase for a token time at `now`: `3 h ago`, `in 5 min: not valid yet`,
 /// `expires in 52 min`, `expired 3 h ago`.
-pub fn relative(moment: Moment, at: i64, now: i64) -> String {
+pub(crate) fn relative(moment: Moment, at: i64, now: i64) -> String {
     let delta = at.saturating_sub(now);
     let amount = span(delta.unsigned_abs());
     match (moment, delta > 0) {

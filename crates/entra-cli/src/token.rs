@@ -18,7 +18,7 @@ use crate::input::{self, MAX_CREDENTIAL_FILE};
 use crate::output::emit_line;
 
 /// Runs `entra token`.
-pub async fn run(args: &TokenArgs) -> Result<(), CliError> {
+pub(crate) async fn run(args: &TokenArgs) -> Result<(), CliError> {
     let credentials = credentials(args)?;
     let token = credentials
         .token(&args.scope)
@@ -45,7 +45,7 @@ pub async fn run(args: &TokenArgs) -> Result<(), CliError> {
 
 /// Builds the credentials from the options: exactly one of the secret sources or a certificate
 /// (clap enforces that).
-pub fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliError> {
+pub(crate) fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliError> {
     let mut builder = ClientCredentials::builder(args.tenant.trim(), args.client_id.trim())
         .timeout(Duration::from_secs(args.timeout));
     if let Some(authority) = &args.authority {
@@ -87,7 +87,7 @@ pub fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliError> {
 
 /// The kind of a certificate file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertificateFormat {
+pub(crate) enum CertificateFormat {
     /// PKCS#12 (`.pfx` / `.p12`, binary DER).
     Pkcs12,
     /// PEM text.
@@ -96,7 +96,7 @@ pub enum CertificateFormat {
 
 /// PKCS#12 by extension (`.pfx`, `.p12`), else by content: PEM is text with `-----BEGIN`,
 /// PKCS#12 is a DER `SEQUENCE`.
-pub fn certificate_format(path: &Path, bytes: &[u8]) -> CertificateFormat {
+pub(crate) fn certificate_format(path: &Path, bytes: &[u8]) -> CertificateFormat {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -114,7 +114,7 @@ pub fn certificate_format(path: &Path, bytes: &[u8]) -> CertificateFormat {
 
 /// Loads a certificate credential: a PKCS#12 file (with `password`, empty when none), or PEM
 /// with the key in the same file or in `key`.
-pub fn load_certificate(
+pub(crate) fn load_certificate(
     path: &Path,
     key: Option<&Path>,
     password: Option<&str>,
@@ -163,7 +163,7 @@ pub fn load_certificate(
 /// One line for a failed token request. Entra's refusals (exit 1) show the AADSTS code, the
 /// first line of the description, the trace id and the correlation id; other failures (exit 2)
 /// say what went wrong and where.
-pub fn token_error(error: &Error, scope: &str, endpoint: &str) -> CliError {
+pub(crate) fn token_error(error: &Error, scope: &str, endpoint: &str) -> CliError {
     match error {
         Error::Entra(entra) => {
             let mut line = entra_line(entra);
@@ -195,7 +195,7 @@ pub fn token_error(error: &Error, scope: &str, endpoint: &str) -> CliError {
 
 /// `AADSTS7000215: Invalid client secret provided. (invalid_client, HTTP 401, trace id ...,
 /// correlation id ...)`.
-pub fn entra_line(e: &EntraError) -> String {
+pub(crate) fn entra_line(e: &EntraError) -> String {
     let first = e.description.lines().next().unwrap_or_default().trim();
     let mut line = String::from("Entra refused the token request: ");
     match e.aadsts_code() {

@@ -19,7 +19,7 @@ use crate::output::emit;
 use crate::times::{Moment, now_unix, relative, rfc3339};
 
 /// Runs `entra verify`; `Ok` carries the exit status (0 valid, 1 invalid).
-pub async fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let token = input::read_token(args.token.as_deref())?;
     let config = config(args)?;
     let authority = config.authority().as_str().trim_end_matches('/').to_owned();
@@ -56,7 +56,7 @@ pub async fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
 }
 
 /// The `entra-auth` configuration for the options. Errors are usage errors.
-pub fn config(args: &VerifyArgs) -> Result<EntraConfig, CliError> {
+pub(crate) fn config(args: &VerifyArgs) -> Result<EntraConfig, CliError> {
     let audiences: Vec<String> = args
         .audience
         .iter()

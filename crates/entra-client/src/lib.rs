@@ -77,7 +77,6 @@
 //! to every request through a tower service; [`RequestBuilderExt::with_entra_token`] adds it to a
 //! `reqwest` request.
 
-#![deny(missing_docs)]
 
 mod assertion;
 mod authority;

@@ -99,7 +99,6 @@
 //! [`Emulator::service_principal_id`]), `rh`, `roles` (omitted when none), `tid`, `uti`, `ver`.
 //! Lifetimes are random between 60 and 90 minutes. When the resource app has app-specific keys
 //! ([`Emulator::add_app_key`]) its tokens are signed with the newest of them.
-#![deny(missing_docs)]
 
 mod aadsts;
 mod app;

@@ -279,7 +279,7 @@ async fn token_endpoint_errors() {
     let sec = ("client_secret", DEV_CLIENT_SECRET);
     let scope = ("scope", SCOPE);
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (t, vec![id, sec, scope], 400, "invalid_request", 900144),
         (
             t,

@@ -9,7 +9,7 @@ use entra_auth::{Claims, EntraAuthLayer, EntraConfig, EntraConfigBuilder, Manual
 use entra_emulator::{DEV_API_CLIENT_ID, DEV_TENANT_ID, Emulator};
 use serde_json::{Value, json};
 
-pub struct Api {
+pub(crate) struct Api {
     pub base: String,
     pub layer: EntraAuthLayer,
     pub clock: ManualClock,
@@ -23,7 +23,7 @@ impl Drop for Api {
     }
 }
 
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub www_authenticate: Option<String>,
     pub retry_after: Option<String>,
@@ -31,13 +31,13 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn error_description(&self) -> &str {
+    pub(crate) fn error_description(&self) -> &str {
         self.body["error_description"].as_str().unwrap_or("")
     }
 }
 
 impl Api {
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -45,7 +45,7 @@ impl Api {
         self.send(req).await
     }
 
-    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let res = req.send().await.expect("request to the test API");
         let header = |name: &str| {
             res.headers()
@@ -66,7 +66,7 @@ impl Api {
     }
 
     /// Sends `n` requests at once and returns their statuses.
-    pub async fn concurrent_statuses(&self, path: &str, token: &str, n: usize) -> Vec<u16> {
+    pub(crate) async fn concurrent_statuses(&self, path: &str, token: &str, n: usize) -> Vec<u16> {
         let tasks: Vec<_> = (0..n)
             .map(|_| {
                 let request = self
@@ -83,12 +83,12 @@ impl Api {
         statuses
     }
 
-    pub fn key_fetches(&self) -> u64 {
+    pub(crate) fn key_fetches(&self) -> u64 {
         self.layer.authenticator().key_set_fetches()
     }
 }
 
-pub fn dev_config(emu: &Emulator, clock: &ManualClock) -> EntraConfigBuilder {
+pub(crate) fn dev_config(emu: &Emulator, clock: &ManualClock) -> EntraConfigBuilder {
     EntraConfig::builder()
         .tenant(DEV_TENANT_ID)
         .client_id(DEV_API_CLIENT_ID)
@@ -118,7 +118,7 @@ async fn raw_token(token: entra_auth::BearerToken) -> Json<Value> {
     Json(json!({ "token": token.as_str(), "debug": format!("{token:?}") }))
 }
 
-pub fn router(layer: EntraAuthLayer) -> Router {
+pub(crate) fn router(layer: EntraAuthLayer) -> Router {
     Router::new()
         .route("/token", get(raw_token))
         .route("/me", get(me))
@@ -138,7 +138,7 @@ pub fn router(layer: EntraAuthLayer) -> Router {
         .layer(layer)
 }
 
-pub async fn serve(layer: EntraAuthLayer, clock: ManualClock) -> Api {
+pub(crate) async fn serve(layer: EntraAuthLayer, clock: ManualClock) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(layer.clone());
@@ -159,7 +159,7 @@ pub async fn serve(layer: EntraAuthLayer, clock: ManualClock) -> Api {
 }
 
 /// An emulator and an API configured against it with the default settings.
-pub async fn setup() -> (Emulator, Api) {
+pub(crate) async fn setup() -> (Emulator, Api) {
     let emu = Emulator::start().await.expect("emulator starts");
     let clock = ManualClock::starting_now();
     let config = dev_config(&emu, &clock).build().unwrap();
@@ -170,7 +170,7 @@ pub async fn setup() -> (Emulator, Api) {
 /// A `401 invalid_token` over HTTP answered as `reason` is answered, and `reason` itself from
 /// the authenticator (callers see the public description; an unknown key and a tenant that is
 /// not allowed look like a bad signature, so the precise reason is checked directly).
-pub async fn assert_rejected_for(api: &Api, token: &str, reason: entra_auth::InvalidToken) {
+pub(crate) async fn assert_rejected_for(api: &Api, token: &str, reason: entra_auth::InvalidToken) {
     let reply = api.get("/me", Some(token)).await;
     assert_invalid(&reply, reason.public_description());
     let direct = api.layer.authenticator().validate(token).await;
@@ -181,7 +181,7 @@ pub async fn assert_rejected_for(api: &Api, token: &str, reason: entra_auth::Inv
     );
 }
 
-pub fn assert_invalid(reply: &Reply, contains: &str) {
+pub(crate) fn assert_invalid(reply: &Reply, contains: &str) {
     assert_eq!(reply.status, 401, "body: {}", reply.body);
     let challenge = reply.www_authenticate.as_deref().unwrap_or("");
     assert!(challenge.starts_with("Bearer "), "{challenge}");
@@ -196,7 +196,7 @@ pub fn assert_invalid(reply: &Reply, contains: &str) {
 
 /// A stand-in for Entra's metadata endpoints whose documents a test rewrites at will (to change
 /// an issuer, point `jwks_uri` elsewhere, or redirect), over http or https on 127.0.0.1.
-pub struct FakeEntra {
+pub(crate) struct FakeEntra {
     pub base: String,
     pub docs: std::sync::Arc<std::sync::Mutex<FakeDocs>>,
     /// A client that trusts the https server's certificate (a plain client for http).
@@ -208,7 +208,7 @@ pub struct FakeEntra {
 /// `.../v2.0/.well-known/openid-configuration` path, the v1 one at
 /// `/{tenant}/.well-known/openid-configuration`, the key set at `/keys`, and a redirect to
 /// `/keys` at `/moved`.
-pub struct FakeDocs {
+pub(crate) struct FakeDocs {
     pub v2: Value,
     pub v1: Value,
     pub keys: Value,
@@ -222,7 +222,7 @@ impl Drop for FakeEntra {
 
 impl FakeEntra {
     /// Serves over plain http; `docs` gets the base URL (`http://127.0.0.1:port`).
-    pub async fn start(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
+    pub(crate) async fn start(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let docs = std::sync::Arc::new(std::sync::Mutex::new(docs(&base)));
@@ -240,7 +240,7 @@ impl FakeEntra {
 
     /// Serves over https with a certificate for 127.0.0.1 from a CA of its own, which
     /// [`FakeEntra::client`] trusts (and which follows redirects, as reqwest's default does).
-    pub async fn start_tls(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
+    pub(crate) async fn start_tls(docs: impl FnOnce(&str) -> FakeDocs) -> FakeEntra {
         let (ca_pem, server_config) = test_tls();
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
@@ -266,7 +266,7 @@ impl FakeEntra {
         }
     }
 
-    pub fn update(&self, change: impl FnOnce(&mut FakeDocs)) {
+    pub(crate) fn update(&self, change: impl FnOnce(&mut FakeDocs)) {
         change(&mut self.docs.lock().unwrap());
     }
 }

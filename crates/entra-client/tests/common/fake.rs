@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -17,20 +17,20 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn form(&self) -> Vec<(String, String)> {
+    pub(crate) fn form(&self) -> Vec<(String, String)> {
         url::form_urlencoded::parse(self.body.as_bytes())
             .into_owned()
             .collect()
     }
 
-    pub fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         self.form()
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -39,7 +39,7 @@ impl Recorded {
 }
 
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -47,7 +47,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn json(status: u16, body: impl Into<String>) -> Self {
         Reply {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
@@ -56,7 +56,7 @@ impl Reply {
         }
     }
 
-    pub fn token(token: &str, expires_in: u64) -> Self {
+    pub(crate) fn token(token: &str, expires_in: u64) -> Self {
         Reply::json(
             200,
             format!(
@@ -65,18 +65,18 @@ impl Reply {
         )
     }
 
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    pub fn delay(mut self, delay: Duration) -> Self {
+    pub(crate) fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
 }
 
-pub struct FakeServer {
+pub(crate) struct FakeServer {
     pub base_url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
     replies: Arc<Mutex<VecDeque<Reply>>>,
@@ -90,7 +90,7 @@ impl Drop for FakeServer {
 }
 
 impl FakeServer {
-    pub async fn start(replies: Vec<Reply>) -> Self {
+    pub(crate) async fn start(replies: Vec<Reply>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -175,11 +175,11 @@ impl FakeServer {
         }
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 
-    pub fn push(&self, reply: Reply) {
+    pub(crate) fn push(&self, reply: Reply) {
         self.replies.lock().unwrap().push_back(reply);
     }
 }

@@ -1,7 +1,7 @@
 //! Test helpers: certificates made at test time, PKCS#12 files, a fake clock, a fake server.
 #![allow(dead_code)]
 
-pub mod fake;
+pub(crate) mod fake;
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -13,13 +13,13 @@ use p12_keystore::{
 };
 
 /// An RSA key and a self-signed certificate for it.
-pub struct TestCert {
+pub(crate) struct TestCert {
     pub key: rcgen::KeyPair,
     pub cert: rcgen::Certificate,
 }
 
 impl TestCert {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
         let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
             .expect("params")
@@ -28,25 +28,25 @@ impl TestCert {
         TestCert { key, cert }
     }
 
-    pub fn key_pem(&self) -> String {
+    pub(crate) fn key_pem(&self) -> String {
         self.key.serialize_pem()
     }
 
-    pub fn cert_pem(&self) -> String {
+    pub(crate) fn cert_pem(&self) -> String {
         self.cert.pem()
     }
 
-    pub fn cert_der(&self) -> &[u8] {
+    pub(crate) fn cert_der(&self) -> &[u8] {
         self.cert.der()
     }
 
     /// The public key as SPKI PEM, for an independent signature check.
-    pub fn public_key_pem(&self) -> String {
+    pub(crate) fn public_key_pem(&self) -> String {
         self.key.public_key_pem()
     }
 
     /// A PKCS#12 file with the key and certificate, encrypted with `algorithm`.
-    pub fn pkcs12(
+    pub(crate) fn pkcs12(
         &self,
         password: &str,
         algorithm: EncryptionAlgorithm,
@@ -70,14 +70,14 @@ impl TestCert {
 
 /// A clock that moves only when told to.
 #[derive(Debug)]
-pub struct FakeClock(Mutex<SystemTime>);
+pub(crate) struct FakeClock(Mutex<SystemTime>);
 
 impl FakeClock {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         FakeClock(Mutex::new(SystemTime::now()))
     }
 
-    pub fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         *self.0.lock().unwrap() += by;
     }
 }

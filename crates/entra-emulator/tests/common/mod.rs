@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 /// Two client certificates/keys shared by all tests of a binary (RSA generation is slow).
-pub fn client_keys() -> &'static (SigningKey, SigningKey) {
+pub(crate) fn client_keys() -> &'static (SigningKey, SigningKey) {
     static KEYS: OnceLock<(SigningKey, SigningKey)> = OnceLock::new();
     KEYS.get_or_init(|| {
         (
@@ -20,7 +20,7 @@ pub fn client_keys() -> &'static (SigningKey, SigningKey) {
     })
 }
 
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -28,21 +28,26 @@ pub fn http() -> reqwest::Client {
 }
 
 /// Decode one base64url JWT segment as JSON.
-pub fn segment(token: &str, i: usize) -> Value {
+pub(crate) fn segment(token: &str, i: usize) -> Value {
     let part = token.split('.').nth(i).expect("segment");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
 }
 
-pub fn header(token: &str) -> Value {
+pub(crate) fn header(token: &str) -> Value {
     segment(token, 0)
 }
 
-pub fn payload(token: &str) -> Value {
+pub(crate) fn payload(token: &str) -> Value {
     segment(token, 1)
 }
 
 /// Verify an RS256 token against a served JWKS (by `kid`, else `x5t`), checking aud and iss.
-pub fn verify_with_jwks(token: &str, jwks: &Value, aud: &str, iss: &str) -> Result<Value, String> {
+pub(crate) fn verify_with_jwks(
+    token: &str,
+    jwks: &Value,
+    aud: &str,
+    iss: &str,
+) -> Result<Value, String> {
     let h = header(token);
     let id = h
         .get("kid")
@@ -71,7 +76,7 @@ pub fn verify_with_jwks(token: &str, jwks: &Value, aud: &str, iss: &str) -> Resu
 }
 
 /// Assert an Entra error body: status, `error`, code, description prefix and trailer.
-pub async fn assert_aad_error(
+pub(crate) async fn assert_aad_error(
     resp: reqwest::Response,
     status: u16,
     error: &str,
