@@ -230,7 +230,7 @@ mod tests {
     use super::*;
 
     fn reference(name: &str) -> Option<Vec<u8>> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../testdata/entra/{name}", env!("CARGO_MANIFEST_DIR"));
         Some(std::fs::read(path).expect("fixture"))
     }
 

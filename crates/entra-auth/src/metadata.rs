@@ -87,7 +87,7 @@ mod tests {
     fn parses_real_entra_documents() {
         for name in ["common", "organizations"] {
             let path = format!(
-                "{}/tests/fixtures/{name}-v2-openid-configuration.json",
+                "{}/../../testdata/entra/{name}-v2-openid-configuration.json",
                 env!("CARGO_MANIFEST_DIR")
             );
             let bytes = std::fs::read(&path).expect("fixture");

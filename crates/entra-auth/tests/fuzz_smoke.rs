@@ -36,8 +36,22 @@ fn files(dir: PathBuf) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The seeds of a target: its `fuzz/corpus-seed/<target>/` files, and for the key-set and
+/// discovery targets Entra's real documents from `testdata/entra/` (the one copy in the
+/// repository; `cargo fuzz run <target> fuzz/corpus-seed/<target> testdata/entra` uses both).
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let seeds = files(fuzz_dir().join("corpus-seed").join(target));
+    let mut seeds = files(fuzz_dir().join("corpus-seed").join(target));
+    let real = |suffix: &str| {
+        files(fuzz_dir().join("../testdata/entra"))
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(suffix))
+            .collect::<Vec<_>>()
+    };
+    match target {
+        "key_set" => seeds.extend(real("-keys.json")),
+        "discovery" => seeds.extend(real("-openid-configuration.json")),
+        _ => {}
+    }
     assert!(
         seeds.len() >= 10,
         "{target}: expected at least 10 seed files, found {}",
@@ -130,8 +144,8 @@ fn parse_token_mutations() {
 fn key_set_seeds() {
     let accepted = [
         "broken-keys-and-one-good",
-        "entra-common-v2",
-        "entra-organizations-v2",
+        "common-v2-keys.json",
+        "organizations-v2-keys.json",
         "fixture",
         "leading-zeros",
         "variants-e3-emptykid-x5tonly-alg",
@@ -156,8 +170,8 @@ fn key_set_mutations() {
 #[test]
 fn discovery_seeds() {
     let accepted = [
-        "entra-common-v2",
-        "entra-organizations-v2",
+        "common-v2-openid-configuration.json",
+        "organizations-v2-openid-configuration.json",
         "non-ascii-issuer",
         "tenant-v2",
         "two-placeholders",
