@@ -14,9 +14,9 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use entra_auth::config::AllowedTenants;
-use entra_auth::jwks::{KeySet, MAX_KEYS};
-use entra_auth::metadata::{DiscoveryDocument, IssuerTemplate, TENANT_PLACEHOLDER};
-use entra_auth::validate::{self, Issuers, KeyRef, ValidationPolicy};
+use entra_auth::internal::key_set::{KeySet, MAX_KEYS};
+use entra_auth::internal::discovery::{DiscoveryDocument, IssuerTemplate, TENANT_PLACEHOLDER};
+use entra_auth::internal::validate::{self, Issuers, KeyRef, ValidationPolicy};
 
 /// The instant every token is validated at.
 pub(crate) const NOW: i64 = 1_900_000_000;

@@ -142,14 +142,14 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("keys");
     let set_json = serde_json::json!({ "keys": [f._emulator.active_key().jwk(None)] }).to_string();
-    let set = entra_auth::jwks::KeySet::parse(set_json.as_bytes()).expect("set");
+    let set = entra_auth::internal::key_set::KeySet::parse(set_json.as_bytes()).expect("set");
     let kid = f._emulator.active_key().kid().to_owned();
     group.bench_function("key_lookup", |b| {
         b.iter(|| black_box(set.get(black_box(&kid)).is_some()))
     });
     group.bench_function("parse_key_set", |b| {
         b.iter(|| {
-            black_box(entra_auth::jwks::KeySet::parse(black_box(set_json.as_bytes())).is_ok())
+            black_box(entra_auth::internal::key_set::KeySet::parse(black_box(set_json.as_bytes())).is_ok())
         })
     });
     group.finish();

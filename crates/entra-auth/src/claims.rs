@@ -61,7 +61,7 @@ pub(crate) struct ClaimsInner {
     pub(crate) issued_at: Option<i64>,
     pub(crate) not_before: i64,
     pub(crate) expires_at: i64,
-    pub(crate) signing_key: Arc<crate::jwks::VerificationKey>,
+    pub(crate) signing_key: Arc<crate::keys::key_set::VerificationKey>,
     pub(crate) payload: Box<[u8]>,
     pub(crate) token: Option<Arc<str>>,
     /// The realm of the challenges of the layer that validated the token.

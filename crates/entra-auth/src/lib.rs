@@ -36,7 +36,7 @@
 //!
 //! # What is checked, in order
 //!
-//! Cheap checks come before any cryptography (see [`validate`]): size, three base64url segments,
+//! Cheap checks come before any cryptography: size, three base64url segments,
 //! header (`alg` exactly `RS256`, no `crit`, no Graph `nonce`, a `kid` or `x5t`), claims parsed
 //! and the tenant allowed; then the key lookup (an unknown `kid` refreshes the key set at most
 //! once per cooldown), the RS256 signature, `exp`/`nbf` with leeway, `aud`, `ver`, `iss` (the
@@ -76,11 +76,11 @@ mod clock;
 pub mod config;
 mod error;
 mod extract;
-pub mod jwks;
+#[doc(hidden)]
+pub mod internal;
 mod keys;
 mod layer;
-pub mod metadata;
-pub mod validate;
+mod validate;
 
 pub use authenticator::Authenticator;
 pub use authorize::{Require, RequireService};

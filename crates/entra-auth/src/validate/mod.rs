@@ -1,0 +1,36 @@
+//! The validator: a pure function of (token, key, clock reading, policy) to claims or an error.
+//!
+//! No HTTP, no axum, no I/O: this is the part to audit. Checks run cheapest first:
+//!
+//! 1. size limit; exactly three non-empty base64url segments;
+//! 2. header: a JSON object; `alg` exactly `RS256`; no `crit`; no `nonce` (a Microsoft Graph
+//!    token); a key id from `kid`, or `x5t` when there is no `kid`. `jku`, `x5u`, `jwk` and `x5c`
+//!    are ignored and never fetched;
+//! 3. payload: a JSON object with well-typed claims; `tid` a canonical lower-case GUID, present
+//!    unless the authority is a custom (B2C / External ID) one, and allowed (before any
+//!    signature work, so tokens of unknown tenants cannot make the key cache refresh; a tenant
+//!    configured by domain name is checked by [`check_tenant`] as soon as the discovery
+//!    document has named its id);
+//! 4. (the caller looks up the key, refreshing behind a cooldown);
+//! 5. RS256 signature, verified with aws-lc-rs on the key parsed when the key set loaded;
+//! 6. `exp` and `nbf` required integers, with leeway; `aud` a string among the audiences; `ver`
+//!    accepted; `iss` equal to the issuer the discovery document declares for that version, with
+//!    `{tenantid}` filled from `tid`; `tid` present and consistent with `iss`; tenant allowed;
+//!    the signing key's own `issuer` matching the token's (or its v2 form for a v1 token), as
+//!    Microsoft.IdentityModel checks it; `scp` or `roles` present (unless opted out).
+//!
+//! Rooms: `parse` (structure, header, payload: everything before the key), `verify` (the
+//! signature and the claim checks), `policy` (what the validator is told: the policy and the
+//! issuers), `field` (the typed-field serde machinery that gives each claim a precise error).
+
+mod field;
+mod parse;
+mod policy;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use parse::{KeyRef, ParsedToken, check_tenant, parse};
+pub use policy::{Issuers, ValidationPolicy, is_tenant_id};
+pub use verify::verify;

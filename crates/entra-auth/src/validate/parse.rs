@@ -1,0 +1,180 @@
+//! Everything before the key: size, structure, header and payload checks, and the early tenant
+//! checks that keep tokens of other tenants from costing a key lookup or a refresh.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::field::{Field, RawClaims, RawHeader};
+use super::policy::{Issuers, ValidationPolicy, is_tenant_id};
+use crate::error::InvalidToken;
+
+/// Which signing key the token header names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// The header's `kid`.
+    Kid(String),
+    /// The header's `x5t` (used when there is no `kid`).
+    X5t(String),
+}
+
+impl KeyRef {
+    /// The id text.
+    pub fn id(&self) -> &str {
+        match self {
+            KeyRef::Kid(s) | KeyRef::X5t(s) => s,
+        }
+    }
+}
+
+/// A token that passed the structural checks, ready for key lookup and verification.
+pub struct ParsedToken<'a> {
+    pub(super) token: &'a str,
+    pub(super) message: &'a str,
+    pub(super) signature: &'a str,
+    pub(super) key_ref: KeyRef,
+    pub(super) claims: RawClaims,
+    pub(super) payload: Vec<u8>,
+}
+
+impl fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("key_ref", &self.key_ref)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsedToken<'_> {
+    /// The key the header names.
+    pub fn key_ref(&self) -> &KeyRef {
+        &self.key_ref
+    }
+
+    /// The `tid` claim, if it is a string.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match &self.claims.tid {
+            Field::Valid(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether the (not yet verified) token says it is a v1 token (`ver` is `1.0`).
+    pub fn declares_v1(&self) -> bool {
+        matches!(&self.claims.ver, Field::Valid(v) if v == "1.0")
+    }
+}
+
+/// Structural checks, header checks and claims parsing: everything before the key lookup.
+pub fn parse<'a>(
+    token: &'a str,
+    policy: &ValidationPolicy,
+) -> Result<ParsedToken<'a>, InvalidToken> {
+    if token.len() > policy.max_token_bytes {
+        return Err(InvalidToken::TooLarge);
+    }
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or(InvalidToken::MalformedStructure)?;
+    let (header_b64, payload_b64) = message
+        .split_once('.')
+        .ok_or(InvalidToken::MalformedStructure)?;
+    if header_b64.is_empty()
+        || payload_b64.is_empty()
+        || signature.is_empty()
+        || payload_b64.contains('.')
+    {
+        return Err(InvalidToken::MalformedStructure);
+    }
+    // An RSA-8192 signature is 683 base64url characters; anything longer is not ours.
+    if signature.len() > 700 || !is_base64url(signature) {
+        return Err(InvalidToken::MalformedStructure);
+    }
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| InvalidToken::MalformedStructure)?;
+    if !starts_object(&header_bytes) {
+        return Err(InvalidToken::MalformedHeader);
+    }
+    let header: RawHeader =
+        serde_json::from_slice(&header_bytes).map_err(|_| InvalidToken::MalformedHeader)?;
+    match &header.alg {
+        Field::Valid(alg) if alg == "RS256" => {}
+        Field::Invalid => return Err(InvalidToken::MalformedHeader),
+        _ => return Err(InvalidToken::UnsupportedAlgorithm),
+    }
+    if header.crit.is_some() {
+        return Err(InvalidToken::CriticalHeader);
+    }
+    if header.nonce.is_some() {
+        return Err(InvalidToken::GraphToken);
+    }
+    let key_ref = match (header.kid, header.x5t) {
+        (Field::Valid(kid), _) if valid_key_id(&kid) => KeyRef::Kid(kid),
+        (Field::Absent, Field::Valid(x5t)) if valid_key_id(&x5t) => KeyRef::X5t(x5t),
+        (Field::Absent, Field::Absent) => return Err(InvalidToken::MissingKeyId),
+        (Field::Valid(_), _) | (Field::Absent, Field::Valid(_)) => {
+            return Err(InvalidToken::UnknownSigningKey);
+        }
+        _ => return Err(InvalidToken::MalformedHeader),
+    };
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| InvalidToken::MalformedStructure)?;
+    if !starts_object(&payload) {
+        return Err(InvalidToken::MalformedClaims);
+    }
+    let claims: RawClaims =
+        serde_json::from_slice(&payload).map_err(|_| InvalidToken::MalformedClaims)?;
+    // Cheap pre-signature checks: tokens of tenants we never accept, or that name no tenant,
+    // must not cost a key lookup (nor trigger a key refresh).
+    match &claims.tid {
+        Field::Valid(tid) if !is_tenant_id(tid) => return Err(InvalidToken::InvalidClaim("tid")),
+        Field::Valid(tid) if policy.allowed_tenants.allows(tid, None) == Some(false) => {
+            return Err(InvalidToken::TenantNotAllowed);
+        }
+        Field::Invalid => return Err(InvalidToken::InvalidClaim("tid")),
+        Field::Absent if policy.require_tenant_id => return Err(InvalidToken::MissingClaim("tid")),
+        _ => {}
+    }
+    Ok(ParsedToken {
+        token,
+        message,
+        signature,
+        key_ref,
+        claims,
+        payload,
+    })
+}
+
+/// The early tenant check for what [`parse`] could not decide without the discovery document:
+/// a tenant configured by domain name, whose id the document's issuer gives. Call it once the
+/// issuers are known and before looking up the key (so a token of another tenant cannot make
+/// the key cache refresh).
+pub fn check_tenant(
+    parsed: &ParsedToken<'_>,
+    policy: &ValidationPolicy,
+    issuers: &Issuers,
+) -> Result<(), InvalidToken> {
+    match parsed.tenant_id() {
+        Some(tid) if !policy.allowed_tenants.allows_with(tid, issuers) => {
+            Err(InvalidToken::TenantNotAllowed)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Serde's derived structs also accept JSON arrays (positionally): only objects are claims.
+fn starts_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn is_base64url(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256
+}
