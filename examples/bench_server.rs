@@ -114,9 +114,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 let emulator = emulator.clone();
                 async move {
                     Json(json!({
-                        "key_set_fetches": auth.key_set_fetches(),
+                        "key_set_fetches": auth.stats().key_set_fetches,
                         "emulator_key_requests": emulator.request_count(Endpoint::Keys),
-                        "cached_tokens": auth.cached_tokens(),
+                        "cached_tokens": auth.stats().cached_tokens,
                         "memory": memory(),
                     }))
                 }

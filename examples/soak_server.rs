@@ -128,10 +128,10 @@ async fn stats(soak: Arc<Soak>) -> Json<Value> {
     let auth = soak.layer.authenticator();
     Json(json!({
         "counters": soak.counters.to_json(),
-        "key_set_fetches": auth.key_set_fetches(),
+        "key_set_fetches": auth.stats().key_set_fetches,
         "emulator_key_requests": soak.emulator.request_count(Endpoint::Keys),
-        "cached_tokens": auth.cached_tokens(),
-        "loaded_keys": auth.loaded_key_ids().len(),
+        "cached_tokens": auth.stats().cached_tokens,
+        "loaded_keys": auth.stats().loaded_key_ids.len(),
         "rotated": soak.rotated.load(Ordering::Relaxed),
         "vm_rss_kib": vm_rss_kib(),
     }))
@@ -170,7 +170,7 @@ async fn rotate(soak: Arc<Soak>) -> Json<Value> {
 async fn refresh_until(layer: &EntraAuthLayer, done: impl Fn(&Vec<String>) -> bool) -> bool {
     for _ in 0..50 {
         let _ = layer.prefetch().await;
-        if done(&layer.authenticator().loaded_key_ids()) {
+        if done(&layer.authenticator().stats().loaded_key_ids) {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -122,13 +122,13 @@ fn benches(c: &mut Criterion) {
             .await
             .expect_err("unknown kid")
     });
-    let fetches = f.cold.key_set_fetches();
+    let fetches = f.cold.stats().key_set_fetches;
     group.bench_function("reject_unknown_kid_in_cooldown", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(f.cold.validate(black_box(&unknown_kid)).await.is_err()) })
     });
     assert_eq!(
-        f.cold.key_set_fetches(),
+        f.cold.stats().key_set_fetches,
         fetches,
         "no fetch inside the cooldown"
     );

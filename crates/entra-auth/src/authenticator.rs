@@ -17,6 +17,20 @@ use crate::error::AuthError;
 use crate::keys::KeyCache;
 use crate::validate::{self, ValidationPolicy};
 
+/// What an [`Authenticator`] has fetched and holds; see [`Authenticator::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// How many key-set documents have been requested so far.
+    pub key_set_fetches: u64,
+    /// How many discovery documents have been requested so far.
+    pub metadata_fetches: u64,
+    /// The ids of the currently loaded (and usable) signing keys, in no particular order.
+    pub loaded_key_ids: Vec<String>,
+    /// Entries in the verified-token cache (approximate).
+    pub cached_tokens: u64,
+}
+
 /// Validates Entra access tokens. Cheap to clone; clones share keys and caches.
 ///
 /// ```no_run
@@ -162,33 +176,26 @@ impl Authenticator {
             .is_some()
     }
 
-    /// How many key-set documents have been requested so far.
-    pub fn key_set_fetches(&self) -> u64 {
-        self.inner.keys.key_set_fetches()
-    }
-
-    /// How many discovery documents have been requested so far.
-    pub fn metadata_fetches(&self) -> u64 {
-        self.inner.keys.metadata_fetches()
-    }
-
-    /// The ids of the currently loaded signing keys.
-    pub fn loaded_key_ids(&self) -> Vec<String> {
-        let now = self.inner.config.clock().now();
-        match self.inner.keys.fresh_snapshot(now) {
+    /// What this authenticator has fetched and holds, for metrics, readiness and tests (no I/O).
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let now = inner.config.clock().now();
+        let loaded_key_ids = match inner.keys.fresh_snapshot(now) {
             Some(s) => s.keys().kids().map(str::to_owned).collect(),
             None => Vec::new(),
-        }
-    }
-
-    /// Number of entries in the verified-token cache (approximate; for metrics and tests).
-    pub fn cached_tokens(&self) -> u64 {
-        match &self.inner.verified {
+        };
+        let cached_tokens = match &inner.verified {
             Some(cache) => {
                 cache.run_pending_tasks();
                 cache.entry_count()
             }
             None => 0,
+        };
+        Stats {
+            key_set_fetches: inner.keys.key_set_fetches(),
+            metadata_fetches: inner.keys.metadata_fetches(),
+            loaded_key_ids,
+            cached_tokens,
         }
     }
 
@@ -237,11 +244,15 @@ impl Authenticator {
     async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
         let parsed = validate::parse(token, &inner.policy)?;
-        let snap = inner.keys.snapshot().await?;
-        // A tenant configured by domain is known once the discovery document named its id;
-        // a token of another tenant must not reach the unknown-kid refresh either.
-        validate::check_tenant(&parsed, &inner.policy, &snap.issuers)?;
-        let (snap, key) = inner.keys.key_for(parsed.key_ref(), snap).await?;
+        // One call resolves the key reference to the key and the issuers that go with it. A
+        // tenant configured by domain is known once the discovery document named its id: a
+        // token of another tenant must not reach the unknown-kid refresh either.
+        let (snap, key) = inner
+            .keys
+            .resolve(parsed.key_ref(), |issuers| {
+                validate::check_tenant(&parsed, &inner.policy, issuers)
+            })
+            .await?;
         if let Some(reason) = &snap.v1_unavailable
             && parsed.declares_v1()
         {

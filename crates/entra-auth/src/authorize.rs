@@ -32,7 +32,8 @@ use http::Request;
 use tower::{Layer, Service};
 
 use crate::claims::Claims;
-use crate::error::{AuthError, realm_of};
+use crate::error::AuthError;
+use crate::rejection::realm_of;
 
 /// What a route requires of a validated token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -159,15 +160,13 @@ pub struct RequireService<S> {
 
 impl<S, B, ResBody> Service<Request<B>> for RequireService<S>
 where
-    S: Service<Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+    S: Service<Request<B>, Response = http::Response<ResBody>> + Clone,
     ResBody: HttpBody<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = RequireFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -180,15 +179,61 @@ where
         };
         match verdict {
             Ok(()) => {
+                // Take the service that was driven to readiness; leave a clone for the next call.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move { inner.call(request).await.map(|r| r.map(Body::new)) })
+                RequireFuture {
+                    state: State::Inner {
+                        future: inner.call(request),
+                    },
+                }
             }
             Err(e) => {
                 tracing::debug!(error = %e, "request not authorized");
                 let response = e.to_response(realm_of(request.extensions()).as_deref());
-                Box::pin(async move { Ok(response) })
+                RequireFuture {
+                    state: State::Denied {
+                        response: Some(response),
+                    },
+                }
             }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`RequireService`]: the inner service's, or the 401/403 answer.
+    /// Nothing is boxed.
+    pub struct RequireFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner { #[pin] future: F },
+        Denied { response: Option<Response> },
+    }
+}
+
+impl<F, E, ResBody> Future for RequireFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx).map_ok(|r| r.map(Body::new)),
+            StateProj::Denied { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completion: a contract violation; never completes again.
+                None => Poll::Pending,
+            },
         }
     }
 }

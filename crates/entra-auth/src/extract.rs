@@ -31,7 +31,8 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::claims::{BearerToken, Claims};
-use crate::error::{AuthError, AuthRejection, InvalidToken, realm_of};
+use crate::error::{AuthError, InvalidToken};
+use crate::rejection::{AuthRejection, realm_of};
 
 /// A 401 for a request without validated claims, with the realm of the layer (if any).
 fn missing_token(parts: &Parts) -> AuthRejection {

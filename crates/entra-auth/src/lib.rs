@@ -80,16 +80,19 @@ mod extract;
 pub mod internal;
 mod keys;
 mod layer;
+mod rejection;
+mod token_source;
 mod validate;
 
-pub use authenticator::Authenticator;
-pub use authorize::{Require, RequireService};
+pub use authenticator::{Authenticator, Stats};
+pub use authorize::{Require, RequireFuture, RequireService};
 pub use claims::{BearerToken, Claims, TokenVersion};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
     EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,
 };
-pub use error::{AuthError, AuthRejection, ConfigError, InvalidToken, KeysUnavailableReason};
+pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
+pub use rejection::AuthRejection;
 pub use extract::CustomClaims;
 pub use layer::{EntraAuthLayer, EntraAuthService, ResponseFuture};

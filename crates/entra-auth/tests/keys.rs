@@ -218,7 +218,7 @@ async fn retired_key_stops_working_even_for_cached_tokens() {
     let old = emu.active_key();
     let token = emu.token().sign();
     assert_eq!(api.get("/me", Some(&token)).await.status, 200);
-    assert_eq!(api.layer.authenticator().cached_tokens(), 1);
+    assert_eq!(api.layer.authenticator().stats().cached_tokens, 1);
     let new_key = emu.add_key();
     emu.set_active_key(new_key.kid());
     emu.retire_key(old.kid());
@@ -283,7 +283,7 @@ async fn a_caller_that_disconnects_does_not_cancel_the_key_refresh() {
     emu.clear_faults();
     let auth = api.layer.authenticator().clone();
     eventually("the new key loads", || {
-        auth.loaded_key_ids().iter().any(|k| k == new_key.kid())
+        auth.stats().loaded_key_ids.iter().any(|k| k == new_key.kid())
     })
     .await;
     let r = api.get("/me", Some(&rotated)).await;
@@ -388,7 +388,7 @@ async fn cached_tokens_end_when_a_refresh_changes_the_issuers() {
     let token = sign();
     assert_eq!(api.get("/me", Some(&token)).await.status, 200);
     assert_eq!(api.get("/me", Some(&token)).await.status, 200);
-    assert_eq!(api.layer.authenticator().cached_tokens(), 1);
+    assert_eq!(api.layer.authenticator().stats().cached_tokens, 1);
     fake.update(|d| {
         d.keys = serde_json::json!({ "keys": [key.jwk(Some("https://elsewhere.example/{tenantid}/v2.0"))] });
     });

@@ -322,7 +322,7 @@ async fn down_after_start(endpoint: Endpoint, fault: Fault, cache: bool) {
         "{name}: reloaded once"
     );
     if cache {
-        assert_eq!(api.layer.authenticator().cached_tokens(), 1, "{name}");
+        assert_eq!(api.layer.authenticator().stats().cached_tokens, 1, "{name}");
     }
 }
 
@@ -429,7 +429,7 @@ async fn broken_keys_after_start_do_not_break_rotation() {
     let new = emu.add_key();
     emu.set_active_key(new.kid());
     assert_eq!(api.get("/me", Some(&fresh(&emu, &api))).await.status, 200);
-    let loaded = api.layer.authenticator().loaded_key_ids();
+    let loaded = api.layer.authenticator().stats().loaded_key_ids;
     assert!(loaded.iter().any(|k| k == new.kid()), "{loaded:?}");
     assert!(loaded.iter().any(|k| k == old.kid()), "{loaded:?}");
     for broken in ["broken-rsa-key", "ec-p256-key", "encryption-key"] {
@@ -875,7 +875,7 @@ async fn cached_token_dies_with_its_key_even_when_the_key_id_is_reused() {
     };
     let cached = token_by(&old_key);
     assert_eq!(api.get("/me", Some(&cached)).await.status, 200);
-    assert_eq!(api.layer.authenticator().cached_tokens(), 1);
+    assert_eq!(api.layer.authenticator().stats().cached_tokens, 1);
 
     // The authority replaces the key behind `key1`; the API refreshes.
     *keys.lock().unwrap() = jwk_as(&new_key);
@@ -938,7 +938,7 @@ async fn stress_unknown_kid_refresh_never_rejects_a_loaded_key() {
         emu.retire_key(previous.kid());
         clock.advance(Duration::from_secs(301));
         let token: Arc<str> = emu.token().issued_at(clock.now()).sign().into();
-        let before = auth.key_set_fetches();
+        let before = auth.stats().key_set_fetches;
         let mut tasks = Vec::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_millis(10) {
@@ -957,8 +957,8 @@ async fn stress_unknown_kid_refresh_never_rejects_a_loaded_key() {
             }
         }
         // Exactly one refresh per rollover, which loaded the key.
-        assert_eq!(auth.key_set_fetches(), before + 1);
-        assert!(auth.loaded_key_ids().iter().any(|k| k == key.kid()));
+        assert_eq!(auth.stats().key_set_fetches, before + 1);
+        assert!(auth.stats().loaded_key_ids.iter().any(|k| k == key.kid()));
     }
     eprintln!("{wrong} of {total} validations of a loaded key's token rejected as unknown");
     assert_eq!(wrong, 0, "tokens of a loaded key were rejected as unknown");

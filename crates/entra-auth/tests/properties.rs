@@ -285,6 +285,6 @@ proptest! {
         prop_assert!(f.rt.block_on(f.auth.validate(&m)).is_err());
         // The original is still accepted from the cache.
         prop_assert!(f.rt.block_on(f.auth.validate(t)).is_ok());
-        prop_assert!(f.auth.key_set_fetches() <= 2, "{} fetches", f.auth.key_set_fetches());
+        prop_assert!(f.auth.stats().key_set_fetches <= 2, "{} fetches", f.auth.stats().key_set_fetches);
     }
 }

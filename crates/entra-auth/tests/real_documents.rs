@@ -68,7 +68,7 @@ async fn entra_documents_on_loopback_validate_entra_shaped_tokens() {
             .unwrap();
         let layer = EntraAuthLayer::new(cfg);
         layer.prefetch().await.unwrap();
-        let loaded = layer.authenticator().loaded_key_ids();
+        let loaded = layer.authenticator().stats().loaded_key_ids;
         assert!(
             loaded.iter().any(|k| k == "Mc7l3Iz93g7uwgNeEmmw_WYGPko"),
             "{loaded:?}"

@@ -148,9 +148,22 @@ impl KeyCache {
         now.saturating_sub(snap.fetched_at) <= secs(self.config.key_refresh().max_stale)
     }
 
+    /// The key `key_ref` names and the snapshot it comes from (with the issuers that go with
+    /// it), after `precheck` has seen those issuers: the current snapshot, fetched first when
+    /// there is none usable, and refreshed once (behind the cooldown) when the key is unknown.
+    pub(crate) async fn resolve(
+        self: &Arc<Self>,
+        key_ref: &KeyRef,
+        precheck: impl FnOnce(&Issuers) -> Result<(), InvalidToken>,
+    ) -> Result<(Arc<Snapshot>, Arc<VerificationKey>), AuthError> {
+        let snap = self.snapshot().await?;
+        precheck(&snap.issuers)?;
+        self.key_for(key_ref, snap).await
+    }
+
     /// A usable snapshot: the current one, or a freshly fetched one when there is none or it is
     /// too old. Schedules a background refresh when the periodic interval has passed.
-    pub(crate) async fn snapshot(self: &Arc<Self>) -> Result<Arc<Snapshot>, AuthError> {
+    async fn snapshot(self: &Arc<Self>) -> Result<Arc<Snapshot>, AuthError> {
         let now = self.config.clock().now();
         if let Some(snap) = self.fresh_snapshot(now) {
             self.maybe_refresh_in_background(now);
@@ -212,7 +225,7 @@ impl KeyCache {
     }
 
     /// Finds the key a token names, refreshing once (behind the cooldown) when it is unknown.
-    pub(crate) async fn key_for(
+    async fn key_for(
         self: &Arc<Self>,
         key_ref: &KeyRef,
         snap: Arc<Snapshot>,

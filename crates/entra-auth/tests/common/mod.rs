@@ -84,7 +84,7 @@ impl Api {
     }
 
     pub(crate) fn key_fetches(&self) -> u64 {
-        self.layer.authenticator().key_set_fetches()
+        self.layer.authenticator().stats().key_set_fetches
     }
 }
 

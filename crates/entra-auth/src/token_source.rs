@@ -1,0 +1,168 @@
+//! Finding the bearer token in a request: the `Authorization` header, and only when configured
+//! a query parameter or a cookie; exactly one of them.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, header};
+
+use crate::claims::{BearerToken, TokenText};
+use crate::config::TokenSources;
+use crate::error::InvalidToken;
+
+/// Finds the bearer token: the `Authorization` header (scheme matched case-insensitively),
+/// and, only when configured, a query parameter or a cookie. More than one place, more than one
+/// header, or a header that is not a single `Bearer <token>` is an error.
+pub(crate) fn extract_token(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    sources: &TokenSources,
+) -> Result<Option<BearerToken>, InvalidToken> {
+    let mut found: Option<BearerToken> = None;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    if let Some(value) = values.next() {
+        if values.next().is_some() {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        let bytes = value.as_bytes();
+        let scheme_end = bytes
+            .iter()
+            .position(|b| *b == b' ')
+            .ok_or(InvalidToken::MalformedAuthorization)?;
+        if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        let start = scheme_end
+            + bytes[scheme_end..]
+                .iter()
+                .take_while(|b| **b == b' ')
+                .count();
+        let end = bytes.len()
+            - bytes[start..]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b' ')
+                .count();
+        // The token's characters are checked by the validator (strict base64url segments), and a
+        // verified-token cache hit is an exact match with a token that passed those checks.
+        let token = bytes.get(start..end).unwrap_or_default();
+        if token.is_empty() || std::str::from_utf8(token).is_err() {
+            return Err(InvalidToken::MalformedAuthorization);
+        }
+        found = Some(BearerToken(TokenText::Header {
+            value: value.clone(),
+            start,
+            end,
+        }));
+    }
+    if let (Some(name), Some(query)) = (&sources.query_parameter, query) {
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if key == name.as_str() {
+                if found.is_some() || value.is_empty() {
+                    return Err(InvalidToken::MalformedAuthorization);
+                }
+                found = Some(BearerToken(TokenText::Owned(Arc::from(value.as_ref()))));
+            }
+        }
+    }
+    if let Some(name) = &sources.cookie {
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for pair in text.split(';') {
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k == name
+                {
+                    if found.is_some() || v.is_empty() {
+                        return Err(InvalidToken::MalformedAuthorization);
+                    }
+                    found = Some(BearerToken(TokenText::Owned(Arc::from(v))));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in values {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn text(
+        found: Result<Option<BearerToken>, InvalidToken>,
+    ) -> Result<Option<String>, InvalidToken> {
+        found.map(|t| t.map(|t| t.as_str().to_owned()))
+    }
+
+    #[test]
+    fn authorization_header_variants() {
+        let none = TokenSources::default();
+        let get = |h: &[(&str, &str)]| text(extract_token(&headers(h), None, &none));
+        assert_eq!(
+            get(&[("authorization", "Bearer abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            get(&[("authorization", "bearer abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            get(&[("authorization", "BEARER  abc")]).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(get(&[]).unwrap(), None);
+        for bad in ["Basic abc", "Bearerabc", "Bearer", "Bearer ", "Token abc"] {
+            assert_eq!(
+                get(&[("authorization", bad)]),
+                Err(InvalidToken::MalformedAuthorization),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            get(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+            Err(InvalidToken::MalformedAuthorization)
+        );
+    }
+
+    #[test]
+    fn query_and_cookie_only_when_configured() {
+        let none = TokenSources::default();
+        let h = headers(&[("cookie", "a=1; tok=xyz")]);
+        assert_eq!(
+            text(extract_token(&h, Some("access_token=q"), &none)).unwrap(),
+            None
+        );
+        let sources = TokenSources {
+            query_parameter: Some("access_token".into()),
+            cookie: Some("tok".into()),
+        };
+        assert_eq!(
+            text(extract_token(
+                &HeaderMap::new(),
+                Some("access_token=q"),
+                &sources
+            ))
+            .unwrap()
+            .as_deref(),
+            Some("q")
+        );
+        assert_eq!(
+            text(extract_token(&h, None, &sources)).unwrap().as_deref(),
+            Some("xyz")
+        );
+        assert_eq!(
+            text(extract_token(&h, Some("access_token=q"), &sources)),
+            Err(InvalidToken::MalformedAuthorization)
+        );
+    }
+}
