@@ -4,6 +4,7 @@
 //! provider whose verifier panics is installed before anything else runs (its own test binary:
 //! the provider is process-wide), and validation answers 200 and 401 as usual.
 
+#[path = "auth/common.rs"]
 mod common;
 
 use jsonwebtoken::crypto::{CryptoProvider, aws_lc};

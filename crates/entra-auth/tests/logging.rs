@@ -1,5 +1,9 @@
+//! A binary of its own: tracing caches each callsite's interest process-wide, so events of
+//! tests running without a subscriber in the same process could hide these tests' events.
+//!
 //! Tokens never appear in logs, not even at trace level, and the span records the outcome.
 
+#[path = "auth/common.rs"]
 mod common;
 
 use std::io::Write;

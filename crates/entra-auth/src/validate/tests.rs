@@ -2,7 +2,9 @@
 //! `parse` and `verify` with a fixed clock reading.
 
 use super::*;
+use crate::claims::{Claims, TokenVersion};
 use crate::config::AllowedTenants;
+use crate::error::InvalidToken;
 use crate::keys::discovery::IssuerTemplate;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -7,7 +7,7 @@
 //! cache already holds the original token, to show that no damaged variant is served from the
 //! cache.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::LazyLock;

@@ -12,7 +12,7 @@
 //! the RSA public key, an ES256 token really verifies under its EC key), so each case fails for
 //! the reason it names and not because the test built a broken token.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,7 @@ use entra_auth::{EntraAuthLayer, EntraConfig, ManualClock, TokenVersions};
 use entra_emulator::{Emulator, TokenVersion};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/../../testdata/entra/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,6 +1,6 @@
 //! Accept and reject paths of the layer, over real HTTP against the emulator.
 
-mod common;
+use crate::common;
 
 use common::{assert_invalid, dev_config, serve, setup};
 use entra_auth::{EntraAuthLayer, InvalidToken, TokenVersions};

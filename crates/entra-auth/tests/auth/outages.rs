@@ -16,7 +16,7 @@
 //! background fetches to finish (a few hundred milliseconds) and for the load in the rotation
 //! test.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::sync::Arc;

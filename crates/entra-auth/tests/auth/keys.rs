@@ -1,6 +1,6 @@
 //! Key cache behaviour over real HTTP: rotation, unknown-kid floods, concurrency, outages.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

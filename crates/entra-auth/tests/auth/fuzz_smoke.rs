@@ -6,7 +6,7 @@
 //! This is not fuzzing (no coverage feedback, a few thousand inputs); it keeps the targets
 //! compiling and their invariants true on every CI run. Real fuzzing: see SECURITY.md.
 
-#[path = "../../../fuzz/fuzz_targets/common.rs"]
+#[path = "../../../../fuzz/fuzz_targets/common.rs"]
 mod fuzz_common;
 
 use std::path::PathBuf;
