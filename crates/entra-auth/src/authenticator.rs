@@ -106,7 +106,7 @@ impl moka::Expiry<Arc<str>, Verified> for UntilExpiry {
     ) -> Option<Duration> {
         let claims = &verified.claims;
         let leeway = i64::try_from(self.clock.leeway().as_secs()).unwrap_or(0);
-        let left = claims.expires_at().saturating_add(leeway) - self.clock.clock().now();
+        let left = claims.expires_at().saturating_add(leeway) - self.clock.now();
         Some(Duration::from_secs(
             u64::try_from(left.clamp(0, 24 * 3600)).unwrap_or(0),
         ))
@@ -172,14 +172,14 @@ impl Authenticator {
     pub fn is_ready(&self) -> bool {
         self.inner
             .keys
-            .fresh_snapshot(self.inner.config.clock().now())
+            .fresh_snapshot(self.inner.config.now())
             .is_some()
     }
 
     /// What this authenticator has fetched and holds, for metrics, readiness and tests (no I/O).
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
-        let now = inner.config.clock().now();
+        let now = inner.config.now();
         let loaded_key_ids = match inner.keys.fresh_snapshot(now) {
             Some(s) => s.keys().kids().map(str::to_owned).collect(),
             None => Vec::new(),
@@ -261,7 +261,7 @@ impl Authenticator {
                 retry_after: inner.config.key_refresh().retry_after_failure,
             });
         }
-        let now = inner.config.clock().now();
+        let now = inner.config.now();
         let claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
         if let Some(cache) = &inner.verified
             && let Some(text) = &claims.0.token
@@ -279,7 +279,7 @@ impl Authenticator {
     /// The claims of a token verified earlier, if the verified-token cache has it and it is
     /// still within its lifetime and signed by a current key. No I/O, no lock, no allocation.
     pub(crate) fn cached_claims(&self, token: &str) -> Option<Claims> {
-        self.cached(token, self.inner.config.clock().now())
+        self.cached(token, self.inner.config.now())
     }
 
     fn cached(&self, token: &str, now: i64) -> Option<Claims> {

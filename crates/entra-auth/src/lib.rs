@@ -72,7 +72,6 @@
 mod authenticator;
 mod authorize;
 mod claims;
-mod clock;
 pub mod config;
 mod error;
 mod extract;
@@ -87,7 +86,7 @@ mod validate;
 pub use authenticator::{Authenticator, Stats};
 pub use authorize::{Require, RequireFuture, RequireService};
 pub use claims::{BearerToken, Claims, TokenVersion};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use entra_core::{AuthorityHost, Clock, ManualClock, SystemClock};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
     EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,

@@ -12,7 +12,7 @@ use super::policy::{
 };
 use super::urls::parse_endpoint;
 use super::{ConfigInner, EntraConfig};
-use crate::clock::{Clock, SystemClock};
+use entra_core::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::validate::is_tenant_id;
 

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::clock::Clock;
+use entra_core::Clock;
 use crate::error::ConfigError;
 
 pub use builder::EntraConfigBuilder;
@@ -221,8 +221,9 @@ impl EntraConfig {
         urls
     }
 
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        &*self.inner.clock
+    /// The time, in seconds since the Unix epoch, from the configured clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.unix_seconds()
     }
 }
 

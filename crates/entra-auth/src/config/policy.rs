@@ -7,12 +7,7 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use crate::validate::{Issuers, is_tenant_id};
 
-/// The global Azure cloud (the default authority host).
-pub const AZURE_PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
-/// The Azure US Government cloud.
-pub const AZURE_US_GOVERNMENT: &str = "https://login.microsoftonline.us";
-/// The Azure China cloud operated by 21Vianet.
-pub const AZURE_CHINA: &str = "https://login.chinacloudapi.cn";
+pub use entra_core::{AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT};
 
 /// The largest leeway accepted for `exp` / `nbf`.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);

@@ -1,8 +1,6 @@
 //! URL rules: https anywhere, plain http only for loopback hosts (the emulator, tests), and a
 //! document reached over https never leads to plain http.
 
-use std::net::IpAddr;
-
 use url::Url;
 
 use crate::error::ConfigError;
@@ -26,28 +24,8 @@ pub(crate) fn check_linked_url(url: &Url, document: &Url) -> Result<(), &'static
     Ok(())
 }
 
-/// `https` anywhere; plain `http` only for loopback hosts (the emulator, tests).
+/// `https` anywhere; plain `http` only for loopback hosts (the emulator, tests): the rule
+/// entra-client applies to authorities too.
 pub(crate) fn check_scheme(url: &Url) -> Result<(), &'static str> {
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(url) => {}
-        "http" => return Err("uses plain http, which is accepted only for loopback hosts"),
-        _ => return Err("must be an https URL"),
-    }
-    if url.host().is_none() {
-        return Err("has no host");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials");
-    }
-    Ok(())
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+    entra_core::check_authority_url(url)
 }

@@ -67,7 +67,7 @@ impl KeyCache {
                 v1_retry: false,
             });
         }
-        let now = self.config.clock().now();
+        let now = self.config.now();
         let max_stale = secs(cfg.key_refresh.max_stale);
         // A failed v1 document keeps the v1 issuer read earlier while it is within the maximum
         // age; without one, v1 tokens get 503 (and only they).

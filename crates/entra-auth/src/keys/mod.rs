@@ -164,7 +164,7 @@ impl KeyCache {
     /// A usable snapshot: the current one, or a freshly fetched one when there is none or it is
     /// too old. Schedules a background refresh when the periodic interval has passed.
     async fn snapshot(self: &Arc<Self>) -> Result<Arc<Snapshot>, AuthError> {
-        let now = self.config.clock().now();
+        let now = self.config.now();
         if let Some(snap) = self.fresh_snapshot(now) {
             self.maybe_refresh_in_background(now);
             return Ok(snap);
@@ -178,12 +178,12 @@ impl KeyCache {
         match self.start_or_join(Trigger::Load) {
             Some(done) => wait(done).await,
             None => {
-                if let Some(err) = self.backing_off(self.config.clock().now()) {
+                if let Some(err) = self.backing_off(self.config.now()) {
                     return Err(err);
                 }
             }
         }
-        let now = self.config.clock().now();
+        let now = self.config.now();
         self.fresh_snapshot(now)
             .ok_or_else(|| self.unavailable(now))
     }
@@ -233,7 +233,7 @@ impl KeyCache {
         if let Some(key) = lookup(&snap, key_ref) {
             return Ok((snap, key));
         }
-        let now = self.config.clock().now();
+        let now = self.config.now();
         if let Some(found) = self.lookup_current(key_ref, now) {
             return Ok(found);
         }
@@ -246,7 +246,7 @@ impl KeyCache {
                 .ok_or_else(|| InvalidToken::UnknownSigningKey.into());
         };
         wait(done).await;
-        let now = self.config.clock().now();
+        let now = self.config.now();
         match self.fresh_snapshot(now) {
             Some(snap) => match lookup(&snap, key_ref) {
                 Some(key) => Ok((snap, key)),

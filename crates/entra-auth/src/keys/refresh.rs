@@ -31,7 +31,7 @@ impl KeyCache {
         if let Some(done) = slot.as_ref() {
             return Some(done.clone());
         }
-        let now = self.config.clock().now();
+        let now = self.config.now();
         let start = match trigger {
             Trigger::Load => self.backing_off(now).is_none(),
             Trigger::UnknownKid => {
@@ -74,7 +74,7 @@ impl KeyCache {
     async fn fetch_and_store(&self) {
         let previous = self.current.load_full();
         let result = self.fetch(previous.as_deref()).await;
-        let now = self.config.clock().now();
+        let now = self.config.now();
         match result {
             Ok(fetched) => self.store(fetched, previous.as_deref(), now),
             Err(reason) => self.record_failure(reason, now),
@@ -156,7 +156,7 @@ impl Drop for FlightGuard {
         let cache = &self.cache;
         if !self.finished {
             let reason = KeysUnavailableReason::Fetch("the key refresh ended unfinished".into());
-            cache.record_failure(reason, cache.config.clock().now());
+            cache.record_failure(reason, cache.config.now());
         }
         *cache.flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
         cache.flying.store(false, Ordering::Release);

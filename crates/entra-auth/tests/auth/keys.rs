@@ -137,7 +137,7 @@ async fn last_known_good_keys_serve_until_max_age() {
     emu.set_fault(Endpoint::Keys, Fault::DropConnection);
     // 13 hours later: past the periodic refresh, which fails; keys keep working.
     api.clock.advance(Duration::from_secs(13 * 3600));
-    let fresh = || emu.token().issued_at(api.clock.now()).sign();
+    let fresh = || emu.token().issued_at(api.clock.unix_seconds()).sign();
     assert_eq!(api.get("/me", Some(&fresh())).await.status, 200);
     tokio::time::sleep(Duration::from_millis(200)).await; // let the background refresh finish
     assert!(api.key_fetches() >= 1);

@@ -86,7 +86,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         require_tenant_id: true,
         realm: None,
     };
-    let clock = ManualClock::new(NOW);
+    let clock = ManualClock::at_unix_seconds(NOW);
     let auth = Authenticator::new(common::dev_config(&emu, &clock).build().unwrap());
     rt.block_on(auth.prefetch()).unwrap();
     for t in &tokens {
