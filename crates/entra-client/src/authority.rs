@@ -1,42 +1,10 @@
-//! Authority hosts (clouds) and token endpoint URLs.
+//! Authorities, tenants and token endpoint URLs. The clouds ([`AuthorityHost`](crate::AuthorityHost))
+//! and the URL rule ([`check_authority_url`]) come from `entra-core`, shared with `entra-auth`.
 
-use std::net::IpAddr;
-
+use entra_core::check_authority_url;
 use url::Url;
 
 use crate::Error;
-
-/// The authority host of Microsoft Entra ID's global (public) cloud.
-pub const AZURE_PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
-/// The authority host of Azure US Government.
-pub const AZURE_US_GOVERNMENT: &str = "https://login.microsoftonline.us";
-/// The authority host of Microsoft Azure operated by 21Vianet (China).
-pub const AZURE_CHINA: &str = "https://login.chinacloudapi.cn";
-
-/// A well-known Entra ID cloud. Use [`crate::ClientCredentialsBuilder::authority`] for any other
-/// authority, such as a local emulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum AuthorityHost {
-    /// The global cloud, `https://login.microsoftonline.com` (the default).
-    #[default]
-    AzurePublic,
-    /// Azure US Government, `https://login.microsoftonline.us`.
-    AzureUsGovernment,
-    /// Azure China (21Vianet), `https://login.chinacloudapi.cn`.
-    AzureChina,
-}
-
-impl AuthorityHost {
-    /// The authority URL of this cloud.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            AuthorityHost::AzurePublic => AZURE_PUBLIC_CLOUD,
-            AuthorityHost::AzureUsGovernment => AZURE_US_GOVERNMENT,
-            AuthorityHost::AzureChina => AZURE_CHINA,
-        }
-    }
-}
 
 /// Which token endpoint a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,30 +20,20 @@ pub(crate) enum EndpointVersion {
 pub(crate) fn parse_authority(authority: &str) -> Result<String, Error> {
     let url = Url::parse(authority.trim())
         .map_err(|e| Error::Config(format!("authority {authority:?} is not a URL: {e}")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(Error::Config(format!(
-                "authority {authority:?} uses plain http://, which is allowed only for loopback \
-                 hosts (127.0.0.1, [::1], localhost); use https://"
-            )));
-        }
-        other => {
-            return Err(Error::Config(format!(
-                "authority {authority:?} has unsupported scheme {other:?}; use https://"
-            )));
-        }
-    }
-    if url.host().is_none() {
+    if let Err(reason) = check_authority_url(&url) {
+        // The authority is named without its credentials, if it has any.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        let hint = if url.scheme() == "http" && !entra_core::is_loopback(&url) {
+            " (127.0.0.1, [::1], localhost); use https://"
+        } else {
+            ""
+        };
         return Err(Error::Config(format!(
-            "authority {authority:?} has no host"
+            "authority {:?} {reason}{hint}",
+            shown.as_str()
         )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(
-            "authority must not contain credentials".into(),
-        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
@@ -83,15 +41,6 @@ pub(crate) fn parse_authority(authority: &str) -> Result<String, Error> {
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// Validates a tenant: a GUID or a domain name (`contoso.onmicrosoft.com`), not a multi-tenant
@@ -131,6 +80,7 @@ pub(crate) fn token_endpoint(authority: &str, tenant: &str, version: EndpointVer
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AuthorityHost};
 
     #[test]
     fn accepts_https_and_loopback_http() {
@@ -169,6 +119,7 @@ mod tests {
             "ftp://127.0.0.1",
             "not a url",
             "https://user:pw@login.microsoftonline.com",
+            "http://user:pw@login.microsoftonline.com",
             "https://login.microsoftonline.com/?x=1",
             "https://login.microsoftonline.com/#f",
         ] {

@@ -52,7 +52,7 @@
 //! are within the refresh margin of expiry (5 minutes by default). Concurrent callers for the same
 //! key share one request, which runs in a task of its own: a caller that gives up (a timeout, a
 //! dropped connection, a `select!`) does not cancel it for the others ([`TokenCache`]). Time
-//! comes from a [`Clock`], so tests can move it forward.
+//! comes from a [`Clock`], so tests can move it forward ([`ManualClock`]).
 //!
 //! Server errors (5xx), throttling (429, honouring `Retry-After`), timeouts and connection
 //! failures are retried with exponential backoff and jitter (2 retries by default); other 4xx
@@ -77,12 +77,10 @@
 //! to every request through a tower service; [`RequestBuilderExt::with_entra_token`] adds it to a
 //! `reqwest` request.
 
-
 mod assertion;
 mod authority;
 mod cache;
 mod certificate;
-mod clock;
 mod credentials;
 mod der;
 mod error;
@@ -91,11 +89,14 @@ mod secret;
 mod token;
 
 pub use assertion::{AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
-pub use authority::{AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AuthorityHost};
 pub use cache::TokenCache;
 pub use certificate::ClientCertificate;
-pub use clock::{Clock, SystemClock};
 pub use credentials::{ClientCredentials, ClientCredentialsBuilder, defaults};
+/// The clock and the clouds, shared with `entra-auth` (defined in `entra-core`).
+pub use entra_core::{
+    AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AuthorityHost, Clock, ManualClock,
+    SystemClock,
+};
 pub use error::{EntraError, Error};
 pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
 pub use secret::ClientSecret;

@@ -1,0 +1,165 @@
+//! One token request, sent with retries: the form body (which carries the secret or the client
+//! assertion, in a buffer zeroized on drop), the POST, reading the bounded answer, and
+//! exponential backoff with jitter or the server's `Retry-After` between attempts.
+
+use std::time::{Duration, SystemTime};
+
+use tracing::{debug, warn};
+use zeroize::Zeroizing;
+
+use super::{ClientCredentials, Credential};
+use crate::assertion;
+use crate::cache::Target;
+use crate::token::parse_token_response;
+use crate::{AccessToken, EntraError, Error};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The largest token endpoint response body read.
+const MAX_BODY: usize = 1 << 20;
+
+impl ClientCredentials {
+    pub(super) async fn fetch_with_retries(
+        &self,
+        target: &Target,
+    ) -> Result<(AccessToken, SystemTime), Error> {
+        let mut retries = 0;
+        loop {
+            match self.fetch_once(target).await {
+                Ok(ok) => return Ok(ok),
+                Err(e) if e.is_retryable() && retries < self.inner.max_retries => {
+                    let delay = self.retry_delay(retries, e.retry_after());
+                    retries += 1;
+                    warn!(
+                        error = %e,
+                        retry = retries,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "token request failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter (half fixed, half random), or the server's
+    /// `Retry-After`; capped at the maximum retry delay.
+    pub(super) fn retry_delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let cap = self.inner.max_retry_delay;
+        if let Some(after) = retry_after {
+            return after.min(cap);
+        }
+        let exp = self
+            .inner
+            .retry_base_delay
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(cap);
+        let half = exp / 2;
+        let mut random = [0u8; 4];
+        // On the (unexpected) failure of the system RNG, fall back to no jitter.
+        let _ = aws_lc_rs::rand::fill(&mut random);
+        let fraction = f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX);
+        half + half.mul_f64(fraction)
+    }
+
+    async fn fetch_once(&self, target: &Target) -> Result<(AccessToken, SystemTime), Error> {
+        let inner = &self.inner;
+        let (endpoint, target_param) = match target {
+            Target::Scope(scope) => (&inner.endpoint_v2, ("scope", scope.as_str())),
+            Target::Resource(resource) => (&inner.endpoint_v1, ("resource", resource.as_str())),
+        };
+        let sent_at = inner.clock.now();
+        let assertion;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", &inner.client_id),
+            target_param,
+        ];
+        match &inner.credential {
+            Credential::Secret(secret) => form.push(("client_secret", secret.secret())),
+            Credential::Certificate(cert) => {
+                assertion = assertion::client_assertion(
+                    cert,
+                    &inner.client_id,
+                    endpoint,
+                    sent_at,
+                    &inner.assertion,
+                )?;
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", &assertion));
+            }
+        }
+        let body = form_body(&form);
+        let request_id = uuid::Uuid::new_v4().to_string();
+        debug!(
+            endpoint = %endpoint,
+            tenant = %inner.tenant,
+            client_id = %inner.client_id,
+            target = %target_param.1,
+            client_request_id = %request_id,
+            "requesting token"
+        );
+        let mut response = inner
+            .http
+            .post(endpoint.as_str())
+            .header(http::header::ACCEPT, "application/json")
+            .header("client-request-id", &request_id)
+            .header("return-client-request-id", "true")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .timeout(inner.timeout)
+            .send()
+            .await
+            .map_err(Error::from_reqwest)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(Error::InvalidResponse(format!(
+                    "response body larger than {MAX_BODY} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            let token = parse_token_response(&body, sent_at)?;
+            debug!(
+                client_request_id = %request_id,
+                expires_in_s = token.remaining(sent_at).as_secs(),
+                "token acquired"
+            );
+            return Ok((token, sent_at));
+        }
+        let error = match EntraError::parse(status.as_u16(), &body, retry_after) {
+            Some(e) => Error::from(e),
+            None => Error::UnexpectedStatus {
+                status: status.as_u16(),
+                retry_after,
+            },
+        };
+        debug!(client_request_id = %request_id, error = %error, "token request failed");
+        Err(error)
+    }
+}
+
+/// The `application/x-www-form-urlencoded` request body. It carries the client secret or the
+/// client assertion, so it is written into a buffer of its final size (no reallocation leaves a
+/// copy behind) that is zeroized when reqwest drops the body. Copies that the HTTP and TLS
+/// layers make while sending are outside this crate's control.
+pub(super) fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
+    // Percent-encoding turns a byte into at most 3; `&` and `=` add 2 per pair.
+    let capacity = form.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+    let mut body = Zeroizing::new(String::with_capacity(capacity));
+    url::form_urlencoded::Serializer::new(&mut *body).extend_pairs(form);
+    debug_assert!(body.len() <= capacity);
+    reqwest::Body::from(bytes::Bytes::from_owner(body))
+}
