@@ -264,6 +264,7 @@ impl fmt::Debug for TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Clock, ManualClock};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn key(scope: &str) -> CacheKey {
@@ -279,27 +280,15 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
     }
 
-    /// A clock the test moves by hand.
-    #[derive(Clone)]
-    struct TestClock(Arc<Mutex<SystemTime>>);
+    /// A clock the test moves by hand, standing at `t0()`.
+    fn test_clock() -> ManualClock {
+        ManualClock::new(t0())
+    }
 
-    impl TestClock {
-        fn new() -> Self {
-            TestClock(Arc::new(Mutex::new(t0())))
-        }
-        fn set(&self, at: SystemTime) {
-            *self.0.lock().unwrap() = at;
-        }
-        fn advance(&self, by: Duration) {
-            *self.0.lock().unwrap() += by;
-        }
-        fn now(&self) -> SystemTime {
-            *self.0.lock().unwrap()
-        }
-        fn source(&self) -> impl Fn() -> SystemTime + Send + 'static {
-            let clock = self.clone();
-            move || clock.now()
-        }
+    /// The cache's source of time: `clock`'s time.
+    fn source(clock: &ManualClock) -> impl Fn() -> SystemTime + Send + 'static {
+        let clock = clock.clone();
+        move || clock.now()
     }
 
     type FetchResult = Result<(AccessToken, SystemTime), Error>;
@@ -307,7 +296,7 @@ mod tests {
     /// A fetch that counts its calls and answers `tok{n}`, living `lifetime` from the clock's now.
     fn counting_fetch(
         calls: &Arc<AtomicUsize>,
-        clock: &TestClock,
+        clock: &ManualClock,
         lifetime: Duration,
     ) -> impl FnOnce() -> std::future::Ready<FetchResult> + Send + 'static {
         let calls = calls.clone();
@@ -334,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn reuses_until_margin_then_refreshes() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let hour = Duration::from_secs(3600);
         let margin = Duration::from_secs(300);
@@ -342,7 +331,7 @@ mod tests {
             cache
                 .get_or_fetch(
                     &key(scope),
-                    clock.source(),
+                    source(&clock),
                     margin,
                     counting_fetch(&calls, &clock, hour),
                 )
@@ -364,14 +353,14 @@ mod tests {
     #[tokio::test]
     async fn short_lived_tokens_refresh_at_half_life() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
         let get = async || {
             cache
                 .get_or_fetch(
                     &key("s"),
-                    clock.source(),
+                    source(&clock),
                     margin,
                     counting_fetch(&calls, &clock, Duration::from_secs(120)),
                 )
@@ -388,13 +377,13 @@ mod tests {
     #[tokio::test]
     async fn failed_refresh_falls_back_to_valid_token() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
         cache
             .get_or_fetch(
                 &key("s"),
-                clock.source(),
+                source(&clock),
                 margin,
                 counting_fetch(&calls, &clock, Duration::from_secs(3600)),
             )
@@ -402,13 +391,13 @@ mod tests {
             .unwrap();
         clock.set(t0() + Duration::from_secs(3500));
         let t = cache
-            .get_or_fetch(&key("s"), clock.source(), margin, failing_fetch(503))
+            .get_or_fetch(&key("s"), source(&clock), margin, failing_fetch(503))
             .await
             .unwrap();
         assert_eq!(t.secret(), "tok0");
         clock.set(t0() + Duration::from_secs(3595));
         let e = cache
-            .get_or_fetch(&key("s"), clock.source(), margin, failing_fetch(503))
+            .get_or_fetch(&key("s"), source(&clock), margin, failing_fetch(503))
             .await
             .unwrap_err();
         assert_eq!(e.status(), Some(503));
@@ -455,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn dropped_caller_does_not_cancel_the_fetch() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let (release, released) = tokio::sync::watch::channel(false);
         let margin = Duration::from_secs(300);
@@ -474,7 +463,7 @@ mod tests {
             }
         };
         let k = key("s");
-        let first = cache.get_or_fetch(&k, clock.source(), margin, slow_fetch);
+        let first = cache.get_or_fetch(&k, source(&clock), margin, slow_fetch);
         // Poll the caller once (it starts the refresh and waits), then drop it.
         tokio::select! {
             biased;
@@ -485,7 +474,7 @@ mod tests {
         let token = cache
             .get_or_fetch(
                 &key("s"),
-                clock.source(),
+                source(&clock),
                 margin,
                 counting_fetch(&calls, &clock, Duration::from_secs(3600)),
             )
@@ -500,7 +489,7 @@ mod tests {
     #[tokio::test]
     async fn panicking_fetch_interrupts_waiters_and_leaves_the_slot_usable() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
         let (release, released) = tokio::sync::watch::channel(false);
@@ -513,7 +502,7 @@ mod tests {
         };
         let first = {
             let cache = cache.clone();
-            let clock = clock.source();
+            let clock = source(&clock);
             tokio::spawn(async move {
                 cache
                     .get_or_fetch(&key("s"), clock, margin, panicking)
@@ -523,7 +512,7 @@ mod tests {
         let waiter = {
             let cache = cache.clone();
             let fetch = counting_fetch(&calls, &clock, Duration::from_secs(3600));
-            let clock = clock.source();
+            let clock = source(&clock);
             tokio::spawn(async move { cache.get_or_fetch(&key("s"), clock, margin, fetch).await })
         };
         for _ in 0..100 {
@@ -547,7 +536,7 @@ mod tests {
         let token = cache
             .get_or_fetch(
                 &key("s"),
-                clock.source(),
+                source(&clock),
                 margin,
                 counting_fetch(&calls, &clock, Duration::from_secs(3600)),
             )
@@ -561,7 +550,7 @@ mod tests {
     #[test]
     fn runtime_shutdown_interrupts_waiters_and_leaves_the_slot_usable() {
         let cache = TokenCache::new();
-        let clock = TestClock::new();
+        let clock = test_clock();
         let calls = Arc::new(AtomicUsize::new(0));
         let margin = Duration::from_secs(300);
         let doomed = tokio::runtime::Builder::new_current_thread()
@@ -575,7 +564,7 @@ mod tests {
             .unwrap();
         let k = key("s");
         doomed.block_on(async {
-            let first = cache.get_or_fetch(&k, clock.source(), margin, || {
+            let first = cache.get_or_fetch(&k, source(&clock), margin, || {
                 std::future::pending::<FetchResult>()
             });
             // Start the refresh on this runtime, then stop waiting for it.
@@ -588,7 +577,7 @@ mod tests {
         // A caller on the other runtime joins that refresh (polled once: it is waiting).
         let mut waiter = Box::pin(cache.get_or_fetch(
             &k,
-            clock.source(),
+            source(&clock),
             margin,
             counting_fetch(&calls, &clock, Duration::from_secs(3600)),
         ));
@@ -605,7 +594,7 @@ mod tests {
         let token = other
             .block_on(cache.get_or_fetch(
                 &key("s"),
-                clock.source(),
+                source(&clock),
                 margin,
                 counting_fetch(&calls, &clock, Duration::from_secs(3600)),
             ))

@@ -82,7 +82,6 @@ mod authority;
 mod cache;
 mod certificate;
 mod credentials;
-mod der;
 mod error;
 mod layer;
 mod secret;

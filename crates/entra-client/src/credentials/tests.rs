@@ -89,7 +89,11 @@ fn certificate_key_never_in_debug() {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let pkcs1 = crate::der::pkcs8_rsa_to_pkcs1(key.serialized_der()).unwrap();
+    let pkcs1 = {
+        use pkcs8::der::Decode as _;
+        let info = pkcs8::PrivateKeyInfoRef::from_der(key.serialized_der()).unwrap();
+        info.private_key.as_bytes().to_vec()
+    };
     let certificate = ClientCertificate::from_pem(key.serialize_pem(), cert.pem()).unwrap();
     let b = ClientCredentials::builder("tenant", "client").certificate(certificate);
     let mut shown = format!("{b:?} {b:#?}");
@@ -100,7 +104,7 @@ fn certificate_key_never_in_debug() {
     // Renderings of the private half of the key (past the modulus), and of the assertion.
     let window = &pkcs1[pkcs1.len() / 2..pkcs1.len() / 2 + 16];
     let decimal = format!("{window:?}");
-    let hex: String = window.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(window);
     let pem_line = key.serialize_pem().lines().nth(10).unwrap().to_owned();
     for needle in [
         decimal.trim_matches(['[', ']']),
