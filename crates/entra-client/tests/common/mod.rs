@@ -1,12 +1,10 @@
-//! Test helpers: certificates made at test time, PKCS#12 files, a fake clock, a fake server.
+//! Test helpers shared by the `client` test binary and `crypto_provider`: certificates made at
+//! test time, PKCS#12 files, a scripted fake server. Tests move time with
+//! `entra_client::ManualClock`.
 #![allow(dead_code)]
 
 pub(crate) mod fake;
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
-
-use entra_client::Clock;
 use p12_keystore::{
     Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
     PrivateKeyChain,
@@ -65,25 +63,5 @@ impl TestCert {
             .mac_iterations(2048)
             .write()
             .expect("write PKCS#12")
-    }
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug)]
-pub(crate) struct FakeClock(Mutex<SystemTime>);
-
-impl FakeClock {
-    pub(crate) fn new() -> Self {
-        FakeClock(Mutex::new(SystemTime::now()))
-    }
-
-    pub(crate) fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
     }
 }

@@ -1,17 +1,15 @@
 //! Client assertions, checked by an independent verifier: jsonwebtoken's `decode` with the
 //! certificate's public key.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::common::TestCert;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{FakeClock, TestCert};
-use entra_client::{AssertionAlgorithm, ClientCertificate, ClientCredentials};
+use entra_client::{AssertionAlgorithm, ClientCertificate, ClientCredentials, Clock, ManualClock};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
@@ -142,10 +140,10 @@ fn x5c_header_when_enabled() {
 #[test]
 fn jti_is_unique_and_lifetime_follows_the_clock() {
     let cert = TestCert::new("jti.test");
-    let clock = Arc::new(FakeClock::new());
+    let clock = ManualClock::starting_now();
     let c = ClientCredentials::builder(TENANT, CLIENT)
         .certificate(ClientCertificate::from_pem(cert.key_pem(), cert.cert_pem()).unwrap())
-        .clock(clock.clone())
+        .clock(Arc::new(clock.clone()))
         .assertion_lifetime(Duration::from_secs(120))
         .build()
         .unwrap();
@@ -173,9 +171,8 @@ fn jti_is_unique_and_lifetime_follows_the_clock() {
     );
 }
 
-fn clock_secs(clock: &FakeClock) -> u64 {
-    use entra_client::Clock;
-    clock.now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+fn clock_secs(clock: &ManualClock) -> u64 {
+    u64::try_from(clock.unix_seconds()).unwrap()
 }
 
 #[test]

@@ -1,16 +1,14 @@
 //! Wire-level behaviour against a scripted local server: request format, retries, timeouts,
 //! error mapping, and that secrets never appear in errors.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fake::{FakeServer, Reply};
-use common::{FakeClock, TestCert};
+use crate::common::TestCert;
+use crate::common::fake::{FakeServer, Reply};
 use entra_client::{
     BearerTokenLayer, ClientCertificate, ClientCredentials, ClientCredentialsBuilder, ClientSecret,
-    Error, RequestBuilderExt,
+    Error, ManualClock, RequestBuilderExt,
 };
 use tower::{Layer, ServiceExt};
 
@@ -259,14 +257,14 @@ async fn malformed_success_does_not_leak_the_body() {
 
 #[tokio::test]
 async fn cache_reuse_and_refresh_with_fake_clock() {
-    let clock = Arc::new(FakeClock::new());
+    let clock = ManualClock::starting_now();
     let server = FakeServer::start(vec![
         Reply::token("first", 3600),
         Reply::token("second", 3600),
     ])
     .await;
     let c = builder(&server)
-        .clock(clock.clone())
+        .clock(Arc::new(clock.clone()))
         .refresh_margin(Duration::from_secs(300))
         .build()
         .unwrap();
@@ -336,13 +334,16 @@ async fn reqwest_extension_sets_the_authorization_header() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_callers_share_one_request() {
-    let clock = Arc::new(FakeClock::new());
+    let clock = ManualClock::starting_now();
     let server = FakeServer::start(vec![
         Reply::token("one", 3600),
         Reply::token("two", 3600).delay(Duration::from_millis(100)),
     ])
     .await;
-    let c = builder(&server).clock(clock.clone()).build().unwrap();
+    let c = builder(&server)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     assert_eq!(c.token(SCOPE).await.unwrap().secret(), "one");
     clock.advance(Duration::from_secs(3600 - 60));
     let tasks: Vec<_> = (0..100)

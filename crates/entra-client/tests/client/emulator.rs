@@ -1,15 +1,13 @@
 //! Integration tests against the local Entra emulator over HTTP on 127.0.0.1.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::fake::{FakeServer, Reply};
-use common::{FakeClock, TestCert};
+use crate::common::TestCert;
+use crate::common::fake::{FakeServer, Reply};
 use entra_client::{
     AssertionAlgorithm, ClientCertificate, ClientCredentials, ClientCredentialsBuilder,
-    ClientSecret, Error,
+    ClientSecret, Clock, Error, ManualClock,
 };
 use entra_emulator::{
     App, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID, Emulator, Endpoint,
@@ -182,9 +180,9 @@ async fn token_with_pfx_certificate() {
 #[tokio::test]
 async fn cache_reuses_and_refreshes_at_the_margin() {
     let emu = Emulator::start().await.unwrap();
-    let clock = Arc::new(FakeClock::new());
+    let clock = ManualClock::starting_now();
     let creds = secret_builder(&emu)
-        .clock(clock.clone())
+        .clock(Arc::new(clock.clone()))
         .refresh_margin(Duration::from_secs(300))
         .build()
         .unwrap();
@@ -198,10 +196,7 @@ async fn cache_reuses_and_refreshes_at_the_margin() {
     assert_eq!(emu.request_count(Endpoint::Token), 1);
 
     // Just before the margin: still cached.
-    let lifetime = first
-        .expires_on()
-        .duration_since(clock_now(&clock))
-        .unwrap();
+    let lifetime = first.expires_on().duration_since(clock.now()).unwrap();
     clock.advance(lifetime - Duration::from_secs(301));
     creds.token(&api_scope()).await.unwrap();
     assert_eq!(emu.request_count(Endpoint::Token), 1);
@@ -214,25 +209,18 @@ async fn cache_reuses_and_refreshes_at_the_margin() {
     assert!(second.expires_on() > first.expires_on());
 }
 
-fn clock_now(clock: &FakeClock) -> SystemTime {
-    use entra_client::Clock;
-    clock.now()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_callers_one_refresh() {
     let emu = Emulator::start().await.unwrap();
-    let clock = Arc::new(FakeClock::new());
-    let creds = secret_builder(&emu).clock(clock.clone()).build().unwrap();
+    let clock = ManualClock::starting_now();
+    let creds = secret_builder(&emu)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     let first = creds.token(&api_scope()).await.unwrap();
     assert_eq!(emu.request_count(Endpoint::Token), 1);
-    clock.advance(
-        first
-            .expires_on()
-            .duration_since(clock_now(&clock))
-            .unwrap()
-            - Duration::from_secs(60),
-    );
+    clock
+        .advance(first.expires_on().duration_since(clock.now()).unwrap() - Duration::from_secs(60));
     // Slow the endpoint down so that all callers pile up behind the one refresh.
     emu.set_fault(Endpoint::Token, Fault::Delay(Duration::from_millis(200)));
     let tasks: Vec<_> = (0..100)
@@ -291,17 +279,15 @@ async fn cancelled_caller_does_not_abort_the_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_all_give_up_cause_one_request_and_the_token_is_cached() {
     let emu = Emulator::start().await.unwrap();
-    let clock = Arc::new(FakeClock::new());
-    let creds = secret_builder(&emu).clock(clock.clone()).build().unwrap();
+    let clock = ManualClock::starting_now();
+    let creds = secret_builder(&emu)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     let first = creds.token(&api_scope()).await.unwrap();
     // Into the refresh margin, with a slow token endpoint.
-    clock.advance(
-        first
-            .expires_on()
-            .duration_since(clock_now(&clock))
-            .unwrap()
-            - Duration::from_secs(60),
-    );
+    clock
+        .advance(first.expires_on().duration_since(clock.now()).unwrap() - Duration::from_secs(60));
     emu.set_fault(Endpoint::Token, Fault::Delay(SLOW_ANSWER));
 
     // Many callers (tasks of their own, and a `select!` that picks another branch), all of
@@ -448,7 +434,9 @@ async fn entra_error_codes_map_to_typed_errors() {
     expect_code(c.token(&scope).await, 700027).await;
 
     // 700024: assertion outside its time window (clock one hour behind).
-    let late = Arc::new(PastClock(Duration::from_secs(3600)));
+    let late = Arc::new(ManualClock::new(
+        SystemTime::now() - Duration::from_secs(3600),
+    ));
     let c = cert_builder(
         &emu,
         &client_id,
@@ -472,16 +460,6 @@ async fn entra_error_codes_map_to_typed_errors() {
         .build()
         .unwrap();
     expect_code(c.token(&scope).await, 90002).await;
-}
-
-/// A clock that runs behind real time.
-#[derive(Debug)]
-struct PastClock(Duration);
-
-impl entra_client::Clock for PastClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now() - self.0
-    }
 }
 
 /// Errors a correct client cannot provoke (no credential, wrong grant type, missing parameter):

@@ -1,8 +1,6 @@
 //! PKCS#12 (.pfx) loading with files written at test time, AES and legacy encryption.
 
-mod common;
-
-use common::TestCert;
+use crate::common::TestCert;
 use entra_client::{ClientCertificate, Error};
 use p12_keystore::{EncryptionAlgorithm, MacAlgorithm};
 

@@ -1,0 +1,18 @@
+//! entra-client's integration tests, one binary with a module per topic (one link on a 2-core
+//! CI machine instead of one per file):
+//!
+//! - `assertion`: client assertions, checked by an independent verifier;
+//! - `emulator`: the client against the local Entra emulator over HTTP on 127.0.0.1;
+//! - `pkcs12`: `.pfx` files written at test time, AES and legacy encryption;
+//! - `wire`: request format, retries, timeouts and error mapping against a scripted server.
+//!
+//! `tests/crypto_provider.rs` stays a binary of its own: it checks process-wide state (which
+//! jsonwebtoken crypto provider is installed) that the tests here would disturb.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod assertion;
+mod emulator;
+mod pkcs12;
+mod wire;
