@@ -149,7 +149,10 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("parse_key_set", |b| {
         b.iter(|| {
-            black_box(entra_auth::internal::key_set::KeySet::parse(black_box(set_json.as_bytes())).is_ok())
+            black_box(
+                entra_auth::internal::key_set::KeySet::parse(black_box(set_json.as_bytes()))
+                    .is_ok(),
+            )
         })
     });
     group.finish();

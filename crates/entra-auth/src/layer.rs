@@ -19,9 +19,9 @@ use tower::{Layer, Service};
 use crate::authenticator::Authenticator;
 use crate::claims::Claims;
 use crate::config::EntraConfig;
-use crate::token_source::extract_token;
 use crate::error::{AuthError, InvalidToken};
 use crate::rejection::Realm;
+use crate::token_source::extract_token;
 
 /// Authenticates requests with Entra access tokens. Cheap to clone.
 ///

@@ -68,7 +68,6 @@
 //! any JWT validator without calling Entra), or notice a configuration change (a new
 //! [`Authenticator`] starts empty). Disable it with [`TokenCachePolicy::DISABLED`].
 
-
 mod authenticator;
 mod authorize;
 mod claims;
@@ -86,12 +85,12 @@ mod validate;
 pub use authenticator::{Authenticator, Stats};
 pub use authorize::{Require, RequireFuture, RequireService};
 pub use claims::{BearerToken, Claims, TokenVersion};
-pub use entra_core::{AuthorityHost, Clock, ManualClock, SystemClock};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
     EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,
 };
+pub use entra_core::{AuthorityHost, Clock, ManualClock, SystemClock};
 pub use error::{AuthError, ConfigError, InvalidToken, KeysUnavailableReason};
-pub use rejection::AuthRejection;
 pub use extract::CustomClaims;
 pub use layer::{EntraAuthLayer, EntraAuthService, ResponseFuture};
+pub use rejection::AuthRejection;

@@ -12,9 +12,9 @@ use super::policy::{
 };
 use super::urls::parse_endpoint;
 use super::{ConfigInner, EntraConfig};
-use entra_core::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::validate::is_tenant_id;
+use entra_core::{Clock, SystemClock};
 
 /// Builder for [`EntraConfig`]; see [`EntraConfig::builder`].
 #[derive(Default)]

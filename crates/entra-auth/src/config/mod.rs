@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use entra_core::Clock;
 use crate::error::ConfigError;
+use entra_core::Clock;
 
 pub use builder::EntraConfigBuilder;
 pub use policy::{

@@ -51,9 +51,7 @@ fn rejects_unusable_configs() {
         }))
         .contains("version")
     );
-    assert!(
-        err(EntraConfig::builder().tenant("consumers").client_id("x")).contains("personal")
-    );
+    assert!(err(EntraConfig::builder().tenant("consumers").client_id("x")).contains("personal"));
     assert!(err(EntraConfig::builder().tenant("a/b").client_id("x")).contains("not a tenant"));
 }
 

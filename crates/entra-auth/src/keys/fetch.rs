@@ -16,7 +16,10 @@ use crate::validate::Issuers;
 impl KeyCache {
     /// One refresh: the primary discovery document then its key set, and concurrently the v1
     /// document, all within one deadline.
-    pub(super) async fn fetch(&self, previous: Option<&Snapshot>) -> Result<Fetched, KeysUnavailableReason> {
+    pub(super) async fn fetch(
+        &self,
+        previous: Option<&Snapshot>,
+    ) -> Result<Fetched, KeysUnavailableReason> {
         let timeout = self.config.key_refresh().fetch_timeout;
         let deadline = Instant::now() + timeout;
         let late = || {

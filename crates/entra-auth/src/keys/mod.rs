@@ -275,7 +275,6 @@ impl KeyCache {
         }
         drop(self.start_or_join(Trigger::Periodic));
     }
-
 }
 
 fn lookup(snap: &Snapshot, key_ref: &KeyRef) -> Option<Arc<VerificationKey>> {

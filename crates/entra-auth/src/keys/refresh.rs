@@ -26,7 +26,10 @@ pub(super) enum Trigger {
 impl KeyCache {
     /// Joins the refresh in flight, or starts one when `trigger` calls for it. Returns what to
     /// wait on, or `None` when no refresh is in flight and none starts.
-    pub(super) fn start_or_join(self: &Arc<Self>, trigger: Trigger) -> Option<watch::Receiver<bool>> {
+    pub(super) fn start_or_join(
+        self: &Arc<Self>,
+        trigger: Trigger,
+    ) -> Option<watch::Receiver<bool>> {
         let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(done) = slot.as_ref() {
             return Some(done.clone());
@@ -139,7 +142,6 @@ impl KeyCache {
         let next = now.saturating_add(secs(self.config.key_refresh().retry_after_failure));
         self.next_refresh_at.store(next, Ordering::Release);
     }
-
 }
 
 /// Owned by the refresh task. However the task ends (done, panicked, or dropped with its

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::parse::ParsedToken;
 use super::field::RawClaims;
+use super::parse::ParsedToken;
 use super::policy::{Issuers, ValidationPolicy};
 use crate::claims::{Claims, ClaimsInner, TokenVersion};
 use crate::error::InvalidToken;
@@ -162,4 +162,3 @@ fn check_claims(
         all: OnceLock::new(),
     })))
 }
-

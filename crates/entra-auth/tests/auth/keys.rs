@@ -283,7 +283,10 @@ async fn a_caller_that_disconnects_does_not_cancel_the_key_refresh() {
     emu.clear_faults();
     let auth = api.layer.authenticator().clone();
     eventually("the new key loads", || {
-        auth.stats().loaded_key_ids.iter().any(|k| k == new_key.kid())
+        auth.stats()
+            .loaded_key_ids
+            .iter()
+            .any(|k| k == new_key.kid())
     })
     .await;
     let r = api.get("/me", Some(&rotated)).await;

@@ -288,7 +288,8 @@ async fn down_after_start(endpoint: Endpoint, fault: Fault, cache: bool) {
     assert_eq!(counts(&emu), (2 + 2 * d, 1 + 2 * k), "{name}: retried");
 
     // Exactly at the maximum age the keys are still usable ...
-    api.clock.set(t0 + 2 * 3600);
+    api.clock
+        .set(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t0 + 2 * 3600).unwrap()));
     let r = api.get("/me", Some(&token(&api))).await;
     assert_eq!(r.status, 200, "{name}: at the limit: {}", r.body);
     settle(&emu, (2 + 3 * d, 1 + 3 * k), &fault).await;

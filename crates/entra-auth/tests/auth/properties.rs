@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use entra_auth::config::AllowedTenants;
-use entra_auth::internal::key_set::KeySet;
 use entra_auth::internal::discovery::IssuerTemplate;
+use entra_auth::internal::key_set::KeySet;
 use entra_auth::internal::validate::{self, Issuers, KeyRef, ValidationPolicy};
 use entra_auth::{Authenticator, Claims, InvalidToken, ManualClock};
 use entra_emulator::{DEV_API_CLIENT_ID, DEV_TENANT_ID, Emulator, SigningKey, TokenVersion};
