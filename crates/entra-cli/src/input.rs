@@ -1,8 +1,15 @@
 //! Reading what the user gives: tokens (argument or stdin), secrets (environment variables or
 //! files, never arguments) and credential files, each with a size limit.
+//!
+//! Secrets, passwords and credential files are read into buffers that are overwritten with
+//! zeros when dropped ([`Zeroizing`]) and handed on as such (`ClientSecret::from`). What is
+//! outside this program's reach: the process environment keeps its own copy of a variable for
+//! the life of the process, and the kernel's page cache keeps files.
 
-use std::io::{IsTerminal, Read};
+use std::io::{self, IsTerminal, Read};
 use std::path::Path;
+
+use entra_client::Zeroizing;
 
 use crate::error::CliError;
 
@@ -85,50 +92,73 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 
 /// A secret from an environment variable: it must be set, UTF-8 and not empty. `what` names
 /// the secret in messages (which never contain its value).
-pub(crate) fn secret_from_env(var: &str, what: &str) -> Result<String, CliError> {
+pub(crate) fn secret_from_env(var: &str, what: &str) -> Result<Zeroizing<String>, CliError> {
     match std::env::var(var) {
-        Ok(value) if value.is_empty() => Err(CliError::usage(format!(
-            "the environment variable {var} (the {what}) is empty"
-        ))),
-        Ok(value) => Ok(value),
+        Ok(value) => {
+            let value = Zeroizing::new(value);
+            if value.is_empty() {
+                return Err(CliError::usage(format!(
+                    "the environment variable {var} (the {what}) is empty"
+                )));
+            }
+            Ok(value)
+        }
         Err(std::env::VarError::NotPresent) => Err(CliError::usage(format!(
             "the environment variable {var} (the {what}) is not set"
         ))),
-        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::usage(format!(
-            "the environment variable {var} (the {what}) is not valid UTF-8"
-        ))),
+        Err(std::env::VarError::NotUnicode(value)) => {
+            // Not UTF-8, but still the secret: zeroized on drop like the rest.
+            drop(Zeroizing::new(value.into_encoded_bytes()));
+            Err(CliError::usage(format!(
+                "the environment variable {var} (the {what}) is not valid UTF-8"
+            )))
+        }
     }
 }
 
 /// A secret from a file: UTF-8, trailing line breaks removed, not empty.
-pub(crate) fn secret_from_file(path: &Path, what: &str) -> Result<String, CliError> {
-    let bytes = read_file(path, MAX_SECRET_FILE, what)?;
-    let text = String::from_utf8(bytes).map_err(|_| {
+pub(crate) fn secret_from_file(path: &Path, what: &str) -> Result<Zeroizing<String>, CliError> {
+    let mut bytes = read_file(path, MAX_SECRET_FILE, what)?;
+    let not_text = || {
         CliError::usage(format!(
             "the {what} file {} is not UTF-8 text",
             path.display()
         ))
-    })?;
-    let value = text.trim_end_matches(['\n', '\r']);
-    if value.is_empty() {
+    };
+    let len = std::str::from_utf8(&bytes)
+        .map_err(|_| not_text())?
+        .trim_end_matches(['\n', '\r'])
+        .len();
+    if len == 0 {
         return Err(CliError::usage(format!(
             "the {what} file {} is empty",
             path.display()
         )));
     }
-    Ok(value.to_owned())
+    // The line breaks cut off stay in the spare capacity, which is zeroized with the rest.
+    bytes.truncate(len);
+    // Checked above: the buffer becomes the `String` without a copy.
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(not_text())
+        }
+    }
 }
 
-/// Reads a whole file of at most `max` bytes. `what` names it in messages.
-pub(crate) fn read_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
-    let file = std::fs::File::open(path).map_err(|e| {
+/// Reads a whole file of at most `max` bytes into a buffer zeroized on drop. `what` names it
+/// in messages.
+pub(crate) fn read_file(path: &Path, max: u64, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
         CliError::usage(format!(
             "cannot open the {what} file {}: {e}",
             path.display()
         ))
     })?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| {
+    // The length the file says it has; pipes and special files say 0 and are read all the same.
+    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bytes = read_zeroizing(&mut file, size_hint, max).map_err(|e| {
         CliError::usage(format!(
             "cannot read the {what} file {}: {e}",
             path.display()
@@ -142,6 +172,39 @@ pub(crate) fn read_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Cl
         )));
     }
     Ok(bytes)
+}
+
+/// Reads until the end, or until one byte more than `max` (to tell input that is too large),
+/// into a zeroize-on-drop buffer. The buffer starts at `size_hint` + 1 bytes; when it must grow,
+/// its content moves into a new, larger zeroizing buffer and the old one is zeroized, so that
+/// no reallocation leaves a copy behind (as `Vec`'s own growth would).
+fn read_zeroizing(
+    reader: &mut impl Read,
+    size_hint: u64,
+    max: u64,
+) -> io::Result<Zeroizing<Vec<u8>>> {
+    let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
+    let start = usize::try_from(size_hint.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut buffer = Zeroizing::new(vec![0u8; start.clamp(1, limit)]);
+    let mut filled = 0;
+    loop {
+        if filled == buffer.len() {
+            if filled >= limit {
+                break;
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; filled.saturating_mul(2).min(limit)]);
+            bigger[..filled].copy_from_slice(&buffer[..filled]);
+            buffer = bigger;
+        }
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buffer.truncate(filled);
+    Ok(buffer)
 }
 
 #[cfg(test)]
@@ -184,7 +247,7 @@ mod tests {
         let path = dir.join("secret");
         std::fs::write(&path, " s3cr3t \r\n").unwrap();
         assert_eq!(
-            secret_from_file(&path, "client secret").unwrap(),
+            secret_from_file(&path, "client secret").unwrap().as_str(),
             " s3cr3t "
         );
         std::fs::write(&path, "\n").unwrap();
@@ -205,5 +268,59 @@ mod tests {
             e.to_string(),
             "the environment variable ENTRA_CLI_TEST_SURELY_UNSET_VAR (the client secret) is not set"
         );
+    }
+
+    /// Compiles only if the value's type is zeroized on drop.
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    #[test]
+    fn secrets_and_files_are_read_into_zeroizing_buffers() {
+        let dir = std::env::temp_dir().join(format!("entra-cli-zeroize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret");
+        std::fs::write(&path, "s3cr3t\n").unwrap();
+        // The return types, so that one changed back to a plain `String` or `Vec` fails to
+        // compile.
+        let secret = secret_from_file(&path, "client secret").unwrap();
+        zeroized_on_drop(&secret);
+        assert_eq!(secret.as_str(), "s3cr3t");
+        let bytes = read_file(&path, MAX_SECRET_FILE, "client secret").unwrap();
+        zeroized_on_drop(&bytes);
+        assert_eq!(bytes.as_slice(), b"s3cr3t\n");
+        if let Ok(from_env) = secret_from_env("PATH", "test value") {
+            zeroized_on_drop(&from_env);
+        }
+        std::fs::write(&path, [0xff, 0xfe, b'\n']).unwrap();
+        let e = secret_from_file(&path, "client secret").unwrap_err();
+        assert!(e.to_string().contains("is not UTF-8 text"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn reads_past_a_wrong_size_hint_and_stops_after_the_limit() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        for hint in [0, 1, 100, 10_000, 1 << 40] {
+            let read = read_zeroizing(&mut data.as_slice(), hint, 20_000).unwrap();
+            assert_eq!(read.as_slice(), data.as_slice(), "hint {hint}");
+            // One byte more than allowed: enough to say "too large", no more.
+            let read = read_zeroizing(&mut data.as_slice(), hint, 999).unwrap();
+            assert_eq!(read.len(), 1_000, "hint {hint}");
+        }
+        assert!(read_zeroizing(&mut io::empty(), 0, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn too_large_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("entra-cli-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big");
+        std::fs::write(&path, vec![b'x'; 2048 + 1]).unwrap();
+        let e = read_file(&path, 2048, "certificate").unwrap_err();
+        assert!(
+            e.to_string().contains("is too large (more than 2 KiB)"),
+            "{e}"
+        );
+        assert_eq!(read_file(&path, 4096, "certificate").unwrap().len(), 2049);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,7 +6,6 @@
 //! Exit status: 0 success; 1 the answer is no (Entra refused the token request, or the token is
 //! invalid); 2 usage, input or network error. Errors are one line on stderr.
 
-
 mod cli;
 mod decode;
 mod error;

@@ -1,17 +1,13 @@
 //! Token times for humans: RFC 3339 UTC and "expires in 52 min" / "expired 3 h ago".
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use entra_client::{Clock as _, SystemClock};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Seconds since the Unix epoch, now.
+/// Seconds since the Unix epoch, now: the system clock, as the libraries read it.
 pub(crate) fn now_unix() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
+    SystemClock.unix_seconds()
 }
 
 /// A NumericDate claim (an integer, or a float as some issuers write) as whole seconds.

@@ -52,12 +52,12 @@ pub(crate) fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliErro
         builder = builder.authority(authority.trim());
     }
     builder = if let Some(var) = &args.client_secret_env {
-        builder.client_secret(ClientSecret::new(input::secret_from_env(
+        builder.client_secret(ClientSecret::from(input::secret_from_env(
             var,
             "client secret",
         )?))
     } else if let Some(path) = &args.client_secret_file {
-        builder.client_secret(ClientSecret::new(input::secret_from_file(
+        builder.client_secret(ClientSecret::from(input::secret_from_file(
             path,
             "client secret",
         )?))
@@ -70,7 +70,8 @@ pub(crate) fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliErro
             (None, Some(file)) => Some(input::secret_from_file(file, "certificate password")?),
             (None, None) => None,
         };
-        let certificate = load_certificate(path, args.key.as_deref(), password.as_deref())?;
+        let password = password.as_deref().map(String::as_str);
+        let certificate = load_certificate(path, args.key.as_deref(), password)?;
         let algorithm = if args.pss {
             AssertionAlgorithm::Ps256
         } else {
@@ -113,7 +114,7 @@ pub(crate) fn certificate_format(path: &Path, bytes: &[u8]) -> CertificateFormat
 }
 
 /// Loads a certificate credential: a PKCS#12 file (with `password`, empty when none), or PEM
-/// with the key in the same file or in `key`.
+/// with the key in the same file or in `key`. The files are read into buffers zeroized on drop.
 pub(crate) fn load_certificate(
     path: &Path,
     key: Option<&Path>,
@@ -143,18 +144,24 @@ pub(crate) fn load_certificate(
                     "{shown} is a PEM file: a certificate password applies to .pfx / .p12 files only (encrypted PEM keys are not supported)"
                 )));
             }
-            let key_bytes = match key {
-                Some(key_path) => input::read_file(key_path, MAX_CREDENTIAL_FILE, "private key")?,
+            let key_file = match key {
+                Some(key_path) => Some(input::read_file(
+                    key_path,
+                    MAX_CREDENTIAL_FILE,
+                    "private key",
+                )?),
                 None => {
                     if !bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
                         return Err(CliError::usage(format!(
                             "{shown} has no private key: pass it with --key FILE, or use a PEM file that holds both, or a .pfx"
                         )));
                     }
-                    bytes.clone()
+                    None
                 }
             };
-            ClientCertificate::from_pem(&key_bytes, &bytes)
+            // Without --key, the key is in the certificate file itself: no copy of it is made.
+            let key_bytes: &[u8] = key_file.as_deref().map_or(&bytes[..], Vec::as_slice);
+            ClientCertificate::from_pem(key_bytes, &bytes[..])
                 .map_err(|e| CliError::usage(format!("cannot load {shown}: {e}")))
         }
     }
