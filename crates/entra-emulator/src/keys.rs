@@ -1,16 +1,18 @@
-//! RSA signing keys shaped like the ones Entra publishes.
+//! RSA signing keys shaped like the ones Entra publishes, and the key store of an emulator
+//! (published, active, known keys).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lc_rs::digest;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, PublicKeyComponents};
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
 use crate::EmulatorError;
-use crate::der;
 
 /// An RSA-2048 signing key with a self-signed certificate, like the keys Entra publishes.
 ///
@@ -96,32 +98,32 @@ impl SigningKey {
         serial[0] &= 0x7f;
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let cert = params.self_signed(&key).map_err(gen_err)?;
-        Self::from_parts(
-            key.serialize_pem(),
-            key.public_key_raw(),
-            cert.der().to_vec(),
-        )
+        Self::from_parts(&key, &cert)
     }
 
     fn from_parts(
-        private_key_pem: String,
-        public_pkcs1: &[u8],
-        cert_der: Vec<u8>,
+        key: &rcgen::KeyPair,
+        cert: &rcgen::Certificate,
     ) -> Result<SigningKey, EmulatorError> {
-        let (n, e) = der::rsa_components(public_pkcs1)
-            .ok_or_else(|| EmulatorError::KeyGeneration("unexpected public key encoding".into()))?;
+        let gen_err = |e: String| EmulatorError::KeyGeneration(e);
+        let pair =
+            RsaKeyPair::from_pkcs8(&key.serialize_der()).map_err(|e| gen_err(e.to_string()))?;
+        let public = pair.public_key();
+        let components = PublicKeyComponents::<Vec<u8>>::from(public);
+        let private_key_pem = key.serialize_pem();
         let encoding_key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-            .map_err(|e| EmulatorError::KeyGeneration(e.to_string()))?;
+            .map_err(|e| gen_err(e.to_string()))?;
+        let cert_der = cert.der().to_vec();
         Ok(SigningKey {
             inner: Arc::new(KeyMaterial {
                 kid: x5t(&cert_der),
                 x5t_s256: x5t_s256(&cert_der),
                 private_key_pem,
-                cert_pem: der::to_pem("CERTIFICATE", &cert_der),
+                cert_pem: cert.pem(),
                 cert_der,
-                n: URL_SAFE_NO_PAD.encode(n),
-                e: URL_SAFE_NO_PAD.encode(e),
-                public_pkcs1: public_pkcs1.to_vec(),
+                n: URL_SAFE_NO_PAD.encode(&components.n),
+                e: URL_SAFE_NO_PAD.encode(&components.e),
+                public_pkcs1: public.as_ref().to_vec(),
                 encoding_key,
             }),
         })
@@ -197,34 +199,75 @@ pub(crate) fn x5t_s256(cert_der: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, cert_der))
 }
 
-/// A client certificate registered on an app: thumbprints and public key.
-#[derive(Clone)]
-pub(crate) struct ClientCertificate {
-    pub(crate) sha1: Vec<u8>,
-    pub(crate) sha256: Vec<u8>,
-    pub(crate) public_pkcs1: Vec<u8>,
+/// The keys of one emulator.
+pub(crate) struct KeyStore {
+    /// The tenant-independent key set, in order.
+    published: Vec<SigningKey>,
+    /// The key tokens are signed with (unless the resource app has its own).
+    active: SigningKey,
+    /// Every key ever added, published or made app-specific, so that a retired key can be made
+    /// active again.
+    known: Vec<SigningKey>,
 }
 
-impl ClientCertificate {
-    pub(crate) fn from_der(cert_der: &[u8]) -> Result<ClientCertificate, EmulatorError> {
-        let public_pkcs1 = der::rsa_public_key_from_cert(cert_der).ok_or_else(|| {
-            EmulatorError::InvalidCertificate("not an X.509 certificate with an RSA key".into())
-        })?;
-        Ok(ClientCertificate {
-            sha1: digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der)
-                .as_ref()
-                .to_vec(),
-            sha256: digest::digest(&digest::SHA256, cert_der).as_ref().to_vec(),
-            public_pkcs1,
-        })
+impl KeyStore {
+    /// Publish `keys`, the first one active.
+    pub(crate) fn new(first: SigningKey, more: impl IntoIterator<Item = SigningKey>) -> KeyStore {
+        let mut published = vec![first.clone()];
+        published.extend(more);
+        KeyStore {
+            known: published.clone(),
+            published,
+            active: first,
+        }
+    }
+
+    /// The key tokens are signed with.
+    pub(crate) fn active(&self) -> &SigningKey {
+        &self.active
+    }
+
+    /// The published keys, in order.
+    pub(crate) fn published(&self) -> &[SigningKey] {
+        &self.published
+    }
+
+    /// Publish a key (no-op if it is published).
+    pub(crate) fn publish(&mut self, key: &SigningKey) {
+        if !self.published.contains(key) {
+            self.published.push(key.clone());
+        }
+        self.remember(key);
+    }
+
+    /// Remember a key without publishing it (app-specific keys).
+    pub(crate) fn remember(&mut self, key: &SigningKey) {
+        if !self.known.contains(key) {
+            self.known.push(key.clone());
+        }
+    }
+
+    /// Sign with the known key that has this kid; `false` if there is none.
+    pub(crate) fn set_active(&mut self, kid: &str) -> bool {
+        match self.known.iter().find(|k| k.kid() == kid) {
+            Some(k) => {
+                self.active = k.clone();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remove a key from the published set (it stays known).
+    pub(crate) fn retire(&mut self, kid: &str) {
+        self.published.retain(|k| k.kid() != kid);
     }
 }
 
 /// The two keys every emulator in this process starts with (RSA generation is slow).
 pub(crate) fn shared_start_keys() -> Result<(SigningKey, SigningKey), EmulatorError> {
-    use std::sync::OnceLock;
     static KEYS: OnceLock<(SigningKey, SigningKey)> = OnceLock::new();
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static LOCK: Mutex<()> = Mutex::new(());
     if let Some(k) = KEYS.get() {
         return Ok(k.clone());
     }
@@ -248,8 +291,6 @@ mod tests {
         let dbg = format!("{k:?}");
         assert!(dbg.contains(k.kid()));
         assert!(!dbg.contains("PRIVATE"));
-        let cc = ClientCertificate::from_der(k.certificate_der()).unwrap();
-        assert_eq!(cc.public_pkcs1, k.public_key_der());
         assert!(
             k.private_key_pem()
                 .starts_with("-----BEGIN PRIVATE KEY-----")

@@ -1,11 +1,9 @@
-//! App registrations: client ids, credentials, App ID URIs, app roles.
+//! App registrations: client ids, credentials, App ID URIs, app roles, token version.
 
 use std::fmt;
-use std::time::SystemTime;
 
+use super::credentials::{ClientCertificate, ClientSecret};
 use crate::EmulatorError;
-use crate::der;
-use crate::keys::ClientCertificate;
 
 /// Access token version (`ver` claim "1.0" or "2.0").
 ///
@@ -27,49 +25,6 @@ impl TokenVersion {
             TokenVersion::V1 => "1.0",
             TokenVersion::V2 => "2.0",
         }
-    }
-}
-
-/// A client secret on an app registration. `Debug` never shows the value.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use entra_emulator::ClientSecret;
-/// let s = ClientSecret::new("s3cr3t").expires_at(SystemTime::now() + Duration::from_secs(3600));
-/// assert!(!format!("{s:?}").contains("s3cr3t"));
-/// ```
-#[derive(Clone)]
-pub struct ClientSecret {
-    pub(crate) value: String,
-    pub(crate) expires_at: Option<SystemTime>,
-}
-
-impl ClientSecret {
-    /// A secret with this value that never expires.
-    pub fn new(value: impl Into<String>) -> ClientSecret {
-        ClientSecret {
-            value: value.into(),
-            expires_at: None,
-        }
-    }
-
-    /// Let the secret expire at this instant; after it the token endpoint answers AADSTS7000222.
-    pub fn expires_at(mut self, at: SystemTime) -> ClientSecret {
-        self.expires_at = Some(at);
-        self
-    }
-
-    pub(crate) fn is_expired(&self, now: SystemTime) -> bool {
-        self.expires_at.is_some_and(|t| t <= now)
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientSecret")
-            .field("value", &"<redacted>")
-            .field("expires_at", &self.expires_at)
-            .finish()
     }
 }
 
@@ -184,15 +139,7 @@ impl App {
 
     /// Add every certificate in a PEM text, failing if there is none or one is invalid.
     pub fn try_certificate_pem(mut self, pem: &str) -> Result<App, EmulatorError> {
-        let blocks = der::pem_blocks(pem, "CERTIFICATE");
-        if blocks.is_empty() {
-            return Err(EmulatorError::InvalidCertificate(
-                "no PEM CERTIFICATE block found".into(),
-            ));
-        }
-        for block in blocks {
-            self = self.try_certificate_der(block)?;
-        }
+        self.certificates.extend(ClientCertificate::from_pem(pem)?);
         Ok(self)
     }
 

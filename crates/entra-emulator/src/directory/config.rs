@@ -6,9 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::{App, ClientSecret, RoleAssignment, TokenVersion, normalize_domain};
 use crate::EmulatorError;
-use crate::app::{App, ClientSecret, TokenVersion};
-use crate::state::normalize_domain;
 
 /// The emulator's directory contents, usually read from a file with
 /// [`EmulatorConfig::from_file`] (`.toml` or `.json`).
@@ -151,8 +150,8 @@ pub(crate) struct TenantRegistration {
     pub(crate) domains: Vec<String>,
     /// App registrations.
     pub(crate) apps: Vec<App>,
-    /// (client, resource client id, role) triples.
-    pub(crate) assignments: Vec<(String, String, String)>,
+    /// App-role assignments, resources named by client id where the config's apps allow.
+    pub(crate) assignments: Vec<RoleAssignment>,
 }
 
 impl EmulatorConfig {
@@ -240,7 +239,11 @@ impl EmulatorConfig {
                     .find(|a: &&App| a.matches_resource(&r.resource))
                     .map(|a| a.client_id.clone())
                     .unwrap_or_else(|| r.resource.clone());
-                assignments.push((r.client_id.clone(), resource, r.role.clone()));
+                assignments.push(RoleAssignment {
+                    client_id: r.client_id.clone(),
+                    resource,
+                    role: r.role.clone(),
+                });
             }
             out.push(TenantRegistration {
                 id: t.id.clone(),

@@ -1,4 +1,11 @@
-//! Entra-shaped OAuth error responses (`AADSTSnnnnnn`).
+//! Entra-shaped OAuth error responses (`AADSTSnnnnnn`): every code the emulator answers with
+//! is made here, one constructor each.
+//!
+//! The body is Entra's JSON (`error`, `error_description` = `AADSTSnnnnnn: message\r\nTrace
+//! ID: ..\r\nCorrelation ID: ..\r\nTimestamp: ..`, `error_codes`, `timestamp`, `trace_id`,
+//! `correlation_id`, `error_uri`); the correlation id echoes the `client-request-id` header.
+//! The table of codes, with when each is answered, is in the crate README ("Token endpoint
+//! errors"): a code added or changed here goes there too.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -251,7 +258,7 @@ impl AadError {
     pub(crate) fn to_response(&self, request_headers: &HeaderMap) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();
         let correlation_id = correlation_id(request_headers);
-        let timestamp = format_unix(crate::token::now_unix());
+        let timestamp = format_unix(crate::mint::now_unix());
         let description = format!(
             "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
             self.code, self.message

@@ -1,166 +1,18 @@
-//! Minting access tokens shaped like Entra's.
+//! [`TokenBuilder`]: tokens minted directly, without the token endpoint, for tests.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value, json};
 
-use crate::app::TokenVersion;
+use super::{ClaimSet, RandomIds, User, access_token_header, now_unix, random_b64, sign_jwt};
+use crate::directory::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID, TokenVersion};
 use crate::keys::SigningKey;
-use crate::state::{State, pairwise_sub, random_b64, read, service_principal_id};
-use crate::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID};
-
-pub(crate) fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Everything needed to build the claims of one access token.
-pub(crate) struct ClaimSet {
-    pub(crate) version: TokenVersion,
-    pub(crate) tid: String,
-    pub(crate) aud: String,
-    pub(crate) client_id: String,
-    /// "0" public client / user, "1" secret, "2" certificate.
-    pub(crate) client_acr: &'static str,
-    pub(crate) roles: Vec<String>,
-    pub(crate) user: Option<User>,
-    pub(crate) scp: Option<String>,
-    pub(crate) iat: i64,
-    pub(crate) nbf: i64,
-    pub(crate) exp: i64,
-    pub(crate) aio: String,
-    pub(crate) uti: String,
-    pub(crate) rh: String,
-}
-
-#[derive(Clone)]
-pub(crate) struct User {
-    pub(crate) oid: String,
-    pub(crate) name: String,
-    pub(crate) preferred_username: String,
-}
-
-impl ClaimSet {
-    pub(crate) fn random_ids() -> (String, String, String) {
-        (
-            format!("k2Bg{}", random_b64(60)),
-            random_b64(16),
-            format!("0.A{}.", random_b64(50)),
-        )
-    }
-
-    pub(crate) fn build(&self, state: &State) -> Map<String, Value> {
-        let tid = &self.tid;
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_owned(), v);
-        };
-        put("aud", json!(self.aud));
-        let iss = match self.version {
-            TokenVersion::V1 => state.issuer_v1(tid),
-            TokenVersion::V2 => state.issuer_v2(tid),
-        };
-        put("iss", json!(iss));
-        put("iat", json!(self.iat));
-        put("nbf", json!(self.nbf));
-        put("exp", json!(self.exp));
-        put("aio", json!(self.aio));
-        match self.version {
-            TokenVersion::V1 => {
-                put("appid", json!(self.client_id));
-                put("appidacr", json!(self.client_acr));
-            }
-            TokenVersion::V2 => {
-                put("azp", json!(self.client_id));
-                put("azpacr", json!(self.client_acr));
-            }
-        }
-        match &self.user {
-            None => {
-                let oid = service_principal_id(tid, &self.client_id);
-                put("idp", json!(state.issuer_v1(tid)));
-                put("idtyp", json!("app"));
-                put("oid", json!(oid));
-                put("sub", json!(oid));
-            }
-            Some(u) => {
-                put("name", json!(u.name));
-                put("oid", json!(u.oid));
-                put("sub", json!(pairwise_sub(&u.oid, &self.client_id)));
-                match self.version {
-                    TokenVersion::V2 => put("preferred_username", json!(u.preferred_username)),
-                    TokenVersion::V1 => {
-                        put("acr", json!("1"));
-                        put("amr", json!(["pwd"]));
-                        put("unique_name", json!(u.preferred_username));
-                        put("upn", json!(u.preferred_username));
-                    }
-                }
-            }
-        }
-        put("rh", json!(self.rh));
-        if !self.roles.is_empty() {
-            put("roles", json!(self.roles));
-        }
-        if let Some(scp) = &self.scp {
-            put("scp", json!(scp));
-        }
-        put("tid", json!(tid));
-        put("uti", json!(self.uti));
-        put("ver", json!(self.version.as_str()));
-        m
-    }
-}
-
-/// Sign `claims` under `header` with `key`. The algorithm is taken from the header's `alg` when
-/// it is an RSA algorithm (RS256/384/512, PS256/384/512), otherwise RS256 is used (so a token
-/// that *claims* `HS256` or `none` still carries an RS256 signature). `signed_header`, when
-/// given, is what the signature covers instead of `header` (Graph-style nonce tokens).
-pub(crate) fn sign_jwt(
-    header: &Map<String, Value>,
-    signed_header: Option<&Map<String, Value>>,
-    claims: &Map<String, Value>,
-    key: &SigningKey,
-) -> String {
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(|a| a.parse::<Algorithm>().ok())
-        .filter(|a| {
-            matches!(
-                a,
-                Algorithm::RS256
-                    | Algorithm::RS384
-                    | Algorithm::RS512
-                    | Algorithm::PS256
-                    | Algorithm::PS384
-                    | Algorithm::PS512
-            )
-        })
-        .unwrap_or(Algorithm::RS256);
-    let enc =
-        |v: &Map<String, Value>| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default());
-    let h = enc(header);
-    let c = enc(claims);
-    let signed_h = signed_header.map(enc).unwrap_or_else(|| h.clone());
-    let message = format!("{signed_h}.{c}");
-    let sig = match jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding_key(), alg) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "signing failed");
-            String::new()
-        }
-    };
-    format!("{h}.{c}.{sig}")
-}
+use crate::state::{State, read};
 
 #[derive(Clone, Copy)]
 enum Timing {
@@ -216,7 +68,7 @@ pub struct TokenBuilder {
     issued_at: i64,
     lifetime: Duration,
     timing: Timing,
-    ids: (String, String, String),
+    ids: RandomIds,
 }
 
 impl fmt::Debug for TokenBuilder {
@@ -250,7 +102,7 @@ impl TokenBuilder {
             issued_at: now_unix(),
             lifetime: Duration::from_secs(3600),
             timing: Timing::Normal,
-            ids: ClaimSet::random_ids(),
+            ids: RandomIds::new(),
         }
     }
 
@@ -401,8 +253,8 @@ impl TokenBuilder {
     /// The claims that [`TokenBuilder::sign`] will sign.
     pub fn claims(&self) -> Map<String, Value> {
         let (aud, roles) = {
-            let tenants = read(&self.state.tenants);
-            let tenant = tenants.get(&self.tenant.to_ascii_lowercase());
+            let directory = read(&self.state.directory);
+            let tenant = directory.tenant(&self.tenant);
             let resource_name = self.audience.as_deref().unwrap_or(DEV_API_CLIENT_ID);
             let resource = tenant.and_then(|t| t.resource(resource_name));
             let aud = match (&self.audience, resource) {
@@ -438,11 +290,11 @@ impl TokenBuilder {
             iat,
             nbf,
             exp,
-            aio: self.ids.0.clone(),
-            uti: self.ids.1.clone(),
-            rh: self.ids.2.clone(),
+            aio: self.ids.aio.clone(),
+            uti: self.ids.uti.clone(),
+            rh: self.ids.rh.clone(),
         };
-        let mut claims = set.build(&self.state);
+        let mut claims = set.build(&self.state.urls);
         apply_ops(&mut claims, &self.claim_ops);
         claims
     }
@@ -452,16 +304,10 @@ impl TokenBuilder {
         let claims = self.claims();
         let key = self.key.clone().unwrap_or_else(|| self.state.active_key());
         let kid = self.kid.clone().unwrap_or_else(|| key.kid().to_owned());
-        let mut header = Map::new();
-        header.insert("typ".into(), json!("JWT"));
-        header.insert("alg".into(), json!("RS256"));
+        let mut header = access_token_header(self.version, &kid);
         if self.x5t_only {
+            header.remove("kid");
             header.insert("x5t".into(), json!(kid));
-        } else {
-            if self.version == TokenVersion::V1 {
-                header.insert("x5t".into(), json!(kid));
-            }
-            header.insert("kid".into(), json!(kid));
         }
         let mut signed_header = None;
         if self.graph_nonce {

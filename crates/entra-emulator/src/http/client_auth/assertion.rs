@@ -1,13 +1,19 @@
 //! Verifying `private_key_jwt` client assertions (certificate credentials).
+//!
+//! Accepted: RS256 with an `x5t` header or PS256 with `x5t#S256` (either header works with
+//! either algorithm), thumbprints base64url or base64 with or without `=` padding,
+//! `iat`/`nbf`/`exp` as integers or floats, `aud` = the tenant's v2 or v1 token endpoint URL by
+//! its id or one of its domain names, a `jti` never seen before (remembered until `exp`), and a
+//! lifetime of at most `max_assertion_lifetime`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-use crate::aadsts::AadError;
+use crate::http::AadError;
+use crate::mint::now_unix;
 use crate::state::{State, lock, read};
-use crate::token::now_unix;
 
 /// How far in the future `nbf` may be (client clock skew), in seconds.
 const NBF_SKEW: f64 = 300.0;
@@ -55,8 +61,8 @@ pub(crate) fn verify(
 
     // Find the registered certificate by thumbprint.
     let (certs, tenant_known) = {
-        let tenants = read(&state.tenants);
-        match tenants.get(&tenant.to_ascii_lowercase()) {
+        let directory = read(&state.directory);
+        match directory.tenant(tenant) {
             Some(t) => (t.app(&client_id).map(|a| a.certificates.clone()), true),
             None => (None, false),
         }
@@ -88,7 +94,7 @@ pub(crate) fn verify(
     let thumb_hex = s256
         .as_deref()
         .or(s1.as_deref())
-        .map(hex_upper)
+        .map(hex::encode_upper)
         .unwrap_or_default();
     let cert = certs.iter().find(|c| {
         s256.as_deref().is_some_and(|t| t == c.sha256) || s1.as_deref().is_some_and(|t| t == c.sha1)
@@ -150,7 +156,7 @@ pub(crate) fn verify(
     }
 
     // Replay.
-    if !lock(&state.jtis).insert(&client_id, jti, exp as i64, now) {
+    if !lock(&state.seen_assertions).insert(&client_id, jti, exp as i64, now) {
         return Err(AadError::assertion_replayed());
     }
     Ok(client_id)
@@ -160,25 +166,11 @@ pub(crate) fn verify(
 /// tenant named by its id or by one of its domain names (case-insensitive; a trailing `/` is
 /// ignored).
 fn names_token_endpoint_of(state: &State, tid: &str, aud: &str) -> bool {
-    let aud = aud.trim_end_matches('/');
-    let base = state.base_url.as_str();
-    let Some(rest) = aud
-        .get(..base.len())
-        .filter(|prefix| prefix.eq_ignore_ascii_case(base))
-        .and_then(|_| aud.get(base.len()..))
-        .and_then(|rest| rest.strip_prefix('/'))
-    else {
+    let Some(segment) = state.urls.token_endpoint_tenant(aud) else {
         return false;
     };
-    let Some((segment, path)) = rest.split_once('/') else {
-        return false;
-    };
-    if !(path.eq_ignore_ascii_case("oauth2/v2.0/token")
-        || path.eq_ignore_ascii_case("oauth2/token"))
-    {
-        return false;
-    }
-    segment.eq_ignore_ascii_case(tid) || state.tenant_of_domain(segment).as_deref() == Some(tid)
+    segment.eq_ignore_ascii_case(tid)
+        || read(&state.directory).tenant_of_domain(segment) == Some(tid)
 }
 
 fn decode_json(part: &str) -> Option<Map<String, Value>> {
@@ -196,8 +188,4 @@ fn decode_thumbprint(t: &str) -> Option<Vec<u8>> {
         .decode(t)
         .ok()
         .or_else(|| STANDARD_NO_PAD.decode(t).ok())
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

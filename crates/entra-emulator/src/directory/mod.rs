@@ -1,0 +1,301 @@
+//! The directory: tenants with their domain names, app registrations and their credentials,
+//! app-role assignments, service principals; and the configuration that fills it.
+//!
+//! Nothing here knows HTTP: the endpoints in `http` read the directory, the [`Emulator`]
+//! handle and the builder write it.
+//!
+//! [`Emulator`]: crate::Emulator
+
+mod app;
+mod config;
+mod credentials;
+mod dev;
+
+use std::collections::HashMap;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub use app::{App, TokenVersion};
+pub(crate) use config::TenantRegistration;
+pub use config::{AppConfig, EmulatorConfig, RoleAssignmentConfig, SecretConfig, TenantConfig};
+pub use credentials::ClientSecret;
+pub(crate) use dev::dev_tenant;
+pub use dev::{
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
+};
+
+use crate::EmulatorError;
+use crate::keys::SigningKey;
+
+/// An app-role assignment: `role` of the resource app granted to the client app's service
+/// principal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RoleAssignment {
+    /// The client app that gets the role.
+    pub(crate) client_id: String,
+    /// The resource app: its client id (in the directory; a configuration may name its App ID
+    /// URI, resolved when registered).
+    pub(crate) resource: String,
+    /// The role value.
+    pub(crate) role: String,
+}
+
+/// One tenant: its apps, the roles granted between them and app-specific signing keys.
+#[derive(Default)]
+pub(crate) struct Tenant {
+    /// App registrations, by lower-cased client id.
+    apps: HashMap<String, App>,
+    /// Ids lower-cased.
+    assignments: Vec<RoleAssignment>,
+    /// App-specific signing keys, by lower-cased client id, oldest first.
+    app_keys: HashMap<String, Vec<SigningKey>>,
+}
+
+impl Tenant {
+    /// The app with this client id (case-insensitive).
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps.get(&client_id.to_ascii_lowercase())
+    }
+
+    /// The app a resource name (client id or App ID URI) names.
+    pub(crate) fn resource(&self, resource: &str) -> Option<&App> {
+        self.app(resource)
+            .or_else(|| self.apps.values().find(|a| a.matches_resource(resource)))
+    }
+
+    /// The roles of the resource app assigned to the client app, in assignment order.
+    pub(crate) fn roles(&self, client_id: &str, resource_id: &str) -> Vec<String> {
+        let c = client_id.to_ascii_lowercase();
+        let r = resource_id.to_ascii_lowercase();
+        let mut roles: Vec<String> = Vec::new();
+        for a in &self.assignments {
+            if a.client_id == c && a.resource == r && !roles.contains(&a.role) {
+                roles.push(a.role.clone());
+            }
+        }
+        roles
+    }
+
+    /// The app-specific signing keys of an app, oldest first.
+    pub(crate) fn app_keys(&self, client_id: &str) -> &[SigningKey] {
+        self.app_keys
+            .get(&client_id.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// How a request path names a tenant.
+pub(crate) enum TenantName {
+    /// A registered tenant, named by its id or one of its domain names.
+    Specific {
+        /// The tenant id, lower-cased.
+        tid: String,
+        /// How endpoint URLs name the tenant: the domain name as the caller wrote it in the
+        /// path, or the lower-cased tenant id.
+        segment: String,
+    },
+    /// `common` or `organizations` (lower-cased).
+    Independent(String),
+}
+
+/// Every tenant and every domain name.
+#[derive(Default)]
+pub(crate) struct Directory {
+    /// By lower-cased tenant id.
+    tenants: HashMap<String, Tenant>,
+    /// Domain names (lower-cased) and the lower-cased id of the tenant each belongs to.
+    domains: HashMap<String, String>,
+}
+
+impl Directory {
+    /// A tenant by id (case-insensitive).
+    pub(crate) fn tenant(&self, tid: &str) -> Option<&Tenant> {
+        self.tenants.get(&tid.to_ascii_lowercase())
+    }
+
+    /// Every tenant, by lower-cased id.
+    pub(crate) fn tenants(&self) -> impl Iterator<Item = (&str, &Tenant)> {
+        self.tenants.iter().map(|(tid, t)| (tid.as_str(), t))
+    }
+
+    /// The tenant with this id, created if needed.
+    fn tenant_mut(&mut self, tid: &str) -> &mut Tenant {
+        self.tenants.entry(tid.to_ascii_lowercase()).or_default()
+    }
+
+    /// What a path segment names: a tenant by id or domain name, `common`/`organizations`, or
+    /// nothing known (`None`).
+    pub(crate) fn resolve(&self, name: &str) -> Option<TenantName> {
+        let lower = name.to_ascii_lowercase();
+        if lower == "common" || lower == "organizations" {
+            return Some(TenantName::Independent(lower));
+        }
+        if self.tenants.contains_key(&lower) {
+            return Some(TenantName::Specific {
+                tid: lower.clone(),
+                segment: lower,
+            });
+        }
+        self.tenant_of_domain(&lower)
+            .map(|tid| TenantName::Specific {
+                tid: tid.to_owned(),
+                segment: name.to_owned(),
+            })
+    }
+
+    /// The lower-cased id of the tenant that has this domain name, if any.
+    pub(crate) fn tenant_of_domain(&self, domain: &str) -> Option<&str> {
+        self.domains
+            .get(&domain.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Register a tenant (no-op if it exists).
+    pub(crate) fn add_tenant(&mut self, tid: &str) {
+        self.tenant_mut(tid);
+    }
+
+    /// Give a tenant a domain name, creating the tenant if needed; see
+    /// [`Emulator::add_tenant_domain`](crate::Emulator::add_tenant_domain).
+    pub(crate) fn add_domain(&mut self, tid: &str, domain: &str) -> Result<(), EmulatorError> {
+        let name = normalize_domain(domain)
+            .map_err(|why| EmulatorError::Config(format!("'{domain}': {why}")))?;
+        let tid = tid.to_ascii_lowercase();
+        self.add_tenant(&tid);
+        match self.domains.get(&name) {
+            Some(owner) if *owner != tid => Err(EmulatorError::Config(format!(
+                "domain '{name}' already belongs to tenant {owner}"
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                self.domains.insert(name, tid);
+                Ok(())
+            }
+        }
+    }
+
+    /// The domain names of a tenant, lower-cased and sorted.
+    pub(crate) fn domains_of(&self, tid: &str) -> Vec<String> {
+        let tid = tid.to_ascii_lowercase();
+        let mut out: Vec<String> = self
+            .domains
+            .iter()
+            .filter(|(_, owner)| **owner == tid)
+            .map(|(domain, _)| domain.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Register (or replace) an app, creating the tenant if needed.
+    pub(crate) fn register_app(&mut self, tid: &str, app: App) {
+        self.tenant_mut(tid)
+            .apps
+            .insert(app.client_id().to_ascii_lowercase(), app);
+    }
+
+    /// Assign an app role; the resource may be named by client id or App ID URI.
+    pub(crate) fn assign_app_role(&mut self, tid: &str, assignment: RoleAssignment) {
+        let tenant = self.tenant_mut(tid);
+        let resource = tenant
+            .resource(&assignment.resource)
+            .map(|a| a.client_id().to_owned())
+            .unwrap_or(assignment.resource)
+            .to_ascii_lowercase();
+        let entry = RoleAssignment {
+            client_id: assignment.client_id.to_ascii_lowercase(),
+            resource,
+            role: assignment.role,
+        };
+        if !tenant.assignments.contains(&entry) {
+            tenant.assignments.push(entry);
+        }
+    }
+
+    /// Add an app-specific signing key (the newest signs the app's tokens).
+    pub(crate) fn add_app_key(&mut self, tid: &str, client_id: &str, key: SigningKey) {
+        self.tenant_mut(tid)
+            .app_keys
+            .entry(client_id.to_ascii_lowercase())
+            .or_default()
+            .push(key);
+    }
+
+    /// Register a tenant with its domains, apps and role assignments.
+    pub(crate) fn register(
+        &mut self,
+        registration: TenantRegistration,
+    ) -> Result<(), EmulatorError> {
+        let TenantRegistration {
+            id,
+            domains,
+            apps,
+            assignments,
+        } = registration;
+        self.add_tenant(&id);
+        for domain in &domains {
+            self.add_domain(&id, domain)?;
+        }
+        for app in apps {
+            self.register_app(&id, app);
+        }
+        for assignment in assignments {
+            self.assign_app_role(&id, assignment);
+        }
+        Ok(())
+    }
+}
+
+/// A tenant domain name, lower-cased, or why it is not one: 1 to 253 characters, at least two
+/// dot-separated labels of 1 to 63 ASCII letters, digits and hyphens, no label starting or ending
+/// with a hyphen. (The dot keeps domain names apart from tenant ids, `common` and
+/// `organizations`.)
+pub(crate) fn normalize_domain(domain: &str) -> Result<String, String> {
+    let lower = domain.to_ascii_lowercase();
+    if lower.is_empty() || lower.len() > 253 {
+        return Err("a domain name has 1 to 253 characters".to_owned());
+    }
+    if !lower.contains('.') {
+        return Err(
+            "a domain name has at least two labels, e.g. contoso.onmicrosoft.com".to_owned(),
+        );
+    }
+    for label in lower.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err("each label has 1 to 63 letters, digits or inner hyphens".to_owned());
+        }
+    }
+    Ok(lower)
+}
+
+/// The service principal object id of an app in a tenant: a v4-shaped UUID derived from
+/// (tenant, client id), so it is stable across restarts.
+pub(crate) fn service_principal_id(tid: &str, client_id: &str) -> String {
+    let input = format!(
+        "entra-emulator/sp/{}/{}",
+        tid.to_ascii_lowercase(),
+        client_id.to_ascii_lowercase()
+    );
+    let d = digest::digest(&digest::SHA256, input.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&d.as_ref()[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// The pairwise `sub` of a user for a client app (43 characters like Entra's).
+pub(crate) fn pairwise_sub(user_oid: &str, client_id: &str) -> String {
+    let input = format!("entra-emulator/sub/{user_oid}/{client_id}");
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes()))
+}

@@ -1,0 +1,244 @@
+//! The token endpoint, `POST /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/token`,
+//! as a pipeline:
+//!
+//! ```text
+//! parse the request -> authenticate the client -> grant -> issue
+//! (TokenRequest)       (client_auth)               (Grant)  (signed token, Entra's JSON)
+//! ```
+//!
+//! Each stage returns the first error Entra would answer with, in Entra's order: the method,
+//! the tenant and the grant type before the client, the client before the resource.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any};
+use serde_json::json;
+
+use super::client_auth::{self, AuthenticatedClient, ClientCredentials};
+use super::errors::correlation_id;
+use super::form::Form;
+use super::{AadError, Shared, json_response, resolve_tenant};
+use crate::directory::{TenantName, TokenVersion};
+use crate::faults::log_client;
+use crate::keys::SigningKey;
+use crate::mint::{ClaimSet, access_token_header, now_unix, random_between, sign_jwt};
+use crate::state::{State, read};
+
+/// The route of the token endpoint of a version (every method: Entra answers AADSTS900561
+/// rather than 405).
+pub(crate) fn route(version: TokenVersion) -> MethodRouter<Shared> {
+    any(
+        move |AxState(state): AxState<Shared>,
+              Path(tenant): Path<String>,
+              method: Method,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            handle(&state, &tenant, &method, &headers, &body, version)
+        },
+    )
+}
+
+/// The pipeline. The request log names the client the request claims to be until it is
+/// authenticated, then the authenticated one.
+fn handle(
+    state: &State,
+    tenant: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    version: TokenVersion,
+) -> Response {
+    let request = match TokenRequest::parse(state, tenant, method, headers, body) {
+        Ok(Some(request)) => request,
+        Ok(None) => return StatusCode::NO_CONTENT.into_response(),
+        Err(e) => return reject(&e, headers, None),
+    };
+    let client = match client_auth::authenticate(state, &request.tid, &request.credentials) {
+        Ok(client) => client,
+        Err(e) => return reject(&e, headers, request.credentials.client_id),
+    };
+    let response = match Grant::client_credentials(state, &request, &client, version) {
+        Ok(grant) => grant.issue(state, headers, version),
+        Err(e) => reject(&e, headers, None),
+    };
+    log_client(response, Some(client.client_id))
+}
+
+/// The error response, logged with the client the request named, if any.
+fn reject(error: &AadError, headers: &HeaderMap, client_id: Option<String>) -> Response {
+    tracing::debug!(
+        code = error.code,
+        error = error.error,
+        "token request rejected"
+    );
+    log_client(error.to_response(headers), client_id)
+}
+
+/// A token request that names a grant the emulator supports, for a specific tenant.
+struct TokenRequest {
+    /// The tenant id, lower-cased, whichever name the path used.
+    tid: String,
+    credentials: ClientCredentials,
+    /// The whole form, for the grant's own parameters.
+    form: Form,
+}
+
+impl TokenRequest {
+    /// `None` for a CORS preflight (`OPTIONS`).
+    fn parse(
+        state: &State,
+        tenant: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<TokenRequest>, AadError> {
+        if method == Method::OPTIONS {
+            return Ok(None);
+        }
+        if method != Method::POST {
+            return Err(AadError::method_not_allowed(method.as_str()));
+        }
+        let name = resolve_tenant(state, tenant)?;
+        let form = Form::parse(body);
+        let grant_type = form
+            .get("grant_type")
+            .ok_or_else(|| AadError::missing_parameter("grant_type"))?;
+        if grant_type != "client_credentials" {
+            return Err(AadError::unsupported_grant_type(grant_type));
+        }
+        let TenantName::Specific { tid, .. } = name else {
+            return Err(AadError::no_tenant_information());
+        };
+        Ok(Some(TokenRequest {
+            tid,
+            credentials: ClientCredentials::from_request(&form, headers),
+            form,
+        }))
+    }
+}
+
+/// What the grant decided: the claims of the token, the key to sign it with, and what the
+/// response names.
+struct Grant {
+    claims: ClaimSet,
+    key: SigningKey,
+    /// The resource as the request named it (the v1 response echoes it).
+    resource: String,
+    /// Seconds.
+    lifetime: i64,
+}
+
+impl Grant {
+    /// The client credentials grant: an app-only token for the resource of `.default` (v2) or
+    /// `resource` (v1), carrying the roles assigned to the client.
+    fn client_credentials(
+        state: &State,
+        request: &TokenRequest,
+        client: &AuthenticatedClient,
+        endpoint: TokenVersion,
+    ) -> Result<Grant, AadError> {
+        let resource_name = requested_resource(&request.form, endpoint)?;
+        let tid = &request.tid;
+        let directory = read(&state.directory);
+        let tenant = directory
+            .tenant(tid)
+            .ok_or_else(|| AadError::tenant_not_found(tid))?;
+        let client_app = tenant
+            .app(&client.client_id)
+            .ok_or_else(|| AadError::application_not_found(&client.client_id, tid))?;
+        let resource = tenant
+            .resource(&resource_name)
+            .ok_or_else(|| AadError::resource_not_found(&resource_name, tid))?;
+        let lifetime = random_between(3600, 5400) as i64;
+        let claims = ClaimSet::app_only(
+            tenant,
+            tid,
+            client_app,
+            client.method.acr(),
+            resource,
+            now_unix(),
+            lifetime,
+        );
+        // A resource with app-specific keys gets its tokens signed with the newest of them.
+        let key = tenant
+            .app_keys(&resource.client_id)
+            .last()
+            .cloned()
+            .unwrap_or_else(|| state.active_key());
+        Ok(Grant {
+            claims,
+            key,
+            resource: resource_name,
+            lifetime,
+        })
+    }
+
+    /// Sign the token and answer in the endpoint's shape (v1 numbers are strings).
+    fn issue(self, state: &State, headers: &HeaderMap, endpoint: TokenVersion) -> Response {
+        let Grant {
+            claims,
+            key,
+            resource,
+            lifetime,
+        } = self;
+        let header = access_token_header(claims.version, key.kid());
+        let access_token = sign_jwt(&header, None, &claims.build(&state.urls), &key);
+        tracing::info!(
+            client_id = %claims.client_id,
+            tenant = %claims.tid,
+            resource = %claims.aud,
+            "issued token"
+        );
+        let now = claims.iat;
+        let body = match endpoint {
+            TokenVersion::V2 => json!({
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
+                "access_token": access_token,
+            }),
+            TokenVersion::V1 => json!({
+                "token_type": "Bearer",
+                "expires_in": lifetime.to_string(),
+                "ext_expires_in": lifetime.to_string(),
+                "expires_on": (now + lifetime).to_string(),
+                "not_before": now.to_string(),
+                "resource": resource,
+                "access_token": access_token,
+            }),
+        };
+        let mut resp = json_response(&body, "no-store, no-cache");
+        resp.headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Ok(v) = HeaderValue::from_str(&correlation_id(headers)) {
+            resp.headers_mut().insert("client-request-id", v);
+        }
+        resp
+    }
+}
+
+/// The resource a client credentials request names: `scope={resource}/.default` (exactly one
+/// scope) at the v2 endpoint, `resource=` at the v1 endpoint.
+fn requested_resource(form: &Form, endpoint: TokenVersion) -> Result<String, AadError> {
+    match endpoint {
+        TokenVersion::V2 => {
+            let scope = form
+                .get("scope")
+                .ok_or_else(|| AadError::missing_parameter("scope"))?;
+            let scopes: Vec<&str> = scope.split_whitespace().collect();
+            match scopes.as_slice() {
+                [only] => match only.strip_suffix("/.default") {
+                    Some(resource) if !resource.is_empty() => Ok(resource.to_owned()),
+                    _ => Err(AadError::invalid_scope(scope)),
+                },
+                _ => Err(AadError::invalid_scope(scope)),
+            }
+        }
+        TokenVersion::V1 => form
+            .get("resource")
+            .map(str::to_owned)
+            .ok_or_else(|| AadError::missing_parameter("resource")),
+    }
+}
