@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use entra_auth::config::AllowedTenants;
-use entra_auth::internal::key_set::{KeySet, MAX_KEYS};
 use entra_auth::internal::discovery::{DiscoveryDocument, IssuerTemplate, TENANT_PLACEHOLDER};
+use entra_auth::internal::key_set::{KeySet, MAX_KEYS};
 use entra_auth::internal::validate::{self, Issuers, KeyRef, ValidationPolicy};
 
 /// The instant every token is validated at.
