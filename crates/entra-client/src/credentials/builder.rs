@@ -102,9 +102,11 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// The clock (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+    /// The clock (default: the system clock): any [`Clock`], such as a
+    /// [`ManualClock`](crate::ManualClock) in tests, or an `Arc` of one (`Arc<dyn Clock>`
+    /// included). Takes the same argument as `entra-auth`'s builder.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 

@@ -192,3 +192,19 @@ fn header_is_sensitive() {
     assert_eq!(h.to_str().unwrap(), "Bearer abc.def.ghi");
     assert!(!format!("{h:?}").contains("abc.def"));
 }
+
+#[test]
+fn clock_takes_a_clock_or_an_arc_of_one() {
+    let manual = crate::ManualClock::at_unix_seconds(1_700_000_000);
+    let shared: Arc<dyn Clock> = Arc::new(manual.clone());
+    let b = || ClientCredentials::builder("tenant", "client").client_secret(ClientSecret::new("x"));
+    for built in [
+        b().clock(manual.clone()).build(),
+        b().clock(Arc::new(manual.clone())).build(),
+        b().clock(shared.clone()).build(),
+        b().clock(crate::SystemClock).build(),
+    ] {
+        let c = built.unwrap();
+        assert!(format!("{c:?}").contains("client"));
+    }
+}

@@ -2,7 +2,6 @@
 //! certificate's public key.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::common::TestCert;
@@ -143,7 +142,7 @@ fn jti_is_unique_and_lifetime_follows_the_clock() {
     let clock = ManualClock::starting_now();
     let c = ClientCredentials::builder(TENANT, CLIENT)
         .certificate(ClientCertificate::from_pem(cert.key_pem(), cert.cert_pem()).unwrap())
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .assertion_lifetime(Duration::from_secs(120))
         .build()
         .unwrap();

@@ -182,7 +182,7 @@ async fn cache_reuses_and_refreshes_at_the_margin() {
     let emu = Emulator::start().await.unwrap();
     let clock = ManualClock::starting_now();
     let creds = secret_builder(&emu)
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .refresh_margin(Duration::from_secs(300))
         .build()
         .unwrap();
@@ -213,10 +213,7 @@ async fn cache_reuses_and_refreshes_at_the_margin() {
 async fn hundred_concurrent_callers_one_refresh() {
     let emu = Emulator::start().await.unwrap();
     let clock = ManualClock::starting_now();
-    let creds = secret_builder(&emu)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let creds = secret_builder(&emu).clock(clock.clone()).build().unwrap();
     let first = creds.token(&api_scope()).await.unwrap();
     assert_eq!(emu.request_count(Endpoint::Token), 1);
     clock
@@ -280,10 +277,7 @@ async fn cancelled_caller_does_not_abort_the_refresh() {
 async fn callers_that_all_give_up_cause_one_request_and_the_token_is_cached() {
     let emu = Emulator::start().await.unwrap();
     let clock = ManualClock::starting_now();
-    let creds = secret_builder(&emu)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let creds = secret_builder(&emu).clock(clock.clone()).build().unwrap();
     let first = creds.token(&api_scope()).await.unwrap();
     // Into the refresh margin, with a slow token endpoint.
     clock
@@ -433,7 +427,8 @@ async fn entra_error_codes_map_to_typed_errors() {
     .unwrap();
     expect_code(c.token(&scope).await, 700027).await;
 
-    // 700024: assertion outside its time window (clock one hour behind).
+    // 700024: assertion outside its time window (clock one hour behind; given as an `Arc`, as
+    // the builder took it before it took any `Clock`).
     let late = Arc::new(ManualClock::new(
         SystemTime::now() - Duration::from_secs(3600),
     ));

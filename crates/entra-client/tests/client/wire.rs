@@ -1,7 +1,6 @@
 //! Wire-level behaviour against a scripted local server: request format, retries, timeouts,
 //! error mapping, and that secrets never appear in errors.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::TestCert;
@@ -264,7 +263,7 @@ async fn cache_reuse_and_refresh_with_fake_clock() {
     ])
     .await;
     let c = builder(&server)
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .refresh_margin(Duration::from_secs(300))
         .build()
         .unwrap();
@@ -340,10 +339,7 @@ async fn hundred_concurrent_callers_share_one_request() {
         Reply::token("two", 3600).delay(Duration::from_millis(100)),
     ])
     .await;
-    let c = builder(&server)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let c = builder(&server).clock(clock.clone()).build().unwrap();
     assert_eq!(c.token(SCOPE).await.unwrap().secret(), "one");
     clock.advance(Duration::from_secs(3600 - 60));
     let tasks: Vec<_> = (0..100)
