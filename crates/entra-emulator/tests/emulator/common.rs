@@ -1,10 +1,11 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the topic modules.
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use aws_lc_rs::digest;
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use entra_emulator::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
@@ -110,4 +111,58 @@ pub(crate) async fn assert_aad_error(
         format!("https://login.microsoftonline.com/error?code={code}")
     );
     body
+}
+
+pub(crate) fn field_set(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// A real Entra document from `testdata/entra/`.
+pub(crate) fn reference(name: &str) -> Value {
+    let path = format!("{}/../../testdata/entra/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub(crate) async fn get(url: &str) -> reqwest::Response {
+    http().get(url).send().await.unwrap()
+}
+
+/// GET a JSON document: 200, `application/json; charset=utf-8`.
+pub(crate) async fn get_json(url: &str) -> Value {
+    let resp = get(url).await;
+    assert_eq!(resp.status(), 200, "{url}");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    resp.json().await.unwrap()
+}
+
+/// A JWK shaped like Entra's (fields, `kid` = `x5t` = SHA-1 of `x5c`, RSA-2048, `e` = AQAB).
+pub(crate) fn check_entra_jwk(k: &Value, issuer: Option<&str>) {
+    let mut expected: BTreeSet<String> = ["kty", "use", "kid", "x5t", "n", "e", "x5c"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if issuer.is_some() {
+        expected.insert("issuer".into());
+    }
+    assert_eq!(field_set(k), expected);
+    assert_eq!(k["kty"], "RSA");
+    assert_eq!(k["use"], "sig");
+    assert_eq!(k["e"], "AQAB");
+    let der = STANDARD.decode(k["x5c"][0].as_str().unwrap()).unwrap();
+    let x5t = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &der));
+    assert_eq!(k["kid"], x5t);
+    assert_eq!(k["x5t"], x5t);
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(k["n"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        256
+    );
+    if let Some(i) = issuer {
+        assert_eq!(k["issuer"], i);
+    }
 }

@@ -1,0 +1,10 @@
+//! The emulator's integration tests, one binary with a module per topic. Every test starts its
+//! own emulator and talks to it over HTTP on 127.0.0.1.
+
+mod common;
+mod discovery;
+mod faults;
+mod keys;
+mod minting;
+mod serving;
+mod token;
