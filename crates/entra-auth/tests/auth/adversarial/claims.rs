@@ -36,14 +36,14 @@ pub(super) fn time_claims(cx: &Corpus<'_>) -> Vec<Case> {
         "exp far beyond 64 bits (10^30)",
         signed(
             emu,
-            &header,
+            header,
             &claims_with_raw(emu, "exp", r#""exp":1000000000000000000000000000000"#),
         ),
         exp_type,
     ));
     add(Case::bearer(
         "exp in exponent notation",
-        signed(emu, &header, &claims_with_raw(emu, "exp", r#""exp":4.1e9"#)),
+        signed(emu, header, &claims_with_raw(emu, "exp", r#""exp":4.1e9"#)),
         exp_type,
     ));
     add(Case::bearer(

@@ -90,43 +90,25 @@ pub(super) fn alg(cx: &Corpus<'_>) -> Vec<Case> {
     for (what, secret) in &secrets {
         add(Case::bearer(
             format!("HS256 keyed with the RSA public key as {what}"),
-            hmac_token("HS256", hmac::HMAC_SHA256, &kid, &claims, secret),
+            hmac_token("HS256", hmac::HMAC_SHA256, kid, claims, secret),
             Invalid("algorithm"),
         ));
     }
     add(Case::bearer(
         "HS384 keyed with the SPKI PEM",
-        hmac_token(
-            "HS384",
-            hmac::HMAC_SHA384,
-            &kid,
-            &claims,
-            spki_pem.as_bytes(),
-        ),
+        hmac_token("HS384", hmac::HMAC_SHA384, kid, claims, spki_pem.as_bytes()),
         Invalid("algorithm"),
     ));
     add(Case::bearer(
         "HS512 keyed with the SPKI PEM",
-        hmac_token(
-            "HS512",
-            hmac::HMAC_SHA512,
-            &kid,
-            &claims,
-            spki_pem.as_bytes(),
-        ),
+        hmac_token("HS512", hmac::HMAC_SHA512, kid, claims, spki_pem.as_bytes()),
         Invalid("algorithm"),
     ));
     {
         // `alg: RS256` but an HMAC signature: the RSA check must fail.
-        let t = hmac_token(
-            "HS256",
-            hmac::HMAC_SHA256,
-            &kid,
-            &claims,
-            spki_pem.as_bytes(),
-        );
+        let t = hmac_token("HS256", hmac::HMAC_SHA256, kid, claims, spki_pem.as_bytes());
         let (_, p, s) = segments(&t);
-        let h = b64(rs256_header(&kid).to_string().as_bytes());
+        let h = b64(rs256_header(kid).to_string().as_bytes());
         add(Case::bearer(
             "RS256 header over an HMAC-SHA256 signature",
             format!("{h}.{p}.{s}"),
@@ -153,7 +135,7 @@ pub(super) fn alg(cx: &Corpus<'_>) -> Vec<Case> {
             Invalid("algorithm"),
         ));
         // The same signature under an RS256 header.
-        let rs = b64(rs256_header(&kid).to_string().as_bytes());
+        let rs = b64(rs256_header(kid).to_string().as_bytes());
         add(Case::bearer(
             format!("RS256 header over a {alg} signature"),
             format!("{rs}.{p}.{s}"),
@@ -162,7 +144,7 @@ pub(super) fn alg(cx: &Corpus<'_>) -> Vec<Case> {
     }
     add(Case::bearer(
         "ES256, properly signed with an EC key",
-        es256_token(&kid, &claims),
+        es256_token(kid, claims),
         Invalid("algorithm"),
     ));
     add(Case::bearer(
@@ -172,7 +154,7 @@ pub(super) fn alg(cx: &Corpus<'_>) -> Vec<Case> {
     ));
     add(Case::bearer(
         "EdDSA, properly signed with an Ed25519 key",
-        eddsa_token(&kid, &claims),
+        eddsa_token(kid, claims),
         Invalid("algorithm"),
     ));
     add(Case::bearer(
@@ -288,7 +270,7 @@ pub(super) fn key_id(cx: &Corpus<'_>) -> Vec<Case> {
     ));
     add(Case::bearer(
         "signed by an unregistered key under the real kid",
-        emu.token().signed_with(attacker).kid(&kid).sign(),
+        emu.token().signed_with(attacker).kid(kid).sign(),
         Invalid("signature is invalid"),
     ));
 
@@ -327,7 +309,7 @@ pub(super) fn key_material_in_the_header_ignored_never(cx: &Corpus<'_>) -> Vec<C
             format!("{param} naming the attacker's key, real kid"),
             emu.token()
                 .signed_with(attacker)
-                .kid(&kid)
+                .kid(kid)
                 .header(param, value)
                 .sign(),
             Invalid("signature is invalid"),
@@ -456,7 +438,7 @@ pub(super) fn header_json(cx: &Corpus<'_>) -> Vec<Case> {
     ] {
         add(Case::bearer(
             format!("header {name}"),
-            signed(emu, &header, &claims),
+            signed(emu, &header, claims),
             bad_header,
         ));
     }
@@ -481,7 +463,7 @@ pub(super) fn header_json(cx: &Corpus<'_>) -> Vec<Case> {
             ]
             .concat(),
             claims.as_bytes(),
-            &key,
+            key,
         ),
         bad_header,
     ));
@@ -490,7 +472,7 @@ pub(super) fn header_json(cx: &Corpus<'_>) -> Vec<Case> {
         signed(
             emu,
             &format!(r#"{{"alg":"RS256","kid":"{kid}","x":{}}}"#, nested(10_000)),
-            &claims,
+            claims,
         ),
         Invalid("larger than"),
     ));

@@ -44,9 +44,9 @@ pub(super) fn structure(cx: &Corpus<'_>) -> Vec<Case> {
             "standard base64 instead of base64url",
             format!(
                 "{}.{}.{}",
-                STANDARD.encode(URL_SAFE_NO_PAD.decode(&vh).unwrap()),
-                STANDARD.encode(URL_SAFE_NO_PAD.decode(&vp).unwrap()),
-                STANDARD.encode(URL_SAFE_NO_PAD.decode(&vs).unwrap())
+                STANDARD.encode(URL_SAFE_NO_PAD.decode(vh).unwrap()),
+                STANDARD.encode(URL_SAFE_NO_PAD.decode(vp).unwrap()),
+                STANDARD.encode(URL_SAFE_NO_PAD.decode(vs).unwrap())
             ),
         ),
         (
@@ -58,12 +58,12 @@ pub(super) fn structure(cx: &Corpus<'_>) -> Vec<Case> {
     }
     add(Case::bearer(
         "non-canonical base64url in the signature's last character",
-        format!("{vh}.{vp}.{}", non_canonical_tail(&vs)),
+        format!("{vh}.{vp}.{}", non_canonical_tail(vs)),
         Invalid("signature is invalid"),
     ));
     add(Case::bearer(
         "non-canonical base64url in the payload's last character",
-        format!("{vh}.{}.{vs}", non_canonical_tail(&vp)),
+        format!("{vh}.{}.{vs}", non_canonical_tail(vp)),
         Invalid(""),
     ));
     add(Case::bearer(
@@ -150,7 +150,7 @@ pub(super) fn payload_json(cx: &Corpus<'_>) -> Vec<Case> {
     ] {
         add(Case::bearer(
             format!("payload {name}"),
-            signed(emu, &header, &payload),
+            signed(emu, header, &payload),
             bad_claims,
         ));
     }
@@ -167,7 +167,7 @@ pub(super) fn payload_json(cx: &Corpus<'_>) -> Vec<Case> {
         "aud nested 200 levels",
         signed(
             emu,
-            &header,
+            header,
             &claims_with_raw(emu, "aud", &format!(r#""aud":{}"#, nested(200))),
         ),
         Invalid("aud claim must be a single string"),
@@ -176,7 +176,7 @@ pub(super) fn payload_json(cx: &Corpus<'_>) -> Vec<Case> {
         "roles nested 200 levels",
         signed(
             emu,
-            &header,
+            header,
             &claims_with_raw(emu, "roles", &format!(r#""roles":{}"#, nested(200))),
         ),
         Invalid("roles claim must be an array"),
@@ -185,7 +185,7 @@ pub(super) fn payload_json(cx: &Corpus<'_>) -> Vec<Case> {
         "payload nested 10,000 levels (over the size limit here)",
         signed(
             emu,
-            &header,
+            header,
             &claims_with_raw(emu, "", &format!(r#""x":{}"#, nested(10_000))),
         ),
         Invalid("larger than"),

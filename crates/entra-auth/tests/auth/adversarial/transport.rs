@@ -23,7 +23,7 @@ pub(super) fn positive_controls(cx: &Corpus<'_>) -> Vec<Case> {
     ));
     add(Case::bearer(
         "control: valid token re-signed by the test's own RS256 signer",
-        signed(emu, &rs256_header(&kid).to_string(), &claims),
+        signed(emu, &rs256_header(kid).to_string(), claims),
         Accepted,
     ));
     add(Case::bearer(
@@ -40,13 +40,13 @@ pub(super) fn positive_controls(cx: &Corpus<'_>) -> Vec<Case> {
     add(Case::raw(
         "control: lower-case bearer scheme",
         vec![format!("bearer {valid}").into_bytes()],
-        &valid,
+        valid,
         Accepted,
     ));
     add(Case::raw(
         "control: upper-case BEARER scheme",
         vec![format!("BEARER {valid}").into_bytes()],
-        &valid,
+        valid,
         Accepted,
     ));
 
@@ -81,14 +81,14 @@ pub(super) fn the_authorization_header_itself(cx: &Corpus<'_>) -> Vec<Case> {
         add(Case::raw(
             format!("Authorization: {name}"),
             vec![value.into_bytes()],
-            &valid,
+            valid,
             malformed,
         ));
     }
     add(Case::raw(
         "Authorization: non-UTF-8 bytes",
         vec![[b"Bearer ".as_slice(), &[0xff, 0xfe, 0x80]].concat()],
-        &valid,
+        valid,
         malformed,
     ));
     add(Case::raw(
@@ -97,7 +97,7 @@ pub(super) fn the_authorization_header_itself(cx: &Corpus<'_>) -> Vec<Case> {
             format!("Bearer {valid}").into_bytes(),
             format!("Bearer {valid}").into_bytes(),
         ],
-        &valid,
+        valid,
         malformed,
     ));
     add(Case::raw(
@@ -106,7 +106,7 @@ pub(super) fn the_authorization_header_itself(cx: &Corpus<'_>) -> Vec<Case> {
             b"Bearer junk".to_vec(),
             format!("Bearer {valid}").into_bytes(),
         ],
-        &valid,
+        valid,
         malformed,
     ));
 
@@ -121,15 +121,15 @@ pub(super) fn other_places_the_token_is_not_read_from(cx: &Corpus<'_>) -> Vec<Ca
     let mut add = |c: Case| cases.push(c);
     // --- other places the token is not read from by default ----------------------------------
     add(
-        Case::raw("token in the query string", vec![], &valid, NoToken)
+        Case::raw("token in the query string", vec![], valid, NoToken)
             .query(format!("access_token={valid}")),
     );
-    add(Case::raw("token in a cookie", vec![], &valid, NoToken)
+    add(Case::raw("token in a cookie", vec![], valid, NoToken)
         .cookie(format!("access_token={valid}")));
     add(Case::raw(
         "token in the query string as `token`",
         vec![],
-        &valid,
+        valid,
         NoToken,
     )
     .query(format!("token={valid}")));
