@@ -20,19 +20,18 @@
 //! Delegated tokens carry scopes (`scp`), app-only tokens carry app roles (`roles`): a route that
 //! serves both lists both, and a token with any one of them passes.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::BoxError;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Bytes, HttpBody};
 use axum::response::Response;
 use http::Request;
 use tower::{Layer, Service};
 
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::layer::ResponseFuture;
 use crate::rejection::realm_of;
 
 /// What a route requires of a validated token.
@@ -166,7 +165,8 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = RequireFuture<S::Future>;
+    // The layer's response future: the inner service's future, or a ready answer; no boxing.
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -182,58 +182,13 @@ where
                 // Take the service that was driven to readiness; leave a clone for the next call.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                RequireFuture {
-                    state: State::Inner {
-                        future: inner.call(request),
-                    },
-                }
+                ResponseFuture::inner(inner.call(request))
             }
             Err(e) => {
                 tracing::debug!(error = %e, "request not authorized");
                 let response = e.to_response(realm_of(request.extensions()).as_deref());
-                RequireFuture {
-                    state: State::Denied {
-                        response: Some(response),
-                    },
-                }
+                ResponseFuture::ready(response)
             }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response future of [`RequireService`]: the inner service's, or the 401/403 answer.
-    /// Nothing is boxed.
-    pub struct RequireFuture<F> {
-        #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Inner { #[pin] future: F },
-        Denied { response: Option<Response> },
-    }
-}
-
-impl<F, E, ResBody> Future for RequireFuture<F>
-where
-    F: Future<Output = Result<http::Response<ResBody>, E>>,
-    ResBody: HttpBody<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx).map_ok(|r| r.map(Body::new)),
-            StateProj::Denied { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                // Polled again after completion: a contract violation; never completes again.
-                None => Poll::Pending,
-            },
         }
     }
 }

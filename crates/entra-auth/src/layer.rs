@@ -133,10 +133,12 @@ where
                 }
                 return ResponseFuture::inner(inner.call(request));
             }
-            Ok(None) => return ready_response(AuthError::MissingToken.to_response(config.realm())),
+            Ok(None) => {
+                return ResponseFuture::ready(AuthError::MissingToken.to_response(config.realm()));
+            }
             Err(e) => {
                 tracing::debug!(reason = e.code(), "rejected request: malformed credentials");
-                return ready_response(AuthError::from(e).to_response(config.realm()));
+                return ResponseFuture::ready(AuthError::from(e).to_response(config.realm()));
             }
         };
         // Fast path: a token verified earlier (no I/O, no lock, no allocation for the lookup).
@@ -152,7 +154,7 @@ where
             .any(|b| matches!(b, b' ' | b'\t' | b',') || !b.is_ascii())
         {
             let e = AuthError::from(InvalidToken::MalformedAuthorization);
-            return ready_response(e.to_response(config.realm()));
+            return ResponseFuture::ready(e.to_response(config.realm()));
         }
         let auth = self.auth.clone();
         ResponseFuture::slow(Box::pin(async move {
@@ -171,19 +173,12 @@ where
     }
 }
 
-fn ready_response<F, E>(response: Response) -> ResponseFuture<F, E> {
-    ResponseFuture {
-        state: State::Ready {
-            response: Some(response),
-        },
-    }
-}
-
 type BoxedResponse<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
 
 pin_project_lite::pin_project! {
-    /// The response future of [`EntraAuthService`]: the inner service's future when the token
-    /// was verified earlier (no allocation), an immediate rejection, or a full validation.
+    /// The response future of [`EntraAuthService`] (and of [`RequireService`](crate::RequireService)):
+    /// the inner service's future when the token was verified earlier (no allocation), an
+    /// immediate answer, or a full validation.
     pub struct ResponseFuture<F, E> {
         #[pin]
         state: State<F, E>,
@@ -200,9 +195,19 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, E> ResponseFuture<F, E> {
-    fn inner(future: F) -> Self {
+    /// The inner service answers.
+    pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
+        }
+    }
+
+    /// This answer, at once.
+    pub(crate) fn ready(response: Response) -> Self {
+        Self {
+            state: State::Ready {
+                response: Some(response),
+            },
         }
     }
 

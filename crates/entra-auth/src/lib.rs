@@ -83,7 +83,7 @@ mod token_source;
 mod validate;
 
 pub use authenticator::{Authenticator, Stats};
-pub use authorize::{Require, RequireFuture, RequireService};
+pub use authorize::{Require, RequireService};
 pub use claims::{BearerToken, Claims, TokenVersion};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,

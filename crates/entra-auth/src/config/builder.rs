@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use entra_core::{AuthorityHost, Clock, SystemClock};
+
 use super::policy::{
     AZURE_PUBLIC_CLOUD, AllowedTenants, KeyRefreshPolicy, MAX_LEEWAY, Tenant, TokenCachePolicy,
     TokenSources, TokenVersions,
@@ -14,7 +16,6 @@ use super::urls::parse_endpoint;
 use super::{ConfigInner, EntraConfig};
 use crate::error::ConfigError;
 use crate::validate::is_tenant_id;
-use entra_core::{Clock, SystemClock};
 
 /// Builder for [`EntraConfig`]; see [`EntraConfig::builder`].
 #[derive(Default)]
@@ -95,6 +96,22 @@ impl EntraConfigBuilder {
     pub fn authority(mut self, authority: impl Into<String>) -> Self {
         self.authority = Some(authority.into());
         self
+    }
+
+    /// The authority of a well-known cloud (the same [`AuthorityHost`] entra-client takes).
+    ///
+    /// ```
+    /// use entra_auth::{AuthorityHost, EntraConfig};
+    /// let config = EntraConfig::builder()
+    ///     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    ///     .client_id("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+    ///     .authority_host(AuthorityHost::AzureUsGovernment)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.authority().host_str(), Some("login.microsoftonline.us"));
+    /// ```
+    pub fn authority_host(self, host: AuthorityHost) -> Self {
+        self.authority(host.as_str())
     }
 
     /// A full discovery-document URL, for Azure AD B2C or Entra External ID authorities
