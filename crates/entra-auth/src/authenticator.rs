@@ -13,7 +13,7 @@ use moka::sync::Cache;
 
 use crate::claims::Claims;
 use crate::config::EntraConfig;
-use crate::error::AuthError;
+use crate::error::{AuthError, InvalidToken};
 use crate::keys::KeyCache;
 use crate::validate::{self, ValidationPolicy};
 
@@ -243,7 +243,18 @@ impl Authenticator {
 
     async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
-        let parsed = validate::parse(token, &inner.policy)?;
+        let parsed = match validate::parse(token, &inner.policy) {
+            Ok(parsed) => parsed,
+            // During an outage an allowed tenant's token gets 503: so does this one (without
+            // any I/O), or the status would tell which tenants are allowed.
+            Err(InvalidToken::TenantNotAllowed) => {
+                return Err(inner
+                    .keys
+                    .outage()
+                    .unwrap_or(InvalidToken::TenantNotAllowed.into()));
+            }
+            Err(other) => return Err(other.into()),
+        };
         // One call resolves the key reference to the key and the issuers that go with it. A
         // tenant configured by domain is known once the discovery document named its id: a
         // token of another tenant must not reach the unknown-kid refresh either.

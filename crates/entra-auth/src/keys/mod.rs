@@ -43,7 +43,7 @@ use crate::config::EntraConfig;
 use crate::error::{AuthError, InvalidToken, KeysUnavailableReason};
 use crate::validate::{Issuers, KeyRef};
 use key_set::{KeySet, VerificationKey};
-use refresh::{Trigger, wait};
+use refresh::{Outcome, Trigger, wait};
 
 /// An immutable view of the keys and issuers from one successful fetch.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ pub(crate) struct KeyCache {
     http: reqwest::Client,
     current: ArcSwapOption<Snapshot>,
     /// The refresh in flight, if any: waiters clone the receiver and wait for `true`.
-    flight: Mutex<Option<watch::Receiver<bool>>>,
+    flight: Mutex<Option<watch::Receiver<Outcome>>>,
     /// Mirrors `flight.is_some()` for the hot path (a cache hit checks it without the lock).
     flying: AtomicBool,
     last_failure_at: AtomicI64,
@@ -173,10 +173,19 @@ impl KeyCache {
     }
 
     /// Loads keys now unless a load is already under way (then waits for it) or a recent
-    /// failure is backing off (then fails at once, with the time left).
+    /// failure is backing off (then fails at once, with the time left). Fails when the refresh
+    /// it ran or joined failed, even if older keys are still usable (a readiness check must
+    /// see it).
     pub(crate) async fn refresh_now(self: &Arc<Self>) -> Result<Arc<Snapshot>, AuthError> {
         match self.start_or_join(Trigger::Load) {
-            Some(done) => wait(done).await,
+            Some(done) => {
+                if wait(done).await == Outcome::Failed {
+                    return Err(AuthError::KeysUnavailable {
+                        reason: self.last_failure_reason(),
+                        retry_after: self.config.key_refresh().retry_after_failure,
+                    });
+                }
+            }
             None => {
                 if let Some(err) = self.backing_off(self.config.now()) {
                     return Err(err);
@@ -186,6 +195,12 @@ impl KeyCache {
         let now = self.config.now();
         self.fresh_snapshot(now)
             .ok_or_else(|| self.unavailable(now))
+    }
+
+    /// The 503 a request needing keys gets right now without any I/O, if there is one: no
+    /// usable keys and a recent failure backing off.
+    pub(crate) fn outage(&self) -> Option<AuthError> {
+        self.backing_off(self.config.now())
     }
 
     fn backing_off(&self, now: i64) -> Option<AuthError> {
@@ -245,7 +260,8 @@ impl KeyCache {
                 .lookup_current(key_ref, now)
                 .ok_or_else(|| InvalidToken::UnknownSigningKey.into());
         };
-        wait(done).await;
+        // Whatever the outcome, the key is looked up in what is current now.
+        let _ = wait(done).await;
         let now = self.config.now();
         match self.fresh_snapshot(now) {
             Some(snap) => match lookup(&snap, key_ref) {

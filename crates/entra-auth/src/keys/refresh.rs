@@ -23,19 +23,61 @@ pub(super) enum Trigger {
     Periodic,
 }
 
+/// How a refresh ended, as its waiters see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Still running.
+    Pending,
+    /// New keys were stored.
+    Loaded,
+    /// The refresh failed (or ended unfinished); the old keys, if any, are kept.
+    Failed,
+}
+
 impl KeyCache {
     /// Joins the refresh in flight, or starts one when `trigger` calls for it. Returns what to
     /// wait on, or `None` when no refresh is in flight and none starts.
     pub(super) fn start_or_join(
         self: &Arc<Self>,
         trigger: Trigger,
-    ) -> Option<watch::Receiver<bool>> {
-        let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(done) = slot.as_ref() {
-            return Some(done.clone());
-        }
+    ) -> Option<watch::Receiver<Outcome>> {
+        // reqwest needs a tokio runtime anyway; without one there is nothing to fetch with.
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (done_tx, done_rx) = {
+            let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(done) = slot.as_ref() {
+                return Some(done.clone());
+            }
+            if !self.should_start(trigger) {
+                return None;
+            }
+            let (done_tx, done_rx) = watch::channel(Outcome::Pending);
+            *slot = Some(done_rx.clone());
+            self.flying.store(true, Ordering::Release);
+            (done_tx, done_rx)
+        };
+        // Spawned with the lock released: a runtime that is shutting down drops the task at once,
+        // and the guard's drop takes the lock again.
+        let guard = FlightGuard {
+            cache: Arc::clone(self),
+            done: Some(done_tx),
+            outcome: None,
+        };
+        runtime.spawn(async move {
+            let mut guard = guard;
+            if trigger == Trigger::Periodic {
+                tracing::debug!("periodic key refresh");
+            }
+            guard.outcome = Some(guard.cache.fetch_and_store().await);
+        });
+        Some(done_rx)
+    }
+
+    /// Whether `trigger` starts a refresh now (none is in flight). Called with the flight lock
+    /// held, so that two callers cannot both take the cooldown.
+    fn should_start(&self, trigger: Trigger) -> bool {
         let now = self.config.now();
-        let start = match trigger {
+        match trigger {
             Trigger::Load => self.backing_off(now).is_none(),
             Trigger::UnknownKid => {
                 let cooldown = secs(self.config.key_refresh().unknown_kid_cooldown);
@@ -48,39 +90,23 @@ impl KeyCache {
                 cooled
             }
             Trigger::Periodic => now >= self.next_refresh_at.load(Ordering::Acquire),
-        };
-        if !start {
-            return None;
         }
-        // reqwest needs a tokio runtime anyway; without one there is nothing to fetch with.
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let (done_tx, done_rx) = watch::channel(false);
-        *slot = Some(done_rx.clone());
-        self.flying.store(true, Ordering::Release);
-        let guard = FlightGuard {
-            cache: Arc::clone(self),
-            done: Some(done_tx),
-            finished: false,
-        };
-        runtime.spawn(async move {
-            let mut guard = guard;
-            if trigger == Trigger::Periodic {
-                tracing::debug!("periodic key refresh");
-            }
-            guard.cache.fetch_and_store().await;
-            guard.finished = true;
-        });
-        Some(done_rx)
     }
 
     /// Fetches metadata and keys and records the outcome. Runs in the refresh task only.
-    async fn fetch_and_store(&self) {
+    async fn fetch_and_store(&self) -> Outcome {
         let previous = self.current.load_full();
         let result = self.fetch(previous.as_deref()).await;
         let now = self.config.now();
         match result {
-            Ok(fetched) => self.store(fetched, previous.as_deref(), now),
-            Err(reason) => self.record_failure(reason, now),
+            Ok(fetched) => {
+                self.store(fetched, previous.as_deref(), now);
+                Outcome::Loaded
+            }
+            Err(reason) => {
+                self.record_failure(reason, now);
+                Outcome::Failed
+            }
         }
     }
 
@@ -149,28 +175,37 @@ impl KeyCache {
 /// every waiter.
 struct FlightGuard {
     cache: Arc<KeyCache>,
-    done: Option<watch::Sender<bool>>,
-    finished: bool,
+    done: Option<watch::Sender<Outcome>>,
+    /// Set by the task when the refresh has run (its outcome already recorded); `None` while it
+    /// has not, which is what a panic or a runtime shutdown leaves.
+    outcome: Option<Outcome>,
 }
 
 impl Drop for FlightGuard {
     fn drop(&mut self) {
         let cache = &self.cache;
-        if !self.finished {
+        let outcome = self.outcome.unwrap_or_else(|| {
             let reason = KeysUnavailableReason::Fetch("the key refresh ended unfinished".into());
             cache.record_failure(reason, cache.config.now());
+            Outcome::Failed
+        });
+        {
+            let mut slot = cache.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            *slot = None;
+            cache.flying.store(false, Ordering::Release);
         }
-        *cache.flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        cache.flying.store(false, Ordering::Release);
         if let Some(done) = self.done.take() {
-            done.send_replace(true);
+            done.send_replace(outcome);
         }
     }
 }
 
-/// Waits for the refresh behind `done` to finish. Dropping this future (a caller that gives up)
-/// leaves the refresh running.
-pub(super) async fn wait(mut done: watch::Receiver<bool>) {
-    // An error means the sender is gone: the refresh has finished either way.
-    let _ = done.wait_for(|finished| *finished).await;
+/// Waits for the refresh behind `done` to finish, and says how it ended. Dropping this future
+/// (a caller that gives up) leaves the refresh running.
+pub(super) async fn wait(mut done: watch::Receiver<Outcome>) -> Outcome {
+    match done.wait_for(|outcome| *outcome != Outcome::Pending).await {
+        Ok(outcome) => *outcome,
+        // The sender is gone without a word: the refresh ended unfinished.
+        Err(_) => Outcome::Failed,
+    }
 }

@@ -466,3 +466,42 @@ async fn a_failing_v1_document_affects_only_v1_tokens() {
     assert_eq!(api.get("/me", Some(&v1())).await.status, 200);
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
 }
+
+/// The documents are fetched concurrently: the v2 and v1 documents (200 ms each) side by side,
+/// then the key set (50 ms), fit in a 300 ms deadline that the same requests one after the
+/// other (450 ms) would not.
+#[tokio::test]
+async fn the_documents_are_fetched_concurrently() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_fault(
+        Endpoint::Discovery,
+        Fault::Delay(Duration::from_millis(200)),
+    );
+    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(50)));
+    let clock = ManualClock::starting_now();
+    let mut policy = KeyRefreshPolicy::default();
+    policy.fetch_timeout = Duration::from_millis(300);
+    let config = dev_config(&emu, &clock)
+        .key_refresh(policy)
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(config), clock).await;
+    let r = api.get("/me", Some(&emu.token().sign())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// `prefetch()` reports a refresh that failed, even while older keys are still usable (a
+/// readiness check must see it); valid tokens keep being served with those keys.
+#[tokio::test]
+async fn prefetch_reports_a_failed_refresh_while_old_keys_still_serve() {
+    let (emu, api) = setup().await;
+    api.layer.prefetch().await.unwrap();
+    emu.set_fault(Endpoint::Keys, Fault::Status(500));
+    let err = api.layer.prefetch().await.unwrap_err();
+    assert!(
+        matches!(err, entra_auth::AuthError::KeysUnavailable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
+    assert!(api.layer.authenticator().is_ready());
+}

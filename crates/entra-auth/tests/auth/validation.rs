@@ -396,6 +396,41 @@ async fn the_tenant_allow_list_is_no_oracle() {
     }
 }
 
+/// The same during a key outage: an allowed tenant's token gets 503 (no keys to check it
+/// with), and so does another tenant's, without any fetch.
+#[tokio::test]
+async fn the_tenant_allow_list_is_no_oracle_during_an_outage() {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    emu.set_fault(
+        entra_emulator::Endpoint::Keys,
+        entra_emulator::Fault::Status(500),
+    );
+    let customer = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    let stranger = "12121212-3434-4545-5656-787878787878";
+    let clock = entra_auth::ManualClock::starting_now();
+    let cfg = dev_config(&emu, &clock)
+        .tenant("organizations")
+        .allowed_tenants([customer])
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(cfg), clock).await;
+    let allowed = unsigned(&emu.token().tenant(customer).sign());
+    let r = api.get("/me", Some(&allowed)).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    let fetches = emu.request_count(entra_emulator::Endpoint::Keys);
+    let not_allowed = unsigned(&emu.token().tenant(stranger).sign());
+    let s = api.get("/me", Some(&not_allowed)).await;
+    assert_eq!(
+        (s.status, s.retry_after, s.www_authenticate, s.body),
+        (r.status, r.retry_after, r.www_authenticate, r.body)
+    );
+    assert_eq!(
+        emu.request_count(entra_emulator::Endpoint::Keys),
+        fetches,
+        "no fetch"
+    );
+}
+
 /// In multi-tenant mode a token without `tid` is rejected before the key lookup: it cannot make
 /// the key cache refresh with a made-up key id.
 #[tokio::test]
