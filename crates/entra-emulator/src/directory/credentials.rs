@@ -86,7 +86,14 @@ impl ClientCertificate {
     }
 
     /// Every `CERTIFICATE` block of a PEM text; an error if there is none or one is invalid.
+    /// Blank lines inside a block are ignored, as most tools do (the `pem` crate would read the
+    /// text before one as RFC 1421 headers and refuse the block).
     pub(crate) fn from_pem(text: &str) -> Result<Vec<ClientCertificate>, EmulatorError> {
+        let text: String = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .flat_map(|line| [line, "\n"])
+            .collect();
         let blocks = pem::parse_many(text)
             .map_err(|e| EmulatorError::InvalidCertificate(format!("invalid PEM: {e}")))?;
         let certs = blocks
@@ -115,6 +122,18 @@ mod tests {
         let from_pem = ClientCertificate::from_pem(&k.certificate_pem()).unwrap();
         assert_eq!(from_pem.len(), 1);
         assert_eq!(from_pem[0].sha256, cc.sha256);
+    }
+
+    #[test]
+    fn blank_lines_inside_a_pem_block_are_ignored() {
+        let (k, _) = crate::keys::shared_start_keys().unwrap();
+        let pem = k.certificate_pem();
+        let spaced = pem
+            .replacen('\n', "\n\n", 2)
+            .replace("\n-----END", "\n\n-----END");
+        assert_ne!(spaced, pem);
+        let certs = ClientCertificate::from_pem(&spaced).unwrap();
+        assert_eq!(certs[0].public_pkcs1, k.public_key_der());
     }
 
     #[test]
