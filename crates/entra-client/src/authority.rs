@@ -18,22 +18,27 @@ pub(crate) enum EndpointVersion {
 /// Validates an authority: `https://`, or `http://` for loopback hosts only; no query, fragment
 /// or credentials. Returns it without a trailing slash.
 pub(crate) fn parse_authority(authority: &str) -> Result<String, Error> {
-    let url = Url::parse(authority.trim())
-        .map_err(|e| Error::Config(format!("authority {authority:?} is not a URL: {e}")))?;
+    let authority = authority.trim();
+    let url = Url::parse(authority).map_err(|e| {
+        Error::Config(format!(
+            "authority {:?} is not a URL: {e}",
+            without_credentials(authority)
+        ))
+    })?;
     if let Err(reason) = check_authority_url(&url) {
-        // The authority is named without its credentials, if it has any.
-        let mut shown = url.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
+        // The authority is named without its credentials, if it has any. A URL that cannot
+        // have any (`user:password@host` read as scheme `user`) is redacted as text.
+        let mut stripped = url.clone();
+        let shown = match (stripped.set_username(""), stripped.set_password(None)) {
+            (Ok(()), Ok(())) => stripped.to_string(),
+            _ => without_credentials(url.as_str()),
+        };
         let hint = if url.scheme() == "http" && !entra_core::is_loopback(&url) {
             " (127.0.0.1, [::1], localhost); use https://"
         } else {
             ""
         };
-        return Err(Error::Config(format!(
-            "authority {:?} {reason}{hint}",
-            shown.as_str()
-        )));
+        return Err(Error::Config(format!("authority {shown:?} {reason}{hint}")));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
@@ -41,6 +46,22 @@ pub(crate) fn parse_authority(authority: &str) -> Result<String, Error> {
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An authority that did not parse as a URL with credentials, for an error message: everything
+/// between `://` (or the start, without one) and the last `@` is replaced with `<redacted>`, so
+/// that credentials (`https://user:password@host`) are never shown, even when the password itself
+/// holds `@` or `/`.
+fn without_credentials(authority: &str) -> String {
+    let start = authority.find("://").map_or(0, |i| i + 3);
+    match authority[start..].rfind('@') {
+        Some(at) => format!(
+            "{}<redacted>{}",
+            &authority[..start],
+            &authority[start + at..]
+        ),
+        None => authority.to_owned(),
+    }
 }
 
 /// Validates a tenant: a GUID or a domain name (`contoso.onmicrosoft.com`), not a multi-tenant
@@ -127,6 +148,39 @@ mod tests {
             assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
             assert!(!err.to_string().contains("pw@"), "{err}");
         }
+    }
+
+    #[test]
+    fn refused_authorities_never_show_their_credentials() {
+        for bad in [
+            "https://u:s3cret@login.microsoftonline.com:99999",
+            " https://u:s3cret@login.microsoftonline.com:99999 ",
+            "https://u:s3c@ret@login.microsoftonline.com:99999",
+            "https://u:s3/cret@login.microsoftonline.com:99999",
+            "https://u:s3cret@login micro.com",
+            "https://:s3cret@[::1",
+            // A URL of scheme `u`, which cannot have credentials.
+            "u:s3cret@login.microsoftonline.com",
+        ] {
+            let err = parse_authority(bad).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("s3"), "{bad}: {shown}");
+            assert!(!shown.contains("cret"), "{bad}: {shown}");
+        }
+        // What is left of the input still says which authority is meant.
+        let err = parse_authority("https://u:s3cret@login.microsoftonline.com:99999").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("https://<redacted>@login.microsoftonline.com:99999"),
+            "{err}"
+        );
+        let err = parse_authority("https://login.microsoftonline.com:99999").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"https://login.microsoftonline.com:99999\""),
+            "{err}"
+        );
     }
 
     #[test]

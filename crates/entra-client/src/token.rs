@@ -113,15 +113,21 @@ pub(crate) fn parse_token_response(body: &[u8], sent_at: SystemTime) -> Result<A
         .as_ref()
         .and_then(NumberOrString::seconds)
         .ok_or_else(|| Error::InvalidResponse("missing or invalid expires_in".into()))?;
+    // Checked: `SystemTime + Duration` panics past the clock's range (an `expires_in` near
+    // `u64::MAX`), and this runs in the refresh task that every waiter shares.
+    let expires_on = sent_at
+        .checked_add(Duration::from_secs(expires_in))
+        .ok_or_else(|| Error::InvalidResponse(format!("expires_in {expires_in} out of range")))?;
+    // `refresh_in` < `expires_in`, so this time is in range when `expires_on` is.
     let refresh_on = r
         .refresh_in
         .as_ref()
         .and_then(NumberOrString::seconds)
         .filter(|&s| s > 0 && s < expires_in)
-        .map(|s| sent_at + Duration::from_secs(s));
+        .and_then(|s| sent_at.checked_add(Duration::from_secs(s)));
     Ok(AccessToken {
         secret: r.access_token,
-        expires_on: sent_at + Duration::from_secs(expires_in),
+        expires_on,
         token_type: "Bearer".to_owned(),
         refresh_on,
     })
@@ -172,6 +178,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, Error::InvalidResponse(_)));
+    }
+
+    #[test]
+    fn huge_expires_in_is_an_invalid_response_not_a_panic() {
+        let now = SystemTime::now();
+        for expires_in in [u64::MAX.to_string(), (u64::MAX / 2).to_string()] {
+            for body in [
+                format!(r#"{{"access_token":"SECRET-TOKEN","expires_in":{expires_in}}}"#),
+                format!(r#"{{"access_token":"SECRET-TOKEN","expires_in":"{expires_in}"}}"#),
+                format!(
+                    r#"{{"access_token":"SECRET-TOKEN","expires_in":{expires_in},"refresh_in":{}}}"#,
+                    u64::MAX - 1
+                ),
+            ] {
+                let e = parse_token_response(body.as_bytes(), now).unwrap_err();
+                assert!(matches!(e, Error::InvalidResponse(_)), "{body}: {e:?}");
+                assert!(e.to_string().contains("expires_in"), "{e}");
+                assert!(!e.to_string().contains("SECRET-TOKEN"), "{e}");
+            }
+        }
+        // A long but representable lifetime is still accepted.
+        let t = parse_token_response(
+            br#"{"access_token":"t","expires_in":3153600000,"refresh_in":1800}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!(t.remaining(now), Duration::from_secs(3_153_600_000));
     }
 
     #[test]

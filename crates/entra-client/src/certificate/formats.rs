@@ -1,6 +1,7 @@
 //! The key and certificate formats, read by maintained crates: PEM by `pem`, PKCS#8 by `pkcs8`,
 //! X.509 by `x509-parser`. This module only adapts their answers: private key bytes into
-//! zeroize-on-drop buffers, their errors into this crate's (never quoting the input).
+//! zeroize-on-drop buffers, their errors into this crate's (never quoting the input), and PEM
+//! text into what `pem` accepts ([`without_blank_lines`], a copy zeroized on drop).
 //!
 //! # Copies outside this crate's reach
 //!
@@ -23,7 +24,8 @@ const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 /// A PEM block: its label and its decoded content (DER), which may be a private key.
 pub(super) type PemBlock = (String, Zeroizing<Vec<u8>>);
 
-/// The blocks of a PEM file: `(label, DER)`. Text outside blocks is ignored.
+/// The blocks of a PEM file: `(label, DER)`. Text outside blocks is ignored, and so are blank
+/// (whitespace-only) lines inside them.
 ///
 /// Refused: input that is not UTF-8, a block without its END line, BEGIN and END labels that
 /// differ, content that is not base64, and RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`), which
@@ -31,7 +33,8 @@ pub(super) type PemBlock = (String, Zeroizing<Vec<u8>>);
 pub(super) fn pem_blocks(input: &[u8]) -> Result<Vec<PemBlock>, Error> {
     let text = std::str::from_utf8(input)
         .map_err(|_| Error::Certificate("PEM input is not text".into()))?;
-    let parsed = pem::parse_many(text).map_err(pem_error)?;
+    let text = without_blank_lines(text);
+    let parsed = pem::parse_many(text.as_str()).map_err(pem_error)?;
     // `parse_many` stops, without an error, at a BEGIN line that no END line follows.
     if text.matches("-----BEGIN ").count() != parsed.len() {
         return Err(Error::Certificate("PEM block not terminated".into()));
@@ -56,6 +59,36 @@ pub(super) fn pem_blocks(input: &[u8]) -> Result<Vec<PemBlock>, Error> {
         .into_iter()
         .map(|(label, _, der)| (label, der))
         .collect())
+}
+
+/// The text with its blank (whitespace-only) lines dropped, except the empty line that ends an
+/// RFC 1421 header block, and `\n` line ends.
+///
+/// `pem` reads everything in a block before its first empty line as headers, so a blank line
+/// between base64 lines, or just before the END line, would make it refuse the block. A header
+/// line is the only one with a `:` (base64 has none), so the blank line after one is kept for
+/// `pem` to find the headers and report the key as encrypted.
+///
+/// The copy holds key material: it is zeroized on drop, and made with room for the whole input
+/// up front (it is never longer than the input plus one line end), so that it never reallocates
+/// and leaves a stale copy behind.
+fn without_blank_lines(text: &str) -> Zeroizing<String> {
+    let mut kept = Zeroizing::new(String::with_capacity(text.len() + 1));
+    let capacity = kept.capacity();
+    let mut after_header = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if after_header {
+                kept.push('\n');
+            }
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        after_header = line.contains(':');
+    }
+    debug_assert_eq!(kept.capacity(), capacity, "reallocated");
+    kept
 }
 
 /// `pem`'s error, without the input it may quote (a header line can be a line of a key).
@@ -157,12 +190,52 @@ mod tests {
     }
 
     #[test]
+    fn blank_lines_inside_blocks_are_ignored_but_headers_are_not() {
+        let decoded = |pem: &str| -> Vec<(String, Vec<u8>)> {
+            pem_blocks(pem.as_bytes())
+                .unwrap_or_else(|e| panic!("{pem:?}: {e}"))
+                .into_iter()
+                .map(|(label, der)| (label, der.to_vec()))
+                .collect()
+        };
+        let expected = vec![("A".to_owned(), vec![0, 1, 2, 3])];
+        for pem in [
+            "-----BEGIN A-----\nAAEC\nAw==\n\n-----END A-----\n",
+            "-----BEGIN A-----\nAAEC\n\nAw==\n-----END A-----\n",
+            "-----BEGIN A-----\n\nAAEC\n \t \n\n\nAw==\n  \n-----END A-----",
+            "-----BEGIN A-----\r\nAAEC\r\n\r\nAw==\r\n\r\n-----END A-----\r\n",
+            "\n\n-----BEGIN A-----\nAAEC\r\n\nAw==\n\r\n-----END A-----\n\n",
+        ] {
+            assert_eq!(decoded(pem), expected, "{pem:?}");
+        }
+
+        // RFC 1421 headers are still found (then refused), blank lines or not around them.
+        for pem in [
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-128-CBC,00\n\nAAEC\n-----END RSA PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\r\nProc-Type: 4,ENCRYPTED\r\n\
+             DEK-Info: AES-128-CBC,00\r\n\r\nAAEC\r\n-----END RSA PRIVATE KEY-----\r\n",
+            "-----BEGIN RSA PRIVATE KEY-----\n\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-128-CBC,00\n \n\nAAEC\n\nAw==\n\n-----END RSA PRIVATE KEY-----\n",
+        ] {
+            let e = pem_blocks(pem.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("encrypted"), "{pem:?}: {e}");
+        }
+        // Still refused: a header line without the empty line that ends the headers.
+        assert!(
+            pem_blocks(b"-----BEGIN A-----\nk: v\nAAEC\n-----END A-----\n").is_err(),
+            "a header line is not base64"
+        );
+    }
+
+    #[test]
     fn pem_errors_never_quote_the_input() {
-        // A blank line inside a key makes `pem` read the lines before it as headers.
+        // A line of a key before a header line: `pem` reads it as a (malformed) header, and
+        // its error quotes it.
         let secret_line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
         for input in [
             format!(
-                "-----BEGIN PRIVATE KEY-----\n{secret_line}\n\nAAEC\n-----END PRIVATE KEY-----\n"
+                "-----BEGIN PRIVATE KEY-----\n{secret_line}\nk: v\n\nAAEC\n-----END PRIVATE KEY-----\n"
             ),
             format!("-----BEGIN PRIVATE KEY-----\n{secret_line}!\n-----END PRIVATE KEY-----\n"),
             format!("-----BEGIN {secret_line}-----\nAAEC\n-----END PRIVATE KEY-----\n"),

@@ -195,3 +195,45 @@ fn debug_output_has_no_key_material() {
     assert!(!shown.contains("PRIVATE KEY"), "{shown}");
     assert!(shown.contains("<redacted>"), "{shown}");
 }
+
+/// PEM text with blank lines added inside its blocks: after the BEGIN line, between base64 lines,
+/// before the END line, whitespace-only, with `\n` or `\r\n` line ends.
+fn with_blank_lines(pem: &str, line_end: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in pem.lines().enumerate() {
+        if line.starts_with("-----END ") {
+            out.push_str(line_end);
+        }
+        out.push_str(line);
+        out.push_str(line_end);
+        if line.starts_with("-----BEGIN ") {
+            out.push_str(line_end);
+        } else if !line.starts_with("-----") && i % 3 == 0 {
+            out.push_str(line_end);
+            out.push_str(" \t");
+            out.push_str(line_end);
+        }
+    }
+    out
+}
+
+#[test]
+fn pem_with_blank_lines_inside_the_blocks_loads_and_signs() {
+    let cert = TestCert::new("blank-lines.test");
+    for line_end in ["\n", "\r\n"] {
+        let combined =
+            with_blank_lines(&format!("{}{}", cert.key_pem(), cert.cert_pem()), line_end);
+        assert!(combined.contains(&format!("{line_end}{line_end}-----END ")));
+        let certificate = ClientCertificate::from_pem(&combined, &combined)
+            .unwrap_or_else(|e| panic!("{line_end:?}: {e}"));
+        assert_eq!(certificate.certificate_der(), cert.cert_der());
+        let c = ClientCredentials::builder(TENANT, CLIENT)
+            .certificate(certificate)
+            .build()
+            .unwrap();
+        let assertion = c.client_assertion("aud").unwrap();
+        let (header, claims) = verify(&assertion, &cert, Algorithm::RS256, "aud");
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(claims.sub, CLIENT);
+    }
+}

@@ -353,3 +353,40 @@ async fn hundred_concurrent_callers_share_one_request() {
     }
     assert_eq!(server.requests().len(), 2, "exactly one refresh");
 }
+
+#[tokio::test]
+async fn huge_expires_in_is_an_invalid_response_for_every_waiter() {
+    let server = FakeServer::start(vec![
+        Reply::json(
+            200,
+            format!(
+                r#"{{"access_token":"HUGE-TOKEN","token_type":"Bearer","expires_in":{}}}"#,
+                u64::MAX
+            ),
+        )
+        .delay(Duration::from_millis(100)),
+        Reply::token("after", 3600),
+    ])
+    .await;
+    let c = builder(&server).build().unwrap();
+    // Callers that wait on the same refresh all get the error (not `Interrupted`).
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.token(SCOPE).await })
+        })
+        .collect();
+    for t in tasks {
+        let e = t.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::InvalidResponse(_)), "{e:?}");
+        assert!(!format!("{e} {e:?}").contains("HUGE-TOKEN"));
+    }
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "one request for all the waiters"
+    );
+    // The next call asks again.
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "after");
+    assert_eq!(server.requests().len(), 2);
+}
