@@ -37,8 +37,9 @@
 //! # What is checked, in order
 //!
 //! Cheap checks come before any cryptography: size, three base64url segments,
-//! header (`alg` exactly `RS256`, no `crit`, no Graph `nonce`, a `kid` or `x5t`), claims parsed
-//! and the tenant allowed; then the key lookup (an unknown `kid` refreshes the key set at most
+//! header (`alg` exactly `RS256`, no `crit`, no Graph `nonce`, a `kid` or `x5t`), claims parsed,
+//! `tid` a lower-case GUID and the tenant allowed (a tenant configured by domain name as soon as
+//! the discovery document names its id); then the key lookup (an unknown `kid` refreshes the key set at most
 //! once per cooldown), the RS256 signature, `exp`/`nbf` with leeway, `aud`, `ver`, `iss` (the
 //! issuer the discovery document declares, `{tenantid}` filled from `tid`), `tid` consistent with
 //! `iss`, the tenant allow-list, the signing key's own `issuer`, and `scp` or `roles`.
@@ -53,7 +54,11 @@
 //! | keys cannot be fetched (and none usable) | 503 + `Retry-After` | none |
 //!
 //! Bodies are `{"error": ..., "error_description": ...}`. Never a 500 for anything a caller
-//! sends; never the token in a body or a log.
+//! sends; never the token in a body or a log. A tenant that is not allowed and an unknown key are
+//! answered exactly like a bad signature, so that rejections tell nobody which tenants are
+//! customers ([`InvalidToken::public_description`]); the precise reason stays in
+//! [`InvalidToken`] and the logs. Every 401 and 403, including those of the extractors and of
+//! [`Require`], carries the configured `realm`.
 //!
 //! # The verified-token cache
 //!
@@ -62,7 +67,8 @@
 //! exact token text, compared in full: no hash collision can map one token onto another's
 //! claims, and a token that differs in a single byte is validated from scratch. An entry is only
 //! used while `now` is within the token's `nbf`..`exp` (with leeway), is evicted at `exp`, and
-//! is dropped when its signing key is no longer in the key set, so a key Entra retires stops
+//! is dropped when its signing key is no longer in the key set (or names another key or
+//! `issuer`) and when a refresh changes the discovery issuers, so a key Entra retires stops
 //! working for cached tokens too. Capacity is bounded (LRU-like, moka), so a flood of distinct
 //! tokens cannot grow memory. What the cache cannot do: revoke a token before its `exp` (nor can
 //! any JWT validator without calling Entra), or notice a configuration change (a new
