@@ -91,7 +91,7 @@ impl EntraConfigBuilder {
         self
     }
 
-    /// The authority host, e.g. [`AZURE_US_GOVERNMENT`] or a local emulator's
+    /// The authority host, e.g. [`AZURE_US_GOVERNMENT`](crate::AZURE_US_GOVERNMENT) or a local emulator's
     /// `http://127.0.0.1:PORT`. Plain `http://` is accepted only for loopback hosts.
     pub fn authority(mut self, authority: impl Into<String>) -> Self {
         self.authority = Some(authority.into());

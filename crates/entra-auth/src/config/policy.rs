@@ -77,7 +77,7 @@ impl Tenant {
 pub enum AllowedTenants {
     /// Only these tenant ids (GUIDs, in lower case as Entra writes `tid`).
     List(HashSet<String>),
-    /// Any tenant: chosen explicitly with [`EntraConfigBuilder::allow_any_tenant`].
+    /// Any tenant: chosen explicitly with [`EntraConfigBuilder::allow_any_tenant`](crate::EntraConfigBuilder::allow_any_tenant).
     Any,
     /// The one tenant whose id the discovery document's concrete issuer names: a tenant
     /// configured by domain name, whose tokens carry the tenant's GUID in `tid`.
