@@ -88,6 +88,12 @@ impl EmulatorBuilder {
     /// Bind, generate what is needed and start serving in the background.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let directory = self.directory()?;
+        let mut auto_consent: Vec<String> = directory
+            .tenants()
+            .filter(|(_, t)| t.auto_consent())
+            .map(|(tid, _)| tid.to_owned())
+            .collect();
+        auto_consent.sort();
         let listener = std::net::TcpListener::bind(self.addr)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
@@ -129,6 +135,12 @@ impl EmulatorBuilder {
             }),
         };
         tracing::info!(base_url = %emu.base_url(), "entra emulator listening");
+        for tid in auto_consent {
+            tracing::info!(
+                tenant = %tid,
+                "development mode: consent is given automatically in this tenant"
+            );
+        }
         Ok(emu)
     }
 

@@ -43,7 +43,24 @@
 //!
 //! * the protected API [`DEV_API_CLIENT_ID`]: App ID URI `api://{DEV_API_CLIENT_ID}`, app roles
 //!   `Api.Admin` and `Files.Read.All`, `accessTokenAcceptedVersion` 2;
-//! * the daemon [`DEV_CLIENT_ID`] with the secret [`DEV_CLIENT_SECRET`], assigned both roles.
+//! * the daemon [`DEV_CLIENT_ID`] with the secret [`DEV_CLIENT_SECRET`], assigned both roles;
+//! * the single-page / public client app [`DEV_SPA_CLIENT_ID`] (redirect URIs
+//!   `http://localhost:3000/` for spa, `http://localhost` for public client), requesting the API's
+//!   delegated scope `Files.Read`;
+//! * two users: Adele Vance ([`DEV_USER_UPN`], password [`DEV_USER_PASSWORD`]) and Alex Wilber
+//!   ([`DEV_SECOND_USER_UPN`], no password).
+//!
+//! The development tenant consents automatically (development mode): every scope a resource
+//! exposes counts as consented for every client and user (see [`Emulator::missing_consent`]).
+//!
+//! # Users, groups and consent
+//!
+//! Tenants hold users ([`User`]), groups ([`Group`]) and consent grants, from the library
+//! ([`Emulator::add_user`], [`Emulator::add_group`], [`Emulator::grant_admin_consent`],
+//! [`Emulator::grant_user_consent`]) or a configuration file ([`EmulatorConfig`]). Apps expose
+//! delegated scopes ([`App::scope`]), app roles for users, applications or both
+//! ([`App::app_role_for`]), redirect URIs per [`Platform`] and the permissions they request
+//! ([`App::requests`]). The sign-in endpoints that use them are not served yet.
 //!
 //! # Keys
 //!
@@ -95,9 +112,13 @@ mod urls;
 
 pub use builder::EmulatorBuilder;
 pub use directory::{
-    App, AppConfig, ClientSecret, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET,
-    DEV_TENANT_DOMAIN, DEV_TENANT_ID, EmulatorConfig, RoleAssignmentConfig, SecretConfig,
-    TenantConfig, TokenVersion,
+    AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig, ClientSecret, ConsentConfig,
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN,
+    DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
+    DEV_USER_UPN, DelegatedScope, EmulatorConfig, Group, GroupConfig, Password, Platform,
+    RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig,
+    ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind,
+    UserRoleAssignment, UserRoleConfig,
 };
 pub use emulator::Emulator;
 pub use error::EmulatorError;

@@ -1,4 +1,5 @@
-//! App registrations: client ids, credentials, App ID URIs, app roles, token version.
+//! App registrations: client ids, credentials, App ID URIs, delegated scopes, app roles, redirect
+//! URIs, requested permissions, token version.
 
 use std::fmt;
 
@@ -51,7 +52,10 @@ pub struct App {
     pub(crate) secrets: Vec<ClientSecret>,
     pub(crate) certificates: Vec<ClientCertificate>,
     pub(crate) app_id_uri: Option<String>,
-    pub(crate) app_roles: Vec<String>,
+    pub(crate) app_roles: Vec<AppRole>,
+    pub(crate) scopes: Vec<DelegatedScope>,
+    pub(crate) redirect_uris: Vec<RedirectUri>,
+    pub(crate) requested: Vec<RequestedPermissions>,
     pub(crate) access_token_version: TokenVersion,
 }
 
@@ -64,6 +68,9 @@ impl fmt::Debug for App {
             .field("certificates", &self.certificates.len())
             .field("app_id_uri", &self.app_id_uri)
             .field("app_roles", &self.app_roles)
+            .field("scopes", &self.scopes)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("requested", &self.requested)
             .field("access_token_version", &self.access_token_version)
             .finish()
     }
@@ -82,6 +89,9 @@ impl App {
             certificates: Vec::new(),
             app_id_uri: None,
             app_roles: Vec::new(),
+            scopes: Vec::new(),
+            redirect_uris: Vec::new(),
+            requested: Vec::new(),
             access_token_version: TokenVersion::V1,
         }
     }
@@ -149,10 +159,123 @@ impl App {
         self
     }
 
-    /// Declare an app role (application permission) that can be assigned to client apps.
-    pub fn app_role(mut self, role: impl Into<String>) -> App {
-        self.app_roles.push(role.into());
+    /// Declare an app role (application permission) that can be assigned to client apps
+    /// (allowed member type: applications). See [`App::app_role_for`] for roles of users.
+    pub fn app_role(self, role: impl Into<String>) -> App {
+        self.app_role_for(role, AllowedMemberTypes::Applications)
+    }
+
+    /// Declare an app role with its allowed member types (Entra's `allowedMemberTypes`).
+    ///
+    /// ```
+    /// use entra_emulator::{AllowedMemberTypes, App};
+    /// let api = App::new("11111111-2222-3333-4444-555555555555")
+    ///     .app_role_for("Orders.Approver", AllowedMemberTypes::Users)
+    ///     .app_role("Orders.Sync"); // applications only, as before
+    /// assert_eq!(api.app_roles()[0].allowed, AllowedMemberTypes::Users);
+    /// assert!(api.app_roles()[1].allowed.applications());
+    /// ```
+    pub fn app_role_for(mut self, role: impl Into<String>, allowed: AllowedMemberTypes) -> App {
+        self.app_roles.push(AppRole {
+            value: role.into(),
+            allowed,
+        });
         self
+    }
+
+    /// Expose a delegated permission (`oauth2PermissionScopes`), e.g. `Files.Read`; a plain
+    /// string is a scope users may consent to, with a generated id.
+    ///
+    /// ```
+    /// use entra_emulator::{App, DelegatedScope};
+    /// let api = App::new("11111111-2222-3333-4444-555555555555")
+    ///     .app_id_uri("api://files")
+    ///     .scope("Files.Read")
+    ///     .scope(DelegatedScope::new("Files.ReadWrite.All").admin_consent_only());
+    /// assert!(!api.scopes()[0].admin_consent_only);
+    /// assert!(api.scopes()[1].admin_consent_only);
+    /// ```
+    pub fn scope(mut self, scope: impl Into<DelegatedScope>) -> App {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Register a redirect URI on a platform (`web`, `spa` or `publicClient`, as in Entra's
+    /// manifest). URIs are kept as given; the authorize endpoint compares them exactly.
+    ///
+    /// ```
+    /// use entra_emulator::{App, Platform};
+    /// let spa = App::new("11111111-2222-3333-4444-555555555555")
+    ///     .redirect_uri(Platform::Spa, "http://localhost:3000/")
+    ///     .redirect_uri(Platform::PublicClient, "http://localhost");
+    /// assert_eq!(spa.redirect_uris(Platform::Spa), ["http://localhost:3000/"]);
+    /// ```
+    pub fn redirect_uri(mut self, platform: Platform, uri: impl Into<String>) -> App {
+        self.redirect_uris.push(RedirectUri {
+            platform,
+            uri: uri.into(),
+        });
+        self
+    }
+
+    /// Request delegated permissions on a resource app (Entra's `requiredResourceAccess`):
+    /// `resource` is its client id or App ID URI, `scopes` the scope values.
+    ///
+    /// ```
+    /// use entra_emulator::App;
+    /// let client = App::new("11111111-2222-3333-4444-555555555555")
+    ///     .requests("api://files", ["Files.Read"]);
+    /// assert_eq!(client.requested_permissions()[0].scopes, ["Files.Read"]);
+    /// ```
+    pub fn requests<S: Into<String>>(
+        mut self,
+        resource: impl Into<String>,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> App {
+        self.requested.push(RequestedPermissions {
+            resource: resource.into(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// The app roles the app defines.
+    pub fn app_roles(&self) -> &[AppRole] {
+        &self.app_roles
+    }
+
+    /// The delegated scopes the app exposes.
+    pub fn scopes(&self) -> &[DelegatedScope] {
+        &self.scopes
+    }
+
+    /// The exposed scope with this value (case-insensitive).
+    pub fn find_scope(&self, value: &str) -> Option<&DelegatedScope> {
+        self.scopes
+            .iter()
+            .find(|s| s.value.eq_ignore_ascii_case(value))
+    }
+
+    /// The redirect URIs registered on a platform, in registration order.
+    pub fn redirect_uris(&self, platform: Platform) -> Vec<&str> {
+        self.redirect_uris
+            .iter()
+            .filter(|r| r.platform == platform)
+            .map(|r| r.uri.as_str())
+            .collect()
+    }
+
+    /// The platform a redirect URI is registered on (exact comparison), if any.
+    pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
+        self.redirect_uris
+            .iter()
+            .find(|r| r.uri == uri)
+            .map(|r| r.platform)
+    }
+
+    /// The delegated permissions the app requests, per resource.
+    pub fn requested_permissions(&self) -> &[RequestedPermissions] {
+        &self.requested
     }
 
     /// Set `accessTokenAcceptedVersion`: the version of tokens issued *for* this app.
@@ -183,4 +306,116 @@ impl App {
             .as_deref()
             .is_some_and(|u| u.trim_end_matches('/') == r)
     }
+}
+
+/// Who an app role can be assigned to (Entra's `allowedMemberTypes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AllowedMemberTypes {
+    /// Users and groups (`["User"]`): the role appears in users' delegated tokens.
+    Users,
+    /// Client apps (`["Application"]`): the role appears in app-only tokens. The default of
+    /// [`App::app_role`].
+    Applications,
+    /// Both (`["User", "Application"]`).
+    Both,
+}
+
+impl AllowedMemberTypes {
+    /// May the role be assigned to users?
+    pub fn users(self) -> bool {
+        matches!(self, AllowedMemberTypes::Users | AllowedMemberTypes::Both)
+    }
+
+    /// May the role be assigned to client apps?
+    pub fn applications(self) -> bool {
+        matches!(
+            self,
+            AllowedMemberTypes::Applications | AllowedMemberTypes::Both
+        )
+    }
+}
+
+/// An app role a resource app defines (see [`App::app_role_for`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppRole {
+    /// The role value, as it appears in the `roles` claim.
+    pub value: String,
+    /// Who it can be assigned to.
+    pub allowed: AllowedMemberTypes,
+}
+
+/// A delegated permission a resource app exposes (one entry of `oauth2PermissionScopes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DelegatedScope {
+    /// The scope value, e.g. `Files.Read` (in the `scp` claim).
+    pub value: String,
+    /// Its id (a GUID; generated by [`DelegatedScope::new`]).
+    pub id: String,
+    /// Only an administrator may consent to it (`type: "Admin"`); users may otherwise.
+    pub admin_consent_only: bool,
+}
+
+impl DelegatedScope {
+    /// A scope users may consent to, with a new random id.
+    pub fn new(value: impl Into<String>) -> DelegatedScope {
+        DelegatedScope {
+            value: value.into(),
+            id: uuid::Uuid::new_v4().to_string(),
+            admin_consent_only: false,
+        }
+    }
+
+    /// Set the id (a GUID, as in the app's manifest).
+    pub fn id(mut self, id: impl Into<String>) -> DelegatedScope {
+        self.id = id.into();
+        self
+    }
+
+    /// Make it a scope only an administrator may consent to.
+    pub fn admin_consent_only(mut self) -> DelegatedScope {
+        self.admin_consent_only = true;
+        self
+    }
+}
+
+impl From<&str> for DelegatedScope {
+    fn from(value: &str) -> DelegatedScope {
+        DelegatedScope::new(value)
+    }
+}
+
+impl From<String> for DelegatedScope {
+    fn from(value: String) -> DelegatedScope {
+        DelegatedScope::new(value)
+    }
+}
+
+/// The platform a redirect URI is registered on, as in Entra's app manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Platform {
+    /// `web`: a confidential client (server-side app) redeems the code with its credential.
+    Web,
+    /// `spa`: a single-page app; the code is redeemed cross-origin with PKCE, no secret.
+    Spa,
+    /// `publicClient`: mobile and desktop apps, CLIs (`http://localhost`, custom schemes).
+    PublicClient,
+}
+
+/// A redirect URI and its platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RedirectUri {
+    pub(crate) platform: Platform,
+    pub(crate) uri: String,
+}
+
+/// Delegated permissions a client app requests on one resource (see [`App::requests`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestedPermissions {
+    /// The resource app: client id or App ID URI.
+    pub resource: String,
+    /// The scope values.
+    pub scopes: Vec<String>,
 }

@@ -1,4 +1,5 @@
-//! Declarative configuration: tenants, apps, credentials, role assignments (TOML or JSON).
+//! Declarative configuration: tenants, apps, credentials, role assignments, users, groups,
+//! consents (TOML or JSON).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -6,7 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{App, ClientSecret, RoleAssignment, TokenVersion, normalize_domain};
+use super::{
+    AllowedMemberTypes, App, ClientSecret, DelegatedScope, Group, Platform, RoleAssignment,
+    TokenVersion, User, UserKind, normalize_domain,
+};
 use crate::EmulatorError;
 
 /// The emulator's directory contents, usually read from a file with
@@ -24,8 +28,15 @@ use crate::EmulatorError;
 /// client_id = "22222222-2222-2222-2222-222222222222"
 /// display_name = "Orders API"
 /// app_id_uri = "api://orders"
-/// app_roles = ["Orders.Read", "Orders.Write"]
+/// # a plain string is a role for applications; a table sets `allowed_member_types`
+/// app_roles = ["Orders.Read", { value = "Orders.Approver", allowed_member_types = ["User"] }]
+/// scopes = ["Orders.Read", { value = "Orders.Manage", admin_consent_only = true }]
 /// access_token_version = 2             # 1 (Entra's default) or 2
+///
+/// [[tenants.apps]]                     # a single-page app signing users in
+/// client_id = "44444444-4444-4444-4444-444444444444"
+/// redirect_uris = { spa = ["http://localhost:3000/"], public_client = ["http://localhost"] }
+/// requested_permissions = [{ resource = "api://orders", scopes = ["Orders.Read"] }]
 ///
 /// [[tenants.apps]]                     # a daemon calling it
 /// client_id = "33333333-3333-3333-3333-333333333333"
@@ -37,6 +48,22 @@ use crate::EmulatorError;
 /// client_id = "33333333-3333-3333-3333-333333333333"
 /// resource = "api://orders"            # client id or App ID URI of the resource app
 /// role = "Orders.Read"
+///
+/// [[tenants.groups]]
+/// object_id = "55555555-5555-5555-5555-555555555555"   # generated if omitted
+/// display_name = "Approvers"
+///
+/// [[tenants.users]]
+/// user_principal_name = "megan@contoso.onmicrosoft.com"
+/// display_name = "Megan Bowen"
+/// password = "dev-only-password"       # only for the password grant (ROPC)
+/// groups = ["55555555-5555-5555-5555-555555555555"]
+/// app_roles = [{ resource = "api://orders", role = "Orders.Approver" }]
+///
+/// [[tenants.consents]]                 # admin consent; add `user = "<UPN or object id>"` for one user
+/// client_id = "44444444-4444-4444-4444-444444444444"
+/// resource = "api://orders"
+/// scopes = ["Orders.Read"]
 /// ```
 ///
 /// ```
@@ -79,6 +106,19 @@ pub struct TenantConfig {
     /// App-role assignments (application permissions granted to client apps).
     #[serde(default)]
     pub role_assignments: Vec<RoleAssignmentConfig>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Consent grants, for every user (admin consent) or one user.
+    #[serde(default)]
+    pub consents: Vec<ConsentConfig>,
+    /// Development mode: every scope a resource app exposes counts as consented (default false;
+    /// on for the built-in development tenant).
+    #[serde(default)]
+    pub auto_consent: bool,
 }
 
 /// One app registration in a [`TenantConfig`].
@@ -102,10 +142,187 @@ pub struct AppConfig {
     pub app_id_uri: Option<String>,
     /// App roles the app defines.
     #[serde(default)]
-    pub app_roles: Vec<String>,
+    pub app_roles: Vec<AppRoleConfig>,
+    /// Delegated scopes the app exposes (`oauth2PermissionScopes`).
+    #[serde(default)]
+    pub scopes: Vec<ScopeConfig>,
+    /// Redirect URIs per platform.
+    #[serde(default)]
+    pub redirect_uris: RedirectUrisConfig,
+    /// Delegated permissions the app requests on resource apps of the tenant.
+    #[serde(default)]
+    pub requested_permissions: Vec<RequestedPermissionsConfig>,
     /// `accessTokenAcceptedVersion`: 1 (default) or 2.
     #[serde(default)]
     pub access_token_version: Option<u8>,
+}
+
+/// An app role in an [`AppConfig`]: a plain value (a role for applications, as before) or a
+/// table with `allowed_member_types` (`"User"`, `"Application"` or both).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum AppRoleConfig {
+    /// A role for applications.
+    Value(String),
+    /// A role with its allowed member types.
+    Detailed {
+        /// The role value.
+        value: String,
+        /// `["User"]`, `["Application"]` or `["User", "Application"]`.
+        allowed_member_types: Vec<String>,
+    },
+}
+
+impl From<&str> for AppRoleConfig {
+    fn from(value: &str) -> AppRoleConfig {
+        AppRoleConfig::Value(value.to_owned())
+    }
+}
+
+/// A delegated scope in an [`AppConfig`]: a plain value (users may consent, id generated) or a
+/// table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ScopeConfig {
+    /// A scope users may consent to.
+    Value(String),
+    /// A scope with its id and consent type.
+    Detailed {
+        /// The scope value.
+        value: String,
+        /// Its id (a GUID); generated if omitted.
+        #[serde(default)]
+        id: Option<String>,
+        /// Only an administrator may consent to it.
+        #[serde(default)]
+        admin_consent_only: bool,
+    },
+}
+
+/// Redirect URIs of an [`AppConfig`], per platform (as in Entra's manifest).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedirectUrisConfig {
+    /// `web` (confidential clients).
+    #[serde(default)]
+    pub web: Vec<String>,
+    /// `spa` (single-page apps).
+    #[serde(default)]
+    pub spa: Vec<String>,
+    /// `publicClient` (mobile, desktop, CLI).
+    #[serde(default)]
+    pub public_client: Vec<String>,
+}
+
+/// Delegated permissions an [`AppConfig`] requests on one resource app.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RequestedPermissionsConfig {
+    /// The resource app: client id or App ID URI.
+    pub resource: String,
+    /// Scope values it exposes.
+    pub scopes: Vec<String>,
+}
+
+/// A group in a [`TenantConfig`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GroupConfig {
+    /// Object id (a GUID); generated if omitted.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// A user in a [`TenantConfig`]. `Debug` never shows the password.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UserConfig {
+    /// Object id (a GUID); generated if omitted.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// User principal name, unique in the tenant (case-insensitive).
+    pub user_principal_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Mail address.
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// Password, for the password grant (ROPC) only.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Object ids of groups of this tenant the user is a member of.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// App roles assigned to the user (roles the resource allows for users).
+    #[serde(default)]
+    pub app_roles: Vec<UserRoleConfig>,
+    /// `"member"` (default) or `"federated"` (the password grant is refused).
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("object_id", &self.object_id)
+            .field("user_principal_name", &self.user_principal_name)
+            .field("display_name", &self.display_name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("groups", &self.groups)
+            .field("app_roles", &self.app_roles)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An app role assigned to a user in a [`UserConfig`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UserRoleConfig {
+    /// The resource app: client id or App ID URI.
+    pub resource: String,
+    /// The role value.
+    pub role: String,
+}
+
+/// A consent grant in a [`TenantConfig`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsentConfig {
+    /// The client app.
+    pub client_id: String,
+    /// The resource app: client id or App ID URI.
+    pub resource: String,
+    /// Scope values the resource exposes.
+    pub scopes: Vec<String>,
+    /// The user (UPN or object id) for a user's consent; none for admin consent.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// A consent to register: `user` `None` for admin consent.
+pub(crate) struct ConsentRegistration {
+    pub(crate) client_id: String,
+    pub(crate) resource: String,
+    pub(crate) user: Option<String>,
+    pub(crate) scopes: Vec<String>,
 }
 
 /// A client secret in an [`AppConfig`]. `Debug` never shows the value.
@@ -152,6 +369,14 @@ pub(crate) struct TenantRegistration {
     pub(crate) apps: Vec<App>,
     /// App-role assignments, resources named by client id where the config's apps allow.
     pub(crate) assignments: Vec<RoleAssignment>,
+    /// Groups.
+    pub(crate) groups: Vec<Group>,
+    /// Users.
+    pub(crate) users: Vec<User>,
+    /// Consents.
+    pub(crate) consents: Vec<ConsentRegistration>,
+    /// Development-mode consent.
+    pub(crate) auto_consent: bool,
 }
 
 impl EmulatorConfig {
@@ -245,11 +470,41 @@ impl EmulatorConfig {
                     role: r.role.clone(),
                 });
             }
+            let groups = t
+                .groups
+                .iter()
+                .map(|g| {
+                    let group = Group::new(g.display_name.clone());
+                    match &g.object_id {
+                        Some(id) => group.object_id(id.clone()),
+                        None => group,
+                    }
+                })
+                .collect();
+            let users = t
+                .users
+                .iter()
+                .map(user_from_config)
+                .collect::<Result<_, _>>()?;
+            let consents = t
+                .consents
+                .iter()
+                .map(|c| ConsentRegistration {
+                    client_id: c.client_id.clone(),
+                    resource: c.resource.clone(),
+                    user: c.user.clone(),
+                    scopes: c.scopes.clone(),
+                })
+                .collect();
             out.push(TenantRegistration {
                 id: t.id.clone(),
                 domains,
                 apps,
                 assignments,
+                groups,
+                users,
+                consents,
+                auto_consent: t.auto_consent,
             });
         }
         Ok(out)
@@ -279,7 +534,58 @@ fn app_from_config(a: &AppConfig) -> Result<App, EmulatorError> {
         app = app.app_id_uri(uri.clone());
     }
     for r in &a.app_roles {
-        app = app.app_role(r.clone());
+        app = match r {
+            AppRoleConfig::Value(v) => app.app_role(v.clone()),
+            AppRoleConfig::Detailed {
+                value,
+                allowed_member_types,
+            } => app.app_role_for(value.clone(), member_types(allowed_member_types, value)?),
+        };
+    }
+    for s in &a.scopes {
+        let scope = match s {
+            ScopeConfig::Value(v) => DelegatedScope::new(v.clone()),
+            ScopeConfig::Detailed {
+                value,
+                id,
+                admin_consent_only,
+            } => {
+                let mut scope = DelegatedScope::new(value.clone());
+                if let Some(id) = id {
+                    if uuid::Uuid::parse_str(id).is_err() {
+                        return Err(EmulatorError::Config(format!(
+                            "app '{}': scope id '{id}' is not a GUID",
+                            a.client_id
+                        )));
+                    }
+                    scope = scope.id(id.clone());
+                }
+                if *admin_consent_only {
+                    scope = scope.admin_consent_only();
+                }
+                scope
+            }
+        };
+        if app.find_scope(&scope.value).is_some() {
+            return Err(EmulatorError::Config(format!(
+                "app '{}': scope '{}' is declared twice",
+                a.client_id, scope.value
+            )));
+        }
+        app = app.scope(scope);
+    }
+    let uris = &a.redirect_uris;
+    for (platform, list) in [
+        (Platform::Web, &uris.web),
+        (Platform::Spa, &uris.spa),
+        (Platform::PublicClient, &uris.public_client),
+    ] {
+        for uri in list {
+            app = app.redirect_uri(platform, uri.clone());
+        }
+    }
+    for p in &a.requested_permissions {
+        app = app.requests(p.resource.clone(), p.scopes.iter().cloned());
     }
     app = app.access_token_version(match a.access_token_version {
         None | Some(1) => TokenVersion::V1,
@@ -292,6 +598,72 @@ fn app_from_config(a: &AppConfig) -> Result<App, EmulatorError> {
         }
     });
     Ok(app)
+}
+
+/// `["User"]`, `["Application"]` or both (case-insensitive).
+fn member_types(types: &[String], role: &str) -> Result<AllowedMemberTypes, EmulatorError> {
+    let mut users = false;
+    let mut apps = false;
+    for t in types {
+        match t.to_ascii_lowercase().as_str() {
+            "user" => users = true,
+            "application" => apps = true,
+            _ => {
+                return Err(EmulatorError::Config(format!(
+                    "role '{role}': allowed member type '{t}' is not \"User\" or \"Application\""
+                )));
+            }
+        }
+    }
+    match (users, apps) {
+        (true, true) => Ok(AllowedMemberTypes::Both),
+        (true, false) => Ok(AllowedMemberTypes::Users),
+        (false, true) => Ok(AllowedMemberTypes::Applications),
+        (false, false) => Err(EmulatorError::Config(format!(
+            "role '{role}': allowed_member_types is empty"
+        ))),
+    }
+}
+
+fn user_from_config(u: &UserConfig) -> Result<User, EmulatorError> {
+    let mut user = User::new(u.user_principal_name.clone());
+    if let Some(id) = &u.object_id {
+        user = user.object_id(id.clone());
+    }
+    if let Some(v) = &u.display_name {
+        user = user.display_name(v.clone());
+    }
+    if let Some(v) = &u.given_name {
+        user = user.given_name(v.clone());
+    }
+    if let Some(v) = &u.family_name {
+        user = user.family_name(v.clone());
+    }
+    if let Some(v) = &u.mail {
+        user = user.mail(v.clone());
+    }
+    if let Some(v) = &u.password {
+        user = user.password(v.clone());
+    }
+    for g in &u.groups {
+        user = user.member_of(g.clone());
+    }
+    for r in &u.app_roles {
+        user = user.app_role(r.resource.clone(), r.role.clone());
+    }
+    user = user.kind(
+        match u.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("member") => UserKind::Member,
+            Some("federated") => UserKind::Federated,
+            Some(other) => {
+                return Err(EmulatorError::Config(format!(
+                    "user '{}': kind '{other}' is not \"member\" or \"federated\"",
+                    u.user_principal_name
+                )));
+            }
+        },
+    );
+    Ok(user)
 }
 
 fn parse_rfc3339(s: &str) -> Result<SystemTime, EmulatorError> {

@@ -1,5 +1,6 @@
 //! The directory: tenants with their domain names, app registrations and their credentials,
-//! app-role assignments, service principals; and the configuration that fills it.
+//! app-role assignments, service principals, users, groups and consent; and the configuration
+//! that fills it.
 //!
 //! Nothing here knows HTTP: the endpoints in `http` read the directory, the [`Emulator`]
 //! handle and the builder write it.
@@ -8,8 +9,10 @@
 
 mod app;
 mod config;
+mod consent;
 mod credentials;
 mod dev;
+mod user;
 
 use std::collections::HashMap;
 
@@ -17,14 +20,24 @@ use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use app::{App, TokenVersion};
-pub(crate) use config::TenantRegistration;
-pub use config::{AppConfig, EmulatorConfig, RoleAssignmentConfig, SecretConfig, TenantConfig};
+pub use app::{
+    AllowedMemberTypes, App, AppRole, DelegatedScope, Platform, RequestedPermissions, TokenVersion,
+};
+pub use config::{
+    AppConfig, AppRoleConfig, ConsentConfig, EmulatorConfig, GroupConfig, RedirectUrisConfig,
+    RequestedPermissionsConfig, RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig,
+    UserConfig, UserRoleConfig,
+};
+pub(crate) use config::{ConsentRegistration, TenantRegistration};
+pub(crate) use consent::ConsentGrant;
 pub use credentials::ClientSecret;
 pub(crate) use dev::dev_tenant;
 pub use dev::{
-    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN,
+    DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
+    DEV_USER_UPN,
 };
+pub use user::{Group, Password, User, UserKind, UserRoleAssignment};
 
 use crate::EmulatorError;
 use crate::keys::SigningKey;
@@ -51,6 +64,14 @@ pub(crate) struct Tenant {
     assignments: Vec<RoleAssignment>,
     /// App-specific signing keys, by lower-cased client id, oldest first.
     app_keys: HashMap<String, Vec<SigningKey>>,
+    /// Users, in the order added.
+    users: Vec<User>,
+    /// Groups, in the order added.
+    groups: Vec<Group>,
+    /// Consent grants (admin and per user).
+    consents: Vec<ConsentGrant>,
+    /// Development mode: every scope a resource exposes counts as consented.
+    auto_consent: bool,
 }
 
 impl Tenant {
@@ -76,6 +97,33 @@ impl Tenant {
             }
         }
         roles
+    }
+
+    /// The user with this object id or UPN (case-insensitive).
+    pub(crate) fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.is(name))
+    }
+
+    /// The users, in the order added.
+    pub(crate) fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    /// The group with this object id (case-insensitive).
+    pub(crate) fn group(&self, object_id: &str) -> Option<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.object_id.eq_ignore_ascii_case(object_id))
+    }
+
+    /// The groups, in the order added.
+    pub(crate) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Does this tenant consent automatically (development mode)?
+    pub(crate) fn auto_consent(&self) -> bool {
+        self.auto_consent
     }
 
     /// The app-specific signing keys of an app, oldest first.
@@ -224,7 +272,143 @@ impl Directory {
             .push(key);
     }
 
-    /// Register a tenant with its domains, apps and role assignments.
+    /// Add a group; see [`Emulator::add_group`](crate::Emulator::add_group).
+    pub(crate) fn add_group(&mut self, tid: &str, group: Group) -> Result<(), EmulatorError> {
+        check_guid("group object id", &group.object_id)?;
+        let tenant = self.tenant_mut(tid);
+        if tenant.group(&group.object_id).is_some() {
+            return Err(EmulatorError::Config(format!(
+                "tenant {tid}: group {} exists already",
+                group.object_id
+            )));
+        }
+        tenant.groups.push(group);
+        Ok(())
+    }
+
+    /// Add a user; see [`Emulator::add_user`](crate::Emulator::add_user). With `strict`, a
+    /// role assignment must name a registered app (as a configuration must).
+    pub(crate) fn add_user(
+        &mut self,
+        tid: &str,
+        mut user: User,
+        strict: bool,
+    ) -> Result<(), EmulatorError> {
+        let err = |why: String| EmulatorError::Config(format!("tenant {tid}: {why}"));
+        check_guid("user object id", &user.object_id)?;
+        let upn = &user.user_principal_name;
+        let at = upn.find('@').unwrap_or(0);
+        if at == 0 || at + 1 == upn.len() {
+            return Err(err(format!(
+                "'{upn}' is not a user principal name (name@domain)"
+            )));
+        }
+        let tenant = self.tenant_mut(tid);
+        if let Some(other) = tenant.users.iter().find(|u| {
+            u.user_principal_name.eq_ignore_ascii_case(upn)
+                || u.object_id.eq_ignore_ascii_case(&user.object_id)
+        }) {
+            return Err(err(format!(
+                "user '{upn}' ({}) clashes with user '{}' ({}): UPNs and object ids are unique",
+                user.object_id, other.user_principal_name, other.object_id
+            )));
+        }
+        for g in &user.groups {
+            if tenant.group(g).is_none() {
+                return Err(err(format!(
+                    "user '{upn}' is a member of unknown group {g}"
+                )));
+            }
+        }
+        for a in &mut user.app_roles {
+            match tenant.resource(&a.resource) {
+                Some(app) => {
+                    let defined = app
+                        .app_roles()
+                        .iter()
+                        .any(|r| r.value == a.role && r.allowed.users());
+                    if !defined {
+                        return Err(err(format!(
+                            "user '{upn}': app {} defines no role '{}' for users",
+                            app.client_id(),
+                            a.role
+                        )));
+                    }
+                    a.resource = app.client_id().to_ascii_lowercase();
+                }
+                None if strict => {
+                    return Err(err(format!(
+                        "user '{upn}': role '{}' of unknown app '{}'",
+                        a.role, a.resource
+                    )));
+                }
+                None => a.resource = a.resource.to_ascii_lowercase(),
+            }
+        }
+        tenant.users.push(user);
+        Ok(())
+    }
+
+    /// Grant consent; see [`Emulator::grant_admin_consent`](crate::Emulator::grant_admin_consent)
+    /// and [`Emulator::grant_user_consent`](crate::Emulator::grant_user_consent). With `strict`,
+    /// the client and resource must be registered and the resource must expose the scopes.
+    pub(crate) fn grant_consent(
+        &mut self,
+        tid: &str,
+        consent: ConsentRegistration,
+        strict: bool,
+    ) -> Result<(), EmulatorError> {
+        let err = |why: String| EmulatorError::Config(format!("tenant {tid}: {why}"));
+        let tenant = self.tenant_mut(tid);
+        let user = match &consent.user {
+            None => None,
+            Some(name) => match tenant.user(name) {
+                Some(u) => Some(u.object_id.to_ascii_lowercase()),
+                None => return Err(err(format!("consent for unknown user '{name}'"))),
+            },
+        };
+        let resource = match tenant.resource(&consent.resource) {
+            Some(app) => {
+                let unexposed = consent.scopes.iter().find(|s| app.find_scope(s).is_none());
+                if let Some(s) = unexposed.filter(|_| strict) {
+                    return Err(err(format!(
+                        "consent to scope '{s}' that app '{}' does not expose",
+                        consent.resource
+                    )));
+                }
+                app.client_id().to_ascii_lowercase()
+            }
+            None if strict => {
+                return Err(err(format!(
+                    "consent on unknown app '{}'",
+                    consent.resource
+                )));
+            }
+            None => consent.resource.to_ascii_lowercase(),
+        };
+        if strict && tenant.app(&consent.client_id).is_none() {
+            return Err(err(format!(
+                "consent for unknown client app '{}'",
+                consent.client_id
+            )));
+        }
+        tenant.add_consent(ConsentGrant {
+            client_id: consent.client_id.to_ascii_lowercase(),
+            resource,
+            user,
+            scopes: consent.scopes,
+        });
+        Ok(())
+    }
+
+    /// Turn development-mode consent on or off for a tenant.
+    pub(crate) fn set_auto_consent(&mut self, tid: &str, on: bool) {
+        self.tenant_mut(tid).auto_consent = on;
+    }
+
+    /// Register a tenant with its domains, apps, role assignments, groups, users and consents;
+    /// references (groups of users, apps of role assignments and consents, requested scopes)
+    /// must resolve.
     pub(crate) fn register(
         &mut self,
         registration: TenantRegistration,
@@ -234,6 +418,10 @@ impl Directory {
             domains,
             apps,
             assignments,
+            groups,
+            users,
+            consents,
+            auto_consent,
         } = registration;
         self.add_tenant(&id);
         for domain in &domains {
@@ -245,8 +433,55 @@ impl Directory {
         for assignment in assignments {
             self.assign_app_role(&id, assignment);
         }
+        self.check_requested_permissions(&id)?;
+        for group in groups {
+            self.add_group(&id, group)?;
+        }
+        for user in users {
+            self.add_user(&id, user, true)?;
+        }
+        for consent in consents {
+            self.grant_consent(&id, consent, true)?;
+        }
+        if auto_consent {
+            self.set_auto_consent(&id, true);
+        }
         Ok(())
     }
+
+    /// Every permission an app of the tenant requests names a registered app and scopes it
+    /// exposes.
+    fn check_requested_permissions(&self, tid: &str) -> Result<(), EmulatorError> {
+        let Some(tenant) = self.tenant(tid) else {
+            return Ok(());
+        };
+        for app in tenant.apps.values() {
+            for p in app.requested_permissions() {
+                let Some(resource) = tenant.resource(&p.resource) else {
+                    return Err(EmulatorError::Config(format!(
+                        "tenant {tid}: app {} requests permissions on unknown app '{}'",
+                        app.client_id(),
+                        p.resource
+                    )));
+                };
+                if let Some(s) = p.scopes.iter().find(|s| resource.find_scope(s).is_none()) {
+                    return Err(EmulatorError::Config(format!(
+                        "tenant {tid}: app {} requests scope '{s}' that '{}' does not expose",
+                        app.client_id(),
+                        p.resource
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Ok` if `value` is a GUID.
+fn check_guid(what: &str, value: &str) -> Result<(), EmulatorError> {
+    uuid::Uuid::parse_str(value)
+        .map(|_| ())
+        .map_err(|_| EmulatorError::Config(format!("{what} '{value}' is not a GUID")))
 }
 
 /// A tenant domain name, lower-cased, or why it is not one: 1 to 253 characters, at least two
@@ -298,4 +533,36 @@ pub(crate) fn service_principal_id(tid: &str, client_id: &str) -> String {
 pub(crate) fn pairwise_sub(user_oid: &str, client_id: &str) -> String {
     let input = format!("entra-emulator/sub/{user_oid}/{client_id}");
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "11111111-1111-1111-1111-111111111111";
+
+    #[test]
+    fn upns_are_unique_per_tenant_case_insensitively() {
+        let mut d = Directory::default();
+        d.add_user(T, User::new("Megan@Contoso.example"), false)
+            .unwrap();
+        let err = d
+            .add_user(T, User::new("megan@contoso.EXAMPLE"), false)
+            .unwrap_err();
+        assert!(err.to_string().contains("unique"), "{err}");
+        // Another tenant may have the same UPN.
+        let other = "22222222-2222-2222-2222-222222222222";
+        d.add_user(other, User::new("megan@contoso.example"), false)
+            .unwrap();
+        assert_eq!(d.tenant(T).map(|t| t.users().len()), Some(1));
+        assert!(d.tenant(T).unwrap().user("MEGAN@contoso.example").is_some());
+    }
+
+    #[test]
+    fn strict_user_roles_need_a_registered_app() {
+        let mut d = Directory::default();
+        let user = User::new("a@contoso.example").app_role("api://later", "R");
+        assert!(d.add_user(T, user.clone(), true).is_err());
+        d.add_user(T, user, false).unwrap();
+    }
 }

@@ -2,6 +2,7 @@
 //! own emulator and talks to it over HTTP on 127.0.0.1.
 
 mod common;
+mod directory;
 mod discovery;
 mod faults;
 mod keys;
