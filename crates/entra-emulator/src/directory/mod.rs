@@ -12,6 +12,9 @@ mod config;
 mod consent;
 mod credentials;
 mod dev;
+mod ids;
+mod permissions;
+mod tenant;
 mod user;
 
 use std::collections::HashMap;
@@ -20,9 +23,7 @@ use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use app::{
-    AllowedMemberTypes, App, AppRole, DelegatedScope, Platform, RequestedPermissions, TokenVersion,
-};
+pub use app::{App, TokenVersion};
 pub use config::{
     AppConfig, AppRoleConfig, ConsentConfig, EmulatorConfig, GroupConfig, RedirectUrisConfig,
     RequestedPermissionsConfig, RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig,
@@ -37,103 +38,17 @@ pub use dev::{
     DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
     DEV_USER_UPN,
 };
+pub use permissions::{
+    AllowedMemberTypes, AppRole, DelegatedScope, Platform, RequestedPermissions,
+};
 pub use user::{Group, Password, User, UserKind, UserRoleAssignment};
+
+use ids::check_guid;
+pub(crate) use ids::{normalize_domain, pairwise_sub, service_principal_id};
+pub(crate) use tenant::{RoleAssignment, Tenant};
 
 use crate::EmulatorError;
 use crate::keys::SigningKey;
-
-/// An app-role assignment: `role` of the resource app granted to the client app's service
-/// principal.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RoleAssignment {
-    /// The client app that gets the role.
-    pub(crate) client_id: String,
-    /// The resource app: its client id (in the directory; a configuration may name its App ID
-    /// URI, resolved when registered).
-    pub(crate) resource: String,
-    /// The role value.
-    pub(crate) role: String,
-}
-
-/// One tenant: its apps, the roles granted between them and app-specific signing keys.
-#[derive(Default)]
-pub(crate) struct Tenant {
-    /// App registrations, by lower-cased client id.
-    apps: HashMap<String, App>,
-    /// Ids lower-cased.
-    assignments: Vec<RoleAssignment>,
-    /// App-specific signing keys, by lower-cased client id, oldest first.
-    app_keys: HashMap<String, Vec<SigningKey>>,
-    /// Users, in the order added.
-    users: Vec<User>,
-    /// Groups, in the order added.
-    groups: Vec<Group>,
-    /// Consent grants (admin and per user).
-    consents: Vec<ConsentGrant>,
-    /// Development mode: every scope a resource exposes counts as consented.
-    auto_consent: bool,
-}
-
-impl Tenant {
-    /// The app with this client id (case-insensitive).
-    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
-        self.apps.get(&client_id.to_ascii_lowercase())
-    }
-
-    /// The app a resource name (client id or App ID URI) names.
-    pub(crate) fn resource(&self, resource: &str) -> Option<&App> {
-        self.app(resource)
-            .or_else(|| self.apps.values().find(|a| a.matches_resource(resource)))
-    }
-
-    /// The roles of the resource app assigned to the client app, in assignment order.
-    pub(crate) fn roles(&self, client_id: &str, resource_id: &str) -> Vec<String> {
-        let c = client_id.to_ascii_lowercase();
-        let r = resource_id.to_ascii_lowercase();
-        let mut roles: Vec<String> = Vec::new();
-        for a in &self.assignments {
-            if a.client_id == c && a.resource == r && !roles.contains(&a.role) {
-                roles.push(a.role.clone());
-            }
-        }
-        roles
-    }
-
-    /// The user with this object id or UPN (case-insensitive).
-    pub(crate) fn user(&self, name: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.is(name))
-    }
-
-    /// The users, in the order added.
-    pub(crate) fn users(&self) -> &[User] {
-        &self.users
-    }
-
-    /// The group with this object id (case-insensitive).
-    pub(crate) fn group(&self, object_id: &str) -> Option<&Group> {
-        self.groups
-            .iter()
-            .find(|g| g.object_id.eq_ignore_ascii_case(object_id))
-    }
-
-    /// The groups, in the order added.
-    pub(crate) fn groups(&self) -> &[Group] {
-        &self.groups
-    }
-
-    /// Does this tenant consent automatically (development mode)?
-    pub(crate) fn auto_consent(&self) -> bool {
-        self.auto_consent
-    }
-
-    /// The app-specific signing keys of an app, oldest first.
-    pub(crate) fn app_keys(&self, client_id: &str) -> &[SigningKey] {
-        self.app_keys
-            .get(&client_id.to_ascii_lowercase())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-}
 
 /// How a request path names a tenant.
 pub(crate) enum TenantName {
@@ -475,64 +390,6 @@ impl Directory {
         }
         Ok(())
     }
-}
-
-/// `Ok` if `value` is a GUID.
-fn check_guid(what: &str, value: &str) -> Result<(), EmulatorError> {
-    uuid::Uuid::parse_str(value)
-        .map(|_| ())
-        .map_err(|_| EmulatorError::Config(format!("{what} '{value}' is not a GUID")))
-}
-
-/// A tenant domain name, lower-cased, or why it is not one: 1 to 253 characters, at least two
-/// dot-separated labels of 1 to 63 ASCII letters, digits and hyphens, no label starting or ending
-/// with a hyphen. (The dot keeps domain names apart from tenant ids, `common` and
-/// `organizations`.)
-pub(crate) fn normalize_domain(domain: &str) -> Result<String, String> {
-    let lower = domain.to_ascii_lowercase();
-    if lower.is_empty() || lower.len() > 253 {
-        return Err("a domain name has 1 to 253 characters".to_owned());
-    }
-    if !lower.contains('.') {
-        return Err(
-            "a domain name has at least two labels, e.g. contoso.onmicrosoft.com".to_owned(),
-        );
-    }
-    for label in lower.split('.') {
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            return Err("each label has 1 to 63 letters, digits or inner hyphens".to_owned());
-        }
-    }
-    Ok(lower)
-}
-
-/// The service principal object id of an app in a tenant: a v4-shaped UUID derived from
-/// (tenant, client id), so it is stable across restarts.
-pub(crate) fn service_principal_id(tid: &str, client_id: &str) -> String {
-    let input = format!(
-        "entra-emulator/sp/{}/{}",
-        tid.to_ascii_lowercase(),
-        client_id.to_ascii_lowercase()
-    );
-    let d = digest::digest(&digest::SHA256, input.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&d.as_ref()[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
-
-/// The pairwise `sub` of a user for a client app (43 characters like Entra's).
-pub(crate) fn pairwise_sub(user_oid: &str, client_id: &str) -> String {
-    let input = format!("entra-emulator/sub/{user_oid}/{client_id}");
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes()))
 }
 
 #[cfg(test)]
