@@ -8,7 +8,7 @@
 //! | `GET /{tenant}/.well-known/openid-configuration` | v1 discovery document |
 //! | `GET /{tenant}/discovery/v2.0/keys[?appid=]` | v2 key set (keys carry `issuer`) |
 //! | `GET /{tenant}/discovery/keys[?appid=]` | v1 key set |
-//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials, `scope={resource}/.default` |
+//! | `POST /{tenant}/oauth2/v2.0/token` | client credentials, `scope={resource}/.default`; password (ROPC) |
 //! | `POST /{tenant}/oauth2/token` | v1 client credentials, `resource=` |
 //!
 //! `{tenant}` is a registered tenant id, one of its domain names (see
@@ -60,7 +60,21 @@
 //! [`Emulator::grant_user_consent`]) or a configuration file ([`EmulatorConfig`]). Apps expose
 //! delegated scopes ([`App::scope`]), app roles for users, applications or both
 //! ([`App::app_role_for`]), redirect URIs per [`Platform`] and the permissions they request
-//! ([`App::requests`]). The sign-in endpoints that use them are not served yet.
+//! ([`App::requests`]). The password grant (ROPC) signs them in at the v2 token endpoint; the
+//! sign-in page and the other user flows are not served yet.
+//!
+//! # The password grant (ROPC)
+//!
+//! `grant_type=password` with `username`, `password`, `scope` and `client_id` (plus the client's
+//! secret or assertion for a confidential client; a public client, one with no credential, sends
+//! none and gets `azpacr`/`appidacr` `"0"`). `scope` holds `{resource}/{scope}` values of one
+//! resource (or `{resource}/.default`: the client's requested permissions on it) and optionally
+//! `openid`, `profile`, `email`, `offline_access`. Only member users with a password get a token;
+//! the scopes must be consented ([`Emulator::missing_consent`]). The response has `token_type`,
+//! `scope` (the granted scopes), `expires_in`, `ext_expires_in`, `access_token`, `id_token` when
+//! `openid` was asked and `client_info` when `client_info=1`. No `refresh_token` is issued (not
+//! even for `offline_access`): refresh tokens come later with the refresh grant. v2 endpoint
+//! only; the discovery documents advertise nothing new.
 //!
 //! # Keys
 //!
@@ -91,6 +105,16 @@
 //! [`Emulator::service_principal_id`]), `rh`, `roles` (omitted when none), `tid`, `uti`, `ver`.
 //! Lifetimes are random between 60 and 90 minutes. When the resource app has app-specific keys
 //! ([`Emulator::add_app_key`]) its tokens are signed with the newest of them.
+//!
+//! Delegated tokens (the password grant, [`TokenBuilder::user`]) carry the user instead: `name`,
+//! `oid`, `sub` pairwise per client app, `preferred_username` (v2) or `upn` + `unique_name` (v1),
+//! `given_name`/`family_name` when known, `amr: ["pwd"]`, `scp` (the granted scopes), `roles`
+//! assigned to the user on the resource (omitted when none), `azpacr`/`appidacr` `"0"` for a
+//! public client, no `idtyp`; `groups` only when asked ([`TokenBuilder::groups_claim`]), and past
+//! 200 groups Entra's overage form (`_claim_names: {"groups": "src1"}` and `_claim_sources`).
+//! ID tokens ([`Emulator::id_token`], or the password grant with `openid`) are v2: `aud` = the
+//! client id, `iss`, `iat`, `nbf`, `exp`, `name`, `oid`, `preferred_username`, `email` when the
+//! user has mail, pairwise `sub`, `tid`, `nonce` when given, `sid`, `rh`, `uti`, `ver`.
 
 // The rooms: `directory` (tenants, apps, credentials, configuration), `urls` (every path
 // template), `http` (one file per endpoint family), `mint` (claim sets and signing), `faults`

@@ -7,7 +7,7 @@ pub enum AllowedMemberTypes {
     /// Users and groups (`["User"]`): the role appears in users' delegated tokens.
     Users,
     /// Client apps (`["Application"]`): the role appears in app-only tokens. The default of
-    /// [`App::app_role`].
+    /// [`App::app_role`](super::App::app_role).
     Applications,
     /// Both (`["User", "Application"]`).
     Both,
@@ -28,7 +28,7 @@ impl AllowedMemberTypes {
     }
 }
 
-/// An app role a resource app defines (see [`App::app_role_for`]).
+/// An app role a resource app defines (see [`App::app_role_for`](super::App::app_role_for)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AppRole {
@@ -103,7 +103,7 @@ pub(crate) struct RedirectUri {
     pub(crate) uri: String,
 }
 
-/// Delegated permissions a client app requests on one resource (see [`App::requests`]).
+/// Delegated permissions a client app requests on one resource (see [`App::requests`](super::App::requests)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestedPermissions {

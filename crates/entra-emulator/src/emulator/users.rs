@@ -161,4 +161,32 @@ impl Emulator {
         let oid = user.object_id.to_ascii_lowercase();
         tenant.missing_consent(Some(&oid), client_app_id, resource_app_id, scopes)
     }
+
+    /// A v2 ID token, as the token endpoint issues it, for a user of a tenant (UPN or object id)
+    /// signed in to `client_id`: `aud` = the client id, a pairwise `sub`, `email` when the user
+    /// has mail, `nonce` when given, a fresh `sid`; valid one hour, signed by the active key.
+    /// `None` if the tenant has no such user.
+    pub fn id_token(
+        &self,
+        tenant_id: &str,
+        upn_or_object_id: &str,
+        client_id: &str,
+        nonce: Option<&str>,
+    ) -> Option<String> {
+        let state = self.state();
+        let claims = {
+            let directory = read(&state.directory);
+            let user = directory.tenant(tenant_id)?.user(upn_or_object_id)?;
+            crate::mint::id_token_claims(
+                state,
+                tenant_id,
+                client_id,
+                user,
+                nonce,
+                crate::mint::now_unix(),
+                3600,
+            )
+        };
+        Some(crate::mint::sign_id_token(state, &claims))
+    }
 }

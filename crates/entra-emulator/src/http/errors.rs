@@ -254,6 +254,40 @@ impl AadError {
         )
     }
 
+    pub(crate) fn invalid_username_or_password() -> AadError {
+        AadError::bad_request(
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.".to_owned(),
+        )
+    }
+
+    pub(crate) fn user_not_found(tenant: &str) -> AadError {
+        AadError::bad_request(
+            "invalid_grant",
+            50034,
+            format!(
+                "The user account {{EUII Hidden}} does not exist in the {} directory. To sign into \
+                 this application, the account must be added to the directory.",
+                sanitize(tenant)
+            ),
+        )
+    }
+
+    pub(crate) fn consent_required(client_id: &str, scopes: &[String]) -> AadError {
+        AadError::bad_request(
+            "invalid_grant",
+            65001,
+            format!(
+                "The user or administrator has not consented to use the application with ID \
+                 '{}'. Send an interactive authorization request for this user and resource. \
+                 Missing: {}",
+                sanitize(client_id),
+                sanitize(&scopes.join(" "))
+            ),
+        )
+    }
+
     /// The JSON response, with trace and correlation ids.
     pub(crate) fn to_response(&self, request_headers: &HeaderMap) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();

@@ -6,8 +6,13 @@
 //! (TokenRequest)       (client_auth)               (Grant)  (signed token, Entra's JSON)
 //! ```
 //!
+//! Grants: client credentials, and the password grant (ROPC, v2 endpoint only, in
+//! [`password`]).
+//!
 //! Each stage returns the first error Entra would answer with, in Entra's order: the method,
 //! the tenant and the grant type before the client, the client before the resource.
+
+mod password;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
@@ -55,6 +60,21 @@ fn handle(
         Ok(None) => return StatusCode::NO_CONTENT.into_response(),
         Err(e) => return reject(&e, headers, None),
     };
+    if request.password {
+        if version == TokenVersion::V1 {
+            return reject(&AadError::unsupported_grant_type("password"), headers, None);
+        }
+        let (client_id, acr) =
+            match password::authenticate(state, &request.tid, &request.credentials) {
+                Ok(client) => client,
+                Err(e) => return reject(&e, headers, request.credentials.client_id),
+            };
+        let response = match password::grant(state, &request, &client_id, acr) {
+            Ok(grant) => grant.issue(state, headers, version),
+            Err(e) => reject(&e, headers, None),
+        };
+        return log_client(response, Some(client_id));
+    }
     let client = match client_auth::authenticate(state, &request.tid, &request.credentials) {
         Ok(client) => client,
         Err(e) => return reject(&e, headers, request.credentials.client_id),
@@ -81,6 +101,8 @@ struct TokenRequest {
     /// The tenant id, lower-cased, whichever name the path used.
     tid: String,
     credentials: ClientCredentials,
+    /// `grant_type=password` (else client credentials).
+    password: bool,
     /// The whole form, for the grant's own parameters.
     form: Form,
 }
@@ -105,7 +127,8 @@ impl TokenRequest {
         let grant_type = form
             .get("grant_type")
             .ok_or_else(|| AadError::missing_parameter("grant_type"))?;
-        if grant_type != "client_credentials" {
+        let password = grant_type == "password";
+        if grant_type != "client_credentials" && !password {
             return Err(AadError::unsupported_grant_type(grant_type));
         }
         let TenantName::Specific { tid, .. } = name else {
@@ -114,6 +137,7 @@ impl TokenRequest {
         Ok(Some(TokenRequest {
             tid,
             credentials: ClientCredentials::from_request(&form, headers),
+            password,
             form,
         }))
     }
@@ -128,6 +152,12 @@ struct Grant {
     resource: String,
     /// Seconds.
     lifetime: i64,
+    /// The granted scopes, for delegated grants (the response's `scope`).
+    scope: Option<String>,
+    /// The ID token, when `openid` was asked.
+    id_token: Option<String>,
+    /// `client_info`, when `client_info=1` was asked.
+    client_info: Option<String>,
 }
 
 impl Grant {
@@ -172,6 +202,9 @@ impl Grant {
             key,
             resource: resource_name,
             lifetime,
+            scope: None,
+            id_token: None,
+            client_info: None,
         })
     }
 
@@ -182,6 +215,9 @@ impl Grant {
             key,
             resource,
             lifetime,
+            scope,
+            id_token,
+            client_info,
         } = self;
         let header = access_token_header(claims.version, key.kid());
         let access_token = sign_jwt(&header, None, &claims.build(&state.urls), &key);
@@ -192,7 +228,7 @@ impl Grant {
             "issued token"
         );
         let now = claims.iat;
-        let body = match endpoint {
+        let mut body = match endpoint {
             TokenVersion::V2 => json!({
                 "token_type": "Bearer",
                 "expires_in": lifetime,
@@ -209,6 +245,18 @@ impl Grant {
                 "access_token": access_token,
             }),
         };
+        let extra = [
+            ("scope", scope),
+            ("id_token", id_token),
+            ("client_info", client_info),
+        ];
+        if let Some(obj) = body.as_object_mut() {
+            for (name, value) in extra {
+                if let Some(v) = value {
+                    obj.insert(name.to_owned(), json!(v));
+                }
+            }
+        }
         let mut resp = json_response(&body, "no-store, no-cache");
         resp.headers_mut()
             .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -57,6 +57,8 @@ pub struct TokenBuilder {
     audience: Option<String>,
     client_app: String,
     user: Option<User>,
+    directory_user: Option<String>,
+    groups_claim: bool,
     scopes: Option<String>,
     roles: Option<Vec<String>>,
     claim_ops: Vec<(String, Option<Value>)>,
@@ -91,6 +93,8 @@ impl TokenBuilder {
             audience: None,
             client_app: DEV_CLIENT_ID.to_owned(),
             user: None,
+            directory_user: None,
+            groups_claim: false,
             scopes: None,
             roles: None,
             claim_ops: Vec::new(),
@@ -140,7 +144,29 @@ impl TokenBuilder {
             oid: user_oid.to_owned(),
             name: name.to_owned(),
             preferred_username: preferred_username.to_owned(),
+            given_name: None,
+            family_name: None,
+            groups: None,
         });
+        self
+    }
+
+    /// Make it a delegated token for a user of the directory (UPN or object id, in the builder's
+    /// tenant): like [`TokenBuilder::delegated`], plus `given_name`/`family_name` when known and
+    /// `roles` = the app roles of the resource assigned to the user (omitted when none).
+    ///
+    /// # Panics
+    /// [`TokenBuilder::claims`] and [`TokenBuilder::sign`] panic if the tenant has no such user.
+    pub fn user(mut self, upn_or_object_id: &str) -> Self {
+        self.directory_user = Some(upn_or_object_id.to_owned());
+        self
+    }
+
+    /// Carry the user's group object ids in `groups` (what an app asks for with
+    /// `groupMembershipClaims`); past 200 groups, Entra's overage form instead
+    /// (`_claim_names` / `_claim_sources`). Only with [`TokenBuilder::user`].
+    pub fn groups_claim(mut self) -> Self {
+        self.groups_claim = true;
         self
     }
 
@@ -252,7 +278,7 @@ impl TokenBuilder {
 
     /// The claims that [`TokenBuilder::sign`] will sign.
     pub fn claims(&self) -> Map<String, Value> {
-        let (aud, roles) = {
+        let (aud, roles, user) = {
             let directory = read(&self.state.directory);
             let tenant = directory.tenant(&self.tenant);
             let resource_name = self.audience.as_deref().unwrap_or(DEV_API_CLIENT_ID);
@@ -265,15 +291,32 @@ impl TokenBuilder {
                     TokenVersion::V1 => format!("api://{DEV_API_CLIENT_ID}"),
                 },
             };
+            let from_directory = self.directory_user.as_deref().map(|name| {
+                let user = tenant
+                    .and_then(|t| t.user(name))
+                    .unwrap_or_else(|| panic!("no user {name} in tenant {}", self.tenant));
+                let roles = resource
+                    .map(|app| super::delegated::user_roles(user, app))
+                    .unwrap_or_default();
+                (User::from_directory(user, self.groups_claim), roles)
+            });
             let roles = match (&self.roles, &self.user, tenant, resource) {
                 (Some(r), _, _, _) => r.clone(),
+                (None, _, _, _) if from_directory.is_some() => from_directory
+                    .as_ref()
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_default(),
                 (None, None, Some(t), Some(app)) => t.roles(&self.client_app, &app.client_id),
                 _ => Vec::new(),
             };
-            (aud, roles)
+            (
+                aud,
+                roles,
+                from_directory.map(|(u, _)| u).or_else(|| self.user.clone()),
+            )
         };
         let (iat, nbf, exp) = self.times();
-        let scp = match (&self.scopes, &self.user) {
+        let scp = match (&self.scopes, &user) {
             (Some(s), _) => Some(s.clone()),
             (None, Some(_)) => Some("access_as_user".to_owned()),
             (None, None) => None,
@@ -283,9 +326,9 @@ impl TokenBuilder {
             tid: self.tenant.clone(),
             aud,
             client_id: self.client_app.clone(),
-            client_acr: if self.user.is_some() { "0" } else { "1" },
+            client_acr: if user.is_some() { "0" } else { "1" },
             roles,
-            user: self.user.clone(),
+            user,
             scp,
             iat,
             nbf,

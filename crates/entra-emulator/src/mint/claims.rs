@@ -31,6 +31,10 @@ pub(crate) struct User {
     pub(crate) oid: String,
     pub(crate) name: String,
     pub(crate) preferred_username: String,
+    pub(crate) given_name: Option<String>,
+    pub(crate) family_name: Option<String>,
+    /// Group object ids, when the `groups` claim was asked for.
+    pub(crate) groups: Option<Vec<String>>,
 }
 
 impl ClaimSet {
@@ -98,14 +102,20 @@ impl ClaimSet {
                 put("sub", json!(oid));
             }
             Some(u) => {
+                put("amr", json!(["pwd"]));
                 put("name", json!(u.name));
                 put("oid", json!(u.oid));
                 put("sub", json!(pairwise_sub(&u.oid, &self.client_id)));
+                if let Some(g) = &u.given_name {
+                    put("given_name", json!(g));
+                }
+                if let Some(f) = &u.family_name {
+                    put("family_name", json!(f));
+                }
                 match self.version {
                     TokenVersion::V2 => put("preferred_username", json!(u.preferred_username)),
                     TokenVersion::V1 => {
                         put("acr", json!("1"));
-                        put("amr", json!(["pwd"]));
                         put("unique_name", json!(u.preferred_username));
                         put("upn", json!(u.preferred_username));
                     }
@@ -122,6 +132,9 @@ impl ClaimSet {
         put("tid", json!(tid));
         put("uti", json!(self.uti));
         put("ver", json!(self.version.as_str()));
+        if let Some(u) = &self.user {
+            super::delegated::put_groups(&mut m, tid, u);
+        }
         m
     }
 }

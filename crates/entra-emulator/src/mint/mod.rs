@@ -3,6 +3,7 @@
 
 mod builder;
 mod claims;
+mod delegated;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 pub use builder::TokenBuilder;
 pub(crate) use claims::{ClaimSet, RandomIds, User};
+pub(crate) use delegated::{Delegation, id_token_claims, sign_id_token};
 
 use crate::directory::TokenVersion;
 use crate::keys::SigningKey;

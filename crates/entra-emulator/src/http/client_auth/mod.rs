@@ -47,6 +47,13 @@ impl ClientCredentials {
     }
 }
 
+impl ClientCredentials {
+    /// Does the request carry a client secret or a client assertion?
+    pub(crate) fn presents_credential(&self) -> bool {
+        self.secret.is_some() || self.assertion.is_some()
+    }
+}
+
 /// How a client proved who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ClientAuthMethod {

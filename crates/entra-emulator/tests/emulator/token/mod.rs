@@ -1,6 +1,7 @@
 //! The token endpoint: client secrets, client assertions, errors; and the helpers they share.
 
 mod assertion;
+mod password;
 mod secret;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -214,7 +214,7 @@ async fn token_endpoint_errors() {
         (t, vec![id, sec, scope], 400, "invalid_request", 900144),
         (
             t,
-            vec![("grant_type", "password"), id, sec, scope],
+            vec![("grant_type", "implicit"), id, sec, scope],
             400,
             "unsupported_grant_type",
             70003,
