@@ -69,6 +69,40 @@ async fn delegated_token_with_scope() {
     assert_eq!(r.status, 403);
 }
 
+/// A user's delegated token, obtained from the emulator's token endpoint with the password
+/// grant through the development SPA, passes the layer and `Require::any_scope(["Files.Read"])`.
+#[tokio::test]
+async fn a_users_token_from_the_password_grant_reaches_files() {
+    let (emu, api) = setup().await;
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", entra_emulator::DEV_SPA_CLIENT_ID),
+        ("username", entra_emulator::DEV_USER_UPN),
+        ("password", entra_emulator::DEV_USER_PASSWORD),
+        (
+            "scope",
+            &format!("api://{DEV_API_CLIENT_ID}/Files.Read openid"),
+        ),
+    ];
+    let url = emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"].as_str().expect("an access token");
+    let r = api.get("/files", Some(token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["scp"], json!(["Files.Read"]));
+    assert_eq!(r.body["oid"], entra_emulator::DEV_USER_ID);
+    assert_eq!(r.body["app_id"], entra_emulator::DEV_SPA_CLIENT_ID);
+    assert_eq!(api.get("/admin", Some(token)).await.status, 403);
+}
+
 #[tokio::test]
 async fn missing_token_gets_a_bare_challenge() {
     let (_emu, api) = setup().await;
