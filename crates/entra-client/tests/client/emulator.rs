@@ -496,7 +496,9 @@ async fn replayed_emulator_errors_map_to_typed_errors() {
         ),
         (
             &[
-                ("grant_type", "password"),
+                // An unsupported grant (the password grant is supported since the emulator
+                // signs users in).
+                ("grant_type", "implicit"),
                 ("client_id", DEV_CLIENT_ID),
                 ("client_secret", DEV_CLIENT_SECRET),
                 ("scope", &scope),
