@@ -333,24 +333,28 @@ async fn impatient_clients_at_start_share_one_fetch_and_keys_load() {
     );
 }
 
-/// One refresh has one deadline for all its requests: three answers of 200 ms each, of which
-/// two come one after the other, do not fit in a 300 ms deadline (each request alone would).
-#[tokio::test]
-async fn a_refresh_has_one_deadline_for_all_its_requests() {
+/// An emulator whose discovery documents and key set answer after the given delays, and an API
+/// whose refresh deadline is `deadline_ms`.
+async fn delayed_api(discovery_ms: u64, keys_ms: u64, deadline_ms: u64) -> (Emulator, common::Api) {
     let emu = Emulator::start().await.unwrap();
-    emu.set_fault(
-        Endpoint::Discovery,
-        Fault::Delay(Duration::from_millis(200)),
-    );
-    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(200)));
+    let delay = |ms| Fault::Delay(Duration::from_millis(ms));
+    emu.set_fault(Endpoint::Discovery, delay(discovery_ms));
+    emu.set_fault(Endpoint::Keys, delay(keys_ms));
     let clock = ManualClock::starting_now();
     let mut policy = KeyRefreshPolicy::default();
-    policy.fetch_timeout = Duration::from_millis(300);
+    policy.fetch_timeout = Duration::from_millis(deadline_ms);
     let config = dev_config(&emu, &clock)
         .key_refresh(policy)
         .build()
         .unwrap();
-    let api = serve(EntraAuthLayer::new(config), clock).await;
+    (emu, serve(EntraAuthLayer::new(config), clock).await)
+}
+
+/// One refresh has one deadline for all its requests: three answers of 200 ms each, of which
+/// two come one after the other, do not fit in a 300 ms deadline (each request alone would).
+#[tokio::test]
+async fn a_refresh_has_one_deadline_for_all_its_requests() {
+    let (emu, api) = delayed_api(200, 200, 300).await;
     let started = std::time::Instant::now();
     let r = api.get("/me", Some(&emu.token().sign())).await;
     assert_eq!(r.status, 503, "{}", r.body);
@@ -472,20 +476,7 @@ async fn a_failing_v1_document_affects_only_v1_tokens() {
 /// other (450 ms) would not.
 #[tokio::test]
 async fn the_documents_are_fetched_concurrently() {
-    let emu = Emulator::start().await.unwrap();
-    emu.set_fault(
-        Endpoint::Discovery,
-        Fault::Delay(Duration::from_millis(200)),
-    );
-    emu.set_fault(Endpoint::Keys, Fault::Delay(Duration::from_millis(50)));
-    let clock = ManualClock::starting_now();
-    let mut policy = KeyRefreshPolicy::default();
-    policy.fetch_timeout = Duration::from_millis(300);
-    let config = dev_config(&emu, &clock)
-        .key_refresh(policy)
-        .build()
-        .unwrap();
-    let api = serve(EntraAuthLayer::new(config), clock).await;
+    let (emu, api) = delayed_api(200, 50, 300).await;
     let r = api.get("/me", Some(&emu.token().sign())).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
