@@ -158,7 +158,11 @@ pub fn check_tenant(
     issuers: &Issuers,
 ) -> Result<(), InvalidToken> {
     match parsed.tenant_id() {
-        Some(tid) if !policy.allowed_tenants.allows_with(tid, issuers) => {
+        // A list or any tenant was decided by `parse` already; only the issuer's tenant is left.
+        Some(tid)
+            if policy.allowed_tenants.allows(tid, None).is_none()
+                && !policy.allowed_tenants.allows_with(tid, issuers) =>
+        {
             Err(InvalidToken::TenantNotAllowed)
         }
         _ => Ok(()),
