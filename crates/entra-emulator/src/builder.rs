@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use entra_core::{Clock, SystemClock};
+
 use crate::directory::{Directory, EmulatorConfig, dev_tenant};
 use crate::emulator::{Emulator, Inner};
 use crate::keys::{KeyStore, shared_start_keys};
@@ -27,6 +29,8 @@ pub struct EmulatorBuilder {
     config: Option<EmulatorConfig>,
     v1_issuer_host: String,
     max_assertion_lifetime: Duration,
+    clock: Arc<dyn Clock>,
+    auto_sign_in: Option<String>,
 }
 
 impl EmulatorBuilder {
@@ -39,6 +43,8 @@ impl EmulatorBuilder {
             config: None,
             v1_issuer_host: DEFAULT_V1_ISSUER_HOST.to_owned(),
             max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
+            clock: Arc::new(SystemClock),
+            auto_sign_in: None,
         }
     }
 
@@ -85,6 +91,23 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Where the emulator's time comes from (default the system clock): the expiry of
+    /// authorization codes, device codes, refresh tokens and sessions, and the timestamps of
+    /// what the user flows issue. Tests pass a `ManualClock` and advance it instead of sleeping.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Approve every authorization request and device code as this user (a UPN of the tenant
+    /// the request names), without showing the sign-in or consent page: for headless tests of
+    /// a front end. Consent the user could give is given; `prompt=none` still needs a session.
+    /// A tenant without such a user shows the page as usual.
+    pub fn auto_sign_in(mut self, user_principal_name: impl Into<String>) -> Self {
+        self.auto_sign_in = Some(user_principal_name.into());
+        self
+    }
+
     /// Bind, generate what is needed and start serving in the background.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let directory = self.directory()?;
@@ -111,12 +134,15 @@ impl EmulatorBuilder {
         let base_url = format!("{scheme}://{host}:{}", local_addr.port());
 
         let (k1, k2) = shared_start_keys()?;
-        let state = Arc::new(State::new(
+        let mut state = State::new(
             Urls::new(base_url, self.v1_issuer_host),
             directory,
             KeyStore::new(k1, [k2]),
             self.max_assertion_lifetime,
-        ));
+            self.clock,
+        );
+        state.auto_sign_in = self.auto_sign_in;
+        let state = Arc::new(state);
         let mut ca_path = None;
         if let (Some(t), Some(path)) = (&tls, &self.tls.ca_out) {
             std::fs::write(path, &t.ca_pem)?;

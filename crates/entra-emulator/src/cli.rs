@@ -20,8 +20,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::{
-    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
-    Emulator, EmulatorConfig, EmulatorError, TlsOptions, TokenVersion,
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID,
+    DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, EmulatorConfig,
+    EmulatorError, TlsOptions, TokenVersion,
 };
 
 /// Options of `entra-emulator` (and `entra emulator`).
@@ -49,6 +50,11 @@ pub struct Args {
     /// Default: entra-emulator-ca.pem in the temporary directory.
     #[arg(long, requires = "tls")]
     pub ca_out: Option<PathBuf>,
+
+    /// Approve every sign-in and device code as this user (a UPN), without the sign-in and
+    /// consent pages: for headless tests of a front end.
+    #[arg(long, env = "ENTRA_EMULATOR_AUTO_SIGN_IN", value_name = "UPN")]
+    pub auto_sign_in: Option<String>,
 }
 
 /// Install a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default `info`).
@@ -86,6 +92,9 @@ pub async fn run(args: Args) -> Result<(), EmulatorError> {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("entra-emulator-ca.pem"));
         builder = builder.tls(TlsOptions::new().ca_out(ca_out));
+    }
+    if let Some(upn) = &args.auto_sign_in {
+        builder = builder.auto_sign_in(upn.clone());
     }
     let emu = builder.start().await?;
     {
@@ -158,6 +167,18 @@ fn banner(emu: &Emulator, config: Option<&EmulatorConfig>, dev_tenant: bool) -> 
             emu.authority(DEV_TENANT_ID),
             emu.issuer_v2(DEV_TENANT_ID),
         ));
+        out.push_str(&format!(
+            "\nUsers (consent is automatic in this tenant: development mode)\n\
+             \x20 {DEV_USER_UPN}  password {DEV_USER_PASSWORD}  (development only)\n\
+             \x20 {DEV_SECOND_USER_UPN}  (no password: sign in with the button)\n\
+             SPA / public client id: {DEV_SPA_CLIENT_ID}\n\
+             \x20 redirect URIs: http://localhost:3000/ (spa), http://localhost (public client)\n\
+             \nSign in (open in a browser; you land on the redirect URI with a code):\n\
+             \x20 {}\n\
+             Device code sign-in: {}/devicelogin\n",
+            emu.sign_in_url(DEV_TENANT_ID, DEV_SPA_CLIENT_ID, "http://localhost:3000/"),
+            emu.base_url(),
+        ));
     }
     out.push_str("\nPress Ctrl-C to stop.");
     out
@@ -210,5 +231,11 @@ mod tests {
         assert!(b.contains(&emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2)));
         assert!(b.contains("grant_type=client_credentials"));
         assert!(b.contains(DEV_TENANT_DOMAIN));
+        assert!(b.contains(DEV_USER_UPN) && b.contains(DEV_SECOND_USER_UPN));
+        assert!(b.contains(&emu.sign_in_url(
+            DEV_TENANT_ID,
+            DEV_SPA_CLIENT_ID,
+            "http://localhost:3000/"
+        )));
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::EmulatorError;
 use crate::builder::EmulatorBuilder;
 use crate::directory::{
-    App, ConsentRegistration, Group, RoleAssignment, TokenVersion, User, service_principal_id,
+    App, ConsentRegistration, GRAPH_RESOURCE, Group, RoleAssignment, TenantName, TokenVersion,
+    User, service_principal_id,
 };
 use crate::faults::{Fault, LoggedRequest};
 use crate::keys::SigningKey;
@@ -19,6 +20,9 @@ use crate::state::{State, lock, read, write};
 use crate::urls::Endpoint;
 
 mod users;
+
+/// base64url(SHA-256([`Emulator::SIGN_IN_URL_VERIFIER`])).
+const SIGN_IN_URL_CHALLENGE: &str = "nwdPpEZOwXPTZEgVru9Ww_iuTDVD62wM95Trovx1fVA";
 
 /// A running emulator. Cheap to clone; the server stops when [`Emulator::shutdown`] is called
 /// or the last clone is dropped.
@@ -97,6 +101,49 @@ impl Emulator {
     pub fn token_endpoint(&self, tenant: &str, version: TokenVersion) -> String {
         self.state().urls.token(tenant, version)
     }
+
+    /// A ready sign-in URL: an authorization request for `client_id` to `redirect_uri`, with
+    /// `response_type=code`, PKCE S256 (a fixed, public challenge), `state=emulator` and
+    /// `scope=openid profile offline_access {resource}/.default` for the first resource the
+    /// client requests permissions on (Microsoft Graph's `User.Read` when none). Opening it in a browser
+    /// shows the sign-in page; the browser lands on the redirect URI with a code. The PKCE
+    /// verifier for it is [`Emulator::SIGN_IN_URL_VERIFIER`].
+    pub fn sign_in_url(&self, tenant: &str, client_id: &str, redirect_uri: &str) -> String {
+        use crate::http::encode_query_value as enc;
+        // The first resource the client requests permissions on, by its App ID URI, with
+        // `.default`; Microsoft Graph's User.Read when it requests none.
+        let scope = {
+            let directory = read(&self.state().directory);
+            let tenant = match directory.resolve(tenant) {
+                Some(TenantName::Specific { tid, .. }) => directory.tenant(&tid),
+                _ => None,
+            };
+            tenant
+                .and_then(|t| {
+                    let wanted = t.app(client_id)?.requested_permissions().first()?;
+                    let resource = t.resource(&wanted.resource)?;
+                    Some(format!(
+                        "{}/.default",
+                        resource
+                            .app_id_uri
+                            .as_deref()
+                            .unwrap_or(resource.client_id())
+                    ))
+                })
+                .unwrap_or_else(|| format!("{GRAPH_RESOURCE}/User.Read"))
+        };
+        format!(
+            "{}?client_id={}&response_type=code&redirect_uri={}&scope={}&code_challenge={}&code_challenge_method=S256&state=emulator",
+            self.state().urls.at(crate::urls::AUTHORIZE_V2, tenant),
+            enc(client_id),
+            enc(redirect_uri),
+            enc(&format!("openid profile offline_access {scope}")),
+            SIGN_IN_URL_CHALLENGE,
+        )
+    }
+
+    /// The PKCE `code_verifier` of the code from a [`Emulator::sign_in_url`].
+    pub const SIGN_IN_URL_VERIFIER: &str = "entra-emulator-sign-in-url-verifier-public-not-secret";
 
     /// The discovery document URL of a tenant (`common` and `organizations` work too).
     pub fn discovery_url(&self, tenant: &str, version: TokenVersion) -> String {

@@ -131,6 +131,7 @@ mod http;
 mod keys;
 mod mint;
 mod state;
+mod store;
 mod tls;
 mod urls;
 
@@ -139,10 +140,10 @@ pub use directory::{
     AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig, ClientSecret, ConsentConfig,
     DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN,
     DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
-    DEV_USER_UPN, DelegatedScope, EmulatorConfig, Group, GroupConfig, Password, Platform,
-    RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig,
-    ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind,
-    UserRoleAssignment, UserRoleConfig,
+    DEV_USER_UPN, DelegatedScope, EmulatorConfig, GRAPH_APP_ID, GRAPH_RESOURCE, Group, GroupConfig,
+    Password, Platform, RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig,
+    RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig,
+    UserKind, UserRoleAssignment, UserRoleConfig,
 };
 pub use emulator::Emulator;
 pub use error::EmulatorError;

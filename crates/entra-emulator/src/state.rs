@@ -1,13 +1,16 @@
 //! The shared state of a running emulator: what the request handlers read and the
 //! [`Emulator`](crate::Emulator) handle changes, each part behind its own lock.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
+
+use entra_core::Clock;
 
 use crate::directory::Directory;
 use crate::faults::Faults;
 use crate::http::SeenAssertions;
 use crate::keys::{KeyStore, SigningKey};
+use crate::store::Store;
 use crate::urls::Urls;
 
 pub(crate) struct State {
@@ -19,6 +22,12 @@ pub(crate) struct State {
     pub(crate) seen_assertions: Mutex<SeenAssertions>,
     /// The longest a client assertion may be valid (`exp` minus its start).
     pub(crate) max_assertion_lifetime: Duration,
+    /// Sessions, codes, refresh tokens and device codes of the user flows.
+    pub(crate) store: Store,
+    /// Where the time comes from (expiry of codes, sessions and tokens; token timestamps).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Sign this user in without the sign-in page (headless tests), by UPN.
+    pub(crate) auto_sign_in: Option<String>,
 }
 
 impl State {
@@ -27,6 +36,7 @@ impl State {
         directory: Directory,
         keys: KeyStore,
         max_assertion_lifetime: Duration,
+        clock: Arc<dyn Clock>,
     ) -> State {
         State {
             urls,
@@ -35,7 +45,15 @@ impl State {
             faults: Faults::default(),
             seen_assertions: Mutex::new(SeenAssertions::default()),
             max_assertion_lifetime,
+            store: Store::default(),
+            clock,
+            auto_sign_in: None,
         }
+    }
+
+    /// Now, in Unix seconds, by the emulator's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix_seconds()
     }
 
     /// The key tokens are signed with (unless the resource app has its own).

@@ -9,6 +9,7 @@ use crate::directory::TokenVersion;
 
 /// The kinds of endpoint the emulator serves, for faults and counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/.well-known/openid-configuration`.
     Discovery,
@@ -16,6 +17,20 @@ pub enum Endpoint {
     Keys,
     /// `/{tenant}/oauth2/v2.0/token` and `/{tenant}/oauth2/token`.
     Token,
+    /// `/{tenant}/oauth2/v2.0/authorize`.
+    Authorize,
+    /// The sign-in and consent pages' answers: `/{tenant}/login`, `/{tenant}/consent`.
+    SignIn,
+    /// `/{tenant}/oauth2/v2.0/devicecode`.
+    DeviceCode,
+    /// `/devicelogin`: where a user enters a device code.
+    DeviceLogin,
+    /// `/{tenant}/oauth2/v2.0/logout` and `/{tenant}/oauth2/logout`.
+    Logout,
+    /// `/oidc/userinfo` and `/{tenant}/openid/userinfo`.
+    UserInfo,
+    /// Microsoft Graph's `/v1.0/me`.
+    Graph,
 }
 
 /// What multi-tenant documents put where the tenant id goes: `{base}/{tenantid}/v2.0`.
@@ -44,8 +59,6 @@ pub(crate) const TOKEN_V2: TenantPath = TenantPath("/{tenant}/oauth2/v2.0/token"
 /// v1 token endpoint.
 pub(crate) const TOKEN_V1: TenantPath = TenantPath("/{tenant}/oauth2/token");
 
-// Named by the discovery documents; not served yet.
-
 /// v2 authorization endpoint.
 pub(crate) const AUTHORIZE_V2: TenantPath = TenantPath("/{tenant}/oauth2/v2.0/authorize");
 /// v2 device authorization endpoint.
@@ -54,14 +67,18 @@ pub(crate) const DEVICE_CODE_V2: TenantPath = TenantPath("/{tenant}/oauth2/v2.0/
 pub(crate) const LOGOUT_V2: TenantPath = TenantPath("/{tenant}/oauth2/v2.0/logout");
 /// v1 end-session endpoint.
 pub(crate) const LOGOUT_V1: TenantPath = TenantPath("/{tenant}/oauth2/logout");
-/// v1 session-check iframe.
-pub(crate) const CHECK_SESSION_V1: TenantPath = TenantPath("/{tenant}/oauth2/checksession");
 /// v1 userinfo endpoint.
 pub(crate) const USERINFO_V1: TenantPath = TenantPath("/{tenant}/openid/userinfo");
-/// Kerberos endpoint (both versions).
-pub(crate) const KERBEROS: TenantPath = TenantPath("/{tenant}/kerberos");
+/// Where the sign-in page posts.
+pub(crate) const LOGIN: TenantPath = TenantPath("/{tenant}/login");
+/// Where the consent page posts.
+pub(crate) const CONSENT: TenantPath = TenantPath("/{tenant}/consent");
 /// The v2 userinfo endpoint, the same for every tenant.
 pub(crate) const USERINFO_V2: &str = "/oidc/userinfo";
+/// The page where a user enters a device code, the same for every tenant.
+pub(crate) const DEVICE_LOGIN: &str = "/devicelogin";
+/// Microsoft Graph's `me`, at the emulator's base URL.
+pub(crate) const GRAPH_ME: &str = "/v1.0/me";
 
 /// The discovery document of a version.
 pub(crate) fn discovery(version: TokenVersion) -> TenantPath {

@@ -60,6 +60,8 @@ pub struct App {
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) requested: Vec<RequestedPermissions>,
     pub(crate) access_token_version: TokenVersion,
+    /// `groupMembershipClaims`: tokens for this app carry the user's groups.
+    pub(crate) groups_claim: bool,
 }
 
 impl fmt::Debug for App {
@@ -75,6 +77,7 @@ impl fmt::Debug for App {
             .field("redirect_uris", &self.redirect_uris)
             .field("requested", &self.requested)
             .field("access_token_version", &self.access_token_version)
+            .field("groups_claim", &self.groups_claim)
             .finish()
     }
 }
@@ -96,6 +99,7 @@ impl App {
             redirect_uris: Vec::new(),
             requested: Vec::new(),
             access_token_version: TokenVersion::V1,
+            groups_claim: false,
         }
     }
 
@@ -268,12 +272,20 @@ impl App {
             .collect()
     }
 
-    /// The platform a redirect URI is registered on (exact comparison), if any.
+    /// The platform a redirect URI is registered on (exact comparison; for a public client's
+    /// `http://localhost` or `http://127.0.0.1` redirect URI, any port), if any.
     pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
-        self.redirect_uris
-            .iter()
-            .find(|r| r.uri == uri)
-            .map(|r| r.platform)
+        let exact = self.redirect_uris.iter().find(|r| r.uri == uri);
+        // For a public client's loopback redirect URI, Entra ignores the port (RFC 8252 7.3):
+        // a CLI listens on whatever port is free.
+        let loopback = || {
+            let asked = without_loopback_port(uri)?;
+            self.redirect_uris
+                .iter()
+                .filter(|r| r.platform == Platform::PublicClient)
+                .find(|r| without_loopback_port(&r.uri).as_deref() == Some(asked.as_str()))
+        };
+        exact.or_else(loopback).map(|r| r.platform)
     }
 
     /// The delegated permissions the app requests, per resource.
@@ -284,6 +296,13 @@ impl App {
     /// Set `accessTokenAcceptedVersion`: the version of tokens issued *for* this app.
     pub fn access_token_version(mut self, version: TokenVersion) -> App {
         self.access_token_version = version;
+        self
+    }
+
+    /// Set `groupMembershipClaims` to security groups: delegated tokens for this app carry the
+    /// user's group object ids in `groups` (past 200 groups, Entra's overage form).
+    pub fn groups_claim(mut self) -> App {
+        self.groups_claim = true;
         self
     }
 
@@ -309,4 +328,17 @@ impl App {
             .as_deref()
             .is_some_and(|u| u.trim_end_matches('/') == r)
     }
+}
+
+/// `http://localhost[:port]/path` or `http://127.0.0.1[:port]/path` without its port (and with
+/// `/` for an empty path); `None` for any other URI.
+fn without_loopback_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.split(':').next()?;
+    if host != "localhost" && host != "127.0.0.1" {
+        return None;
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    Some(format!("http://{host}{path}"))
 }

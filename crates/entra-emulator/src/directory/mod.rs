@@ -12,6 +12,7 @@ mod config;
 mod consent;
 mod credentials;
 mod dev;
+mod graph;
 mod ids;
 mod permissions;
 mod tenant;
@@ -38,6 +39,8 @@ pub use dev::{
     DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
     DEV_USER_UPN,
 };
+pub use graph::{GRAPH_APP_ID, GRAPH_RESOURCE};
+pub(crate) use graph::{GRAPH_DEFAULT_SCOPE, graph_app};
 pub use permissions::{
     AllowedMemberTypes, AppRole, DelegatedScope, Platform, RequestedPermissions,
 };
@@ -85,8 +88,16 @@ impl Directory {
     }
 
     /// The tenant with this id, created if needed.
+    /// A tenant, created when new (with Microsoft Graph, which every tenant has).
     fn tenant_mut(&mut self, tid: &str) -> &mut Tenant {
-        self.tenants.entry(tid.to_ascii_lowercase()).or_default()
+        self.tenants
+            .entry(tid.to_ascii_lowercase())
+            .or_insert_with(|| {
+                let mut tenant = Tenant::default();
+                let graph = graph_app();
+                tenant.apps.insert(graph.client_id().to_owned(), graph);
+                tenant
+            })
     }
 
     /// What a path segment names: a tenant by id or domain name, `common`/`organizations`, or

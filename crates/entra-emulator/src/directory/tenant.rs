@@ -88,6 +88,16 @@ impl Tenant {
     }
 
     /// The app-specific signing keys of an app, oldest first.
+    /// Every app registered in the tenant.
+    pub(crate) fn apps(&self) -> impl Iterator<Item = &App> {
+        self.apps.values()
+    }
+
+    /// The client ids of the apps that have keys of their own.
+    pub(crate) fn app_ids(&self) -> impl Iterator<Item = &str> {
+        self.app_keys.keys().map(String::as_str)
+    }
+
     pub(crate) fn app_keys(&self, client_id: &str) -> &[SigningKey] {
         self.app_keys
             .get(&client_id.to_ascii_lowercase())

@@ -182,11 +182,32 @@ impl Emulator {
                 tenant_id,
                 client_id,
                 user,
-                nonce,
-                crate::mint::now_unix(),
+                &crate::mint::IdTokenSession {
+                    nonce,
+                    sid: None,
+                    email: true,
+                },
+                state.now(),
                 3600,
             )
         };
         Some(crate::mint::sign_id_token(state, &claims))
+    }
+
+    /// Revoke every refresh token the user (UPN or object id) holds in a tenant, as a password
+    /// reset or "revoke sessions" does in Entra: their next refresh gets `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self, tenant_id: &str, upn_or_object_id: &str) {
+        let state = self.state();
+        let oid = {
+            let directory = read(&state.directory);
+            let Some(user) = directory
+                .tenant(tenant_id)
+                .and_then(|t| t.user(upn_or_object_id))
+            else {
+                return;
+            };
+            user.object_id.to_ascii_lowercase()
+        };
+        crate::state::lock(&state.store.refresh).revoke_user(&tenant_id.to_ascii_lowercase(), &oid);
     }
 }

@@ -1,6 +1,9 @@
 //! The OpenID Connect discovery documents, v2 (`/{tenant}/v2.0/.well-known/openid-configuration`)
 //! and v1 (`/{tenant}/.well-known/openid-configuration`), with the fields of Entra's.
 //!
+//! Every endpoint a document names is served: the v1 document has no authorization endpoint
+//! (the emulator's user flows are v2), no Kerberos endpoint and no session-check iframe.
+//!
 //! Under a domain name the `issuer` carries the tenant id while the endpoint URLs keep the
 //! domain as the caller wrote it; under `common` and `organizations` the issuer is the
 //! `{tenantid}` template and `tenant_region_scope` is `null`, as in Entra.
@@ -59,7 +62,6 @@ fn document(
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "end_session_endpoint": at(urls::logout(version)),
-        "kerberos_endpoint": at(urls::KERBEROS),
         "tenant_region_scope": region,
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
@@ -68,7 +70,7 @@ fn document(
     });
     let specific = match version {
         TokenVersion::V2 => json!({
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "response_types_supported": ["code"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "request_uri_parameter_supported": false,
             "userinfo_endpoint": u.userinfo_v2(),
@@ -81,10 +83,9 @@ fn document(
             ],
         }),
         TokenVersion::V1 => json!({
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "response_types_supported": ["code"],
             "scopes_supported": ["openid"],
             "microsoft_multi_refresh_token": true,
-            "check_session_iframe": at(urls::CHECK_SESSION_V1),
             "userinfo_endpoint": at(urls::USERINFO_V1),
             "claims_supported": [
                 "sub", "iss", "cloud_instance_name", "cloud_instance_host_name",

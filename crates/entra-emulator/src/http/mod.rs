@@ -1,15 +1,24 @@
 //! The HTTP side: the router (every route registered with its [`Endpoint`] kind and the fault
 //! and log middleware), serving over HTTP or HTTPS, and what the endpoint families share.
 //!
-//! One file per endpoint family: [`discovery`], [`keys`], [`token`] (with [`client_auth`]),
-//! and [`errors`] for the `AADSTS` answers.
+//! One file (or folder) per endpoint family: [`discovery`], [`keys`], [`token`] (with
+//! [`client_auth`]), [`authorize`] (sign-in, consent, the session), [`device`], [`logout`],
+//! [`userinfo`] (and Graph's `/v1.0/me`); [`pages`] renders HTML, [`bearer`] checks tokens the
+//! emulator issued, [`errors`] has the `AADSTS` answers.
 
+mod authorize;
+mod bearer;
 mod client_auth;
+mod cors;
+mod device;
 mod discovery;
 mod errors;
 mod form;
 mod keys;
+mod logout;
+mod pages;
 mod token;
+mod userinfo;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -21,8 +30,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
 use serde_json::Value;
 
+pub(crate) use authorize::PendingAuthorization;
 pub(crate) use client_auth::SeenAssertions;
 pub(crate) use errors::AadError;
+pub(crate) use form::encode_query_value;
 
 use crate::EmulatorError;
 use crate::directory::{TenantName, TokenVersion};
@@ -52,9 +63,49 @@ pub(crate) fn router(state: Shared) -> Router {
             )
             .route(
                 urls::token(v).template(),
-                tagged(Endpoint::Token, token::route(v)),
+                tagged(
+                    Endpoint::Token,
+                    cors::token_endpoint(&state, token::route(v)),
+                ),
+            )
+            .route(
+                urls::logout(v).template(),
+                tagged(Endpoint::Logout, logout::route()),
             );
     }
+    router = router
+        .route(
+            urls::AUTHORIZE_V2.template(),
+            tagged(Endpoint::Authorize, authorize::route()),
+        )
+        .route(
+            urls::LOGIN.template(),
+            tagged(Endpoint::SignIn, authorize::login_route()),
+        )
+        .route(
+            urls::CONSENT.template(),
+            tagged(Endpoint::SignIn, authorize::consent_route()),
+        )
+        .route(
+            urls::DEVICE_CODE_V2.template(),
+            tagged(Endpoint::DeviceCode, device::route()),
+        )
+        .route(
+            urls::DEVICE_LOGIN,
+            tagged(Endpoint::DeviceLogin, device::login_route()),
+        )
+        .route(
+            urls::USERINFO_V2,
+            tagged(Endpoint::UserInfo, userinfo::route()),
+        )
+        .route(
+            urls::USERINFO_V1.template(),
+            tagged(Endpoint::UserInfo, userinfo::route()),
+        )
+        .route(
+            urls::GRAPH_ME,
+            tagged(Endpoint::Graph, userinfo::graph_me_route()),
+        );
     let not_found: MethodRouter<()> = track(&state, None, any(not_found));
     router.fallback_service(not_found).with_state(state)
 }
@@ -146,6 +197,7 @@ mod tests {
             Directory::default(),
             KeyStore::new(k1, [k2]),
             Duration::from_secs(3600),
+            Arc::new(entra_core::SystemClock),
         ));
         let app = router(state.clone());
         for (method, path, endpoint) in [

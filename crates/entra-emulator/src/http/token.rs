@@ -6,13 +6,23 @@
 //! (TokenRequest)       (client_auth)               (Grant)  (signed token, Entra's JSON)
 //! ```
 //!
-//! Grants: client credentials, and the password grant (ROPC, v2 endpoint only, in
-//! [`password`]).
+//! Grants: client credentials (here) at both endpoints; at the v2 endpoint the user grants,
+//! which all end in [`user::issue`]: the password grant ([`password`]), the authorization code
+//! ([`code`]), the refresh token ([`refresh`]) and the device code ([`device`]); and
+//! on-behalf-of ([`obo`]).
 //!
 //! Each stage returns the first error Entra would answer with, in Entra's order: the method,
 //! the tenant and the grant type before the client, the client before the resource.
 
+mod code;
+mod device;
+mod obo;
 mod password;
+mod refresh;
+mod scopes;
+mod user;
+
+pub(crate) use scopes::Scopes;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
@@ -28,7 +38,7 @@ use super::{AadError, Shared, json_response, resolve_tenant};
 use crate::directory::{TenantName, TokenVersion};
 use crate::faults::log_client;
 use crate::keys::SigningKey;
-use crate::mint::{ClaimSet, access_token_header, now_unix, random_between, sign_jwt};
+use crate::mint::{ClaimSet, access_token_header, random_between, sign_jwt};
 use crate::state::{State, read};
 
 /// The route of the token endpoint of a version (every method: Entra answers AADSTS900561
@@ -60,16 +70,19 @@ fn handle(
         Ok(None) => return StatusCode::NO_CONTENT.into_response(),
         Err(e) => return reject(&e, headers, None),
     };
-    if request.password {
+    if request.grant != GrantType::ClientCredentials {
         if version == TokenVersion::V1 {
-            return reject(&AadError::unsupported_grant_type("password"), headers, None);
+            return reject(
+                &AadError::unsupported_grant_type(request.grant.as_str()),
+                headers,
+                None,
+            );
         }
-        let (client_id, acr) =
-            match password::authenticate(state, &request.tid, &request.credentials) {
-                Ok(client) => client,
-                Err(e) => return reject(&e, headers, request.credentials.client_id),
-            };
-        let response = match password::grant(state, &request, &client_id, acr) {
+        let (client_id, acr) = match user::authenticate(state, &request) {
+            Ok(client) => client,
+            Err(e) => return reject(&e, headers, request.credentials.client_id),
+        };
+        let response = match user_grant(state, &request, headers, &client_id, acr) {
             Ok(grant) => grant.issue(state, headers, version),
             Err(e) => reject(&e, headers, None),
         };
@@ -84,6 +97,77 @@ fn handle(
         Err(e) => reject(&e, headers, None),
     };
     log_client(response, Some(client.client_id))
+}
+
+/// The user grants, after the client is authenticated.
+fn user_grant(
+    state: &State,
+    request: &TokenRequest,
+    headers: &HeaderMap,
+    client_id: &str,
+    acr: &'static str,
+) -> Result<Grant, AadError> {
+    let client_info = request.form.get("client_info") == Some("1");
+    match request.grant {
+        GrantType::Password => password::grant(state, request, client_id, acr),
+        GrantType::AuthorizationCode => {
+            let code = code::redeem(state, request, headers, client_id)?;
+            user::issue(state, &code.user_grant(acr, client_info))
+        }
+        GrantType::RefreshToken => {
+            let (grant, scope) = refresh::redeem(state, request, client_id)?;
+            user::issue(state, &grant.user_grant(&scope, acr, client_info))
+        }
+        GrantType::DeviceCode => {
+            let approval = device::redeem(state, request, client_id)?;
+            user::issue(
+                state,
+                &user::UserGrant::approved(&approval, acr, client_info),
+            )
+        }
+        GrantType::OnBehalfOf => obo::grant(state, request, client_id, acr),
+        GrantType::ClientCredentials => Err(AadError::unsupported_grant_type("client_credentials")),
+    }
+}
+
+/// The grant types the emulator supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GrantType {
+    ClientCredentials,
+    Password,
+    AuthorizationCode,
+    RefreshToken,
+    DeviceCode,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` with `requested_token_use=on_behalf_of`.
+    OnBehalfOf,
+}
+
+impl GrantType {
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+    fn parse(grant_type: &str) -> Option<GrantType> {
+        Some(match grant_type {
+            "client_credentials" => GrantType::ClientCredentials,
+            "password" => GrantType::Password,
+            "authorization_code" => GrantType::AuthorizationCode,
+            "refresh_token" => GrantType::RefreshToken,
+            Self::DEVICE_CODE | "device_code" => GrantType::DeviceCode,
+            Self::JWT_BEARER => GrantType::OnBehalfOf,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::DeviceCode => Self::DEVICE_CODE,
+            GrantType::OnBehalfOf => Self::JWT_BEARER,
+        }
+    }
 }
 
 /// The error response, logged with the client the request named, if any.
@@ -101,8 +185,7 @@ struct TokenRequest {
     /// The tenant id, lower-cased, whichever name the path used.
     tid: String,
     credentials: ClientCredentials,
-    /// `grant_type=password` (else client credentials).
-    password: bool,
+    grant: GrantType,
     /// The whole form, for the grant's own parameters.
     form: Form,
 }
@@ -127,17 +210,15 @@ impl TokenRequest {
         let grant_type = form
             .get("grant_type")
             .ok_or_else(|| AadError::missing_parameter("grant_type"))?;
-        let password = grant_type == "password";
-        if grant_type != "client_credentials" && !password {
-            return Err(AadError::unsupported_grant_type(grant_type));
-        }
+        let grant = GrantType::parse(grant_type)
+            .ok_or_else(|| AadError::unsupported_grant_type(grant_type))?;
         let TenantName::Specific { tid, .. } = name else {
             return Err(AadError::no_tenant_information());
         };
         Ok(Some(TokenRequest {
             tid,
             credentials: ClientCredentials::from_request(&form, headers),
-            password,
+            grant,
             form,
         }))
     }
@@ -156,6 +237,8 @@ struct Grant {
     scope: Option<String>,
     /// The ID token, when `openid` was asked.
     id_token: Option<String>,
+    /// A refresh token, when `offline_access` was asked in a user grant.
+    refresh_token: Option<String>,
     /// `client_info`, when `client_info=1` was asked.
     client_info: Option<String>,
 }
@@ -188,7 +271,7 @@ impl Grant {
             client_app,
             client.method.acr(),
             resource,
-            now_unix(),
+            state.now(),
             lifetime,
         );
         // A resource with app-specific keys gets its tokens signed with the newest of them.
@@ -204,6 +287,7 @@ impl Grant {
             lifetime,
             scope: None,
             id_token: None,
+            refresh_token: None,
             client_info: None,
         })
     }
@@ -217,6 +301,7 @@ impl Grant {
             lifetime,
             scope,
             id_token,
+            refresh_token,
             client_info,
         } = self;
         let header = access_token_header(claims.version, key.kid());
@@ -247,6 +332,7 @@ impl Grant {
         };
         let extra = [
             ("scope", scope),
+            ("refresh_token", refresh_token),
             ("id_token", id_token),
             ("client_info", client_info),
         ];

@@ -92,6 +92,16 @@ impl ClaimSet {
     }
 }
 
+/// What an ID token says about the sign-in behind it.
+pub(crate) struct IdTokenSession<'a> {
+    /// The authorization request's `nonce`.
+    pub(crate) nonce: Option<&'a str>,
+    /// The sign-in session's id; a fresh one when the grant had no session (password grant).
+    pub(crate) sid: Option<&'a str>,
+    /// `email` was asked: carry the user's mail.
+    pub(crate) email: bool,
+}
+
 /// The claims of a v2 ID token for `user` signed in to `client_id`, valid from `now` for
 /// `lifetime` seconds.
 pub(crate) fn id_token_claims(
@@ -99,7 +109,7 @@ pub(crate) fn id_token_claims(
     tid: &str,
     client_id: &str,
     user: &directory::User,
-    nonce: Option<&str>,
+    session: &IdTokenSession<'_>,
     now: i64,
     lifetime: i64,
 ) -> Map<String, Value> {
@@ -113,17 +123,20 @@ pub(crate) fn id_token_claims(
     put("iat", json!(now));
     put("nbf", json!(now));
     put("exp", json!(now + lifetime));
-    if let Some(mail) = &user.mail {
+    if let Some(mail) = user.mail.as_ref().filter(|_| session.email) {
         put("email", json!(mail));
     }
     put("name", json!(user.display_name));
-    if let Some(nonce) = nonce {
+    if let Some(nonce) = session.nonce {
         put("nonce", json!(nonce));
     }
     put("oid", json!(user.object_id));
     put("preferred_username", json!(user.user_principal_name));
     put("rh", json!(ids.rh));
-    put("sid", json!(uuid::Uuid::new_v4().to_string()));
+    let sid = session
+        .sid
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    put("sid", json!(sid));
     put("sub", json!(pairwise_sub(&user.object_id, client_id)));
     put("tid", json!(tid));
     put("uti", json!(ids.uti));

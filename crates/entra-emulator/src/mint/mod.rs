@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 pub use builder::TokenBuilder;
 pub(crate) use claims::{ClaimSet, RandomIds, User};
-pub(crate) use delegated::{Delegation, id_token_claims, sign_id_token};
+pub(crate) use delegated::{Delegation, IdTokenSession, id_token_claims, sign_id_token};
 
 use crate::directory::TokenVersion;
 use crate::keys::SigningKey;

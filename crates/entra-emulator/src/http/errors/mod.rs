@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+mod user_flows;
+
 /// An error the token or metadata endpoints answer with.
 #[derive(Debug, Clone)]
 pub(crate) struct AadError {

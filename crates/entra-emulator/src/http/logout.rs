@@ -1,0 +1,77 @@
+//! `GET|POST /{tenant}/oauth2/v2.0/logout` (and v1's `/{tenant}/oauth2/logout`): ends the
+//! browser's session and returns to `post_logout_redirect_uri` when the tenant's apps
+//! registered it, with `state`; otherwise a page says the user signed out.
+
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+
+use super::authorize::{clear_cookie, session_cookie};
+use super::form::{Form, encode_query_value};
+use super::{Shared, resolve_tenant};
+use crate::directory::{Platform, TenantName};
+use crate::state::{State, lock, read};
+
+/// The end-session route.
+pub(crate) fn route() -> MethodRouter<Shared> {
+    let handle = |AxState(state): AxState<Shared>,
+                  Path(tenant): Path<String>,
+                  RawQuery(query): RawQuery,
+                  headers: HeaderMap| async move {
+        let params = Form::parse(query.unwrap_or_default().as_bytes());
+        clear_cookie(logout(&state, &tenant, &params, &headers))
+    };
+    get(handle).post(handle)
+}
+
+fn logout(state: &State, tenant: &str, params: &Form, headers: &HeaderMap) -> Response {
+    if let Some(id) = session_cookie(headers) {
+        let now = state.now();
+        lock(&state.store.sessions).take(&id, now);
+    }
+    let target = params
+        .get("post_logout_redirect_uri")
+        .filter(|uri| registered(state, tenant, uri));
+    let Some(uri) = target else {
+        let page = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+                    <title>Signed out - Entra emulator</title></head><body><main>\
+                    <h1>You signed out of your account</h1><p>It's a good idea to close all \
+                    browser windows.</p></main></body></html>\n";
+        return (StatusCode::OK, Html(page)).into_response();
+    };
+    let location = match params.get("state") {
+        Some(s) => {
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            format!("{uri}{sep}state={}", encode_query_value(s))
+        }
+        None => uri.to_owned(),
+    };
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Is `uri` a redirect URI an app of the tenant registered (on any platform)?
+fn registered(state: &State, tenant: &str, uri: &str) -> bool {
+    let tids: Vec<String> = match resolve_tenant(state, tenant) {
+        Ok(TenantName::Specific { tid, .. }) => vec![tid],
+        Ok(TenantName::Independent(_)) => read(&state.directory)
+            .tenants()
+            .map(|(tid, _)| tid.to_owned())
+            .collect(),
+        Err(_) => return false,
+    };
+    let directory = read(&state.directory);
+    tids.iter()
+        .filter_map(|tid| directory.tenant(tid))
+        .any(|t| {
+            t.apps().any(|app| {
+                [Platform::Web, Platform::Spa, Platform::PublicClient]
+                    .into_iter()
+                    .any(|p| app.redirect_uris(p).contains(&uri))
+            })
+        })
+}

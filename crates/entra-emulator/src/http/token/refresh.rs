@@ -1,0 +1,36 @@
+//! The refresh token grant (`grant_type=refresh_token`): each token is redeemed once and
+//! replaced (rotation); a reused token revokes its family; `scope` may narrow the grant or,
+//! as Entra's multi-resource refresh tokens do, name another consented resource.
+
+use super::TokenRequest;
+use crate::http::AadError;
+use crate::state::{State, lock};
+use crate::store::{Redeemed, RefreshGrant};
+
+/// Redeem the request's refresh token for `client_id`; returns the grant and the scope to
+/// issue for.
+pub(super) fn redeem(
+    state: &State,
+    request: &TokenRequest,
+    client_id: &str,
+) -> Result<(RefreshGrant, String), AadError> {
+    let form = &request.form;
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| AadError::missing_parameter("refresh_token"))?;
+    let now = state.now();
+    let grant = match lock(&state.store.refresh).redeem(token, now) {
+        Redeemed::Valid(grant) => grant,
+        Redeemed::Reused | Redeemed::Invalid => return Err(AadError::invalid_grant()),
+        Redeemed::Expired { spa: true } => return Err(AadError::spa_refresh_token_expired()),
+        Redeemed::Expired { spa: false } => return Err(AadError::expired_grant()),
+    };
+    let a = &grant.approval;
+    if a.tid != request.tid || !a.client_id.eq_ignore_ascii_case(client_id) {
+        return Err(AadError::invalid_grant());
+    }
+    // Like Entra's, the refresh token is multi-resource: `scope` may narrow the grant or name
+    // another resource; consent decides what is issued, when the tokens are made.
+    let scope = form.get("scope").unwrap_or(&a.scope).to_owned();
+    Ok((grant, scope))
+}
