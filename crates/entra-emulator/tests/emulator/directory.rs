@@ -195,7 +195,17 @@ fn app_model_from_the_builder() {
         Some(Platform::PublicClient)
     );
     assert_eq!(
-        spa.redirect_platform("http://localhost/"),
+        spa.redirect_platform("http://localhost:8400"),
+        Some(Platform::PublicClient),
+        "a public client's loopback redirect URI takes any port"
+    );
+    assert_eq!(
+        spa.redirect_platform("http://localhost/other"),
+        None,
+        "the path must match"
+    );
+    assert_eq!(
+        spa.redirect_platform("https://app.example/auth/"),
         None,
         "exact match"
     );

@@ -23,7 +23,7 @@ async fn ropc(emu: &Emulator, form: &[(&str, &str)]) -> reqwest::Response {
 #[tokio::test]
 async fn ropc_issues_a_delegated_access_token_and_an_id_token() {
     let emu = Emulator::start().await.unwrap();
-    let scope = format!("{} openid", files_read());
+    let scope = format!("{} openid email", files_read());
     let mut form = ropc_form(&scope, DEV_USER_PASSWORD);
     form.push(("client_info", "1"));
     let resp = ropc(&emu, &form).await;
@@ -129,7 +129,7 @@ async fn ropc_errors_carry_entras_codes() {
     nobody[2] = ("username", "nobody@entraemulator.onmicrosoft.com");
     assert_aad_error(ropc(&emu, &nobody).await, 400, "invalid_grant", 50034).await;
 
-    let bad_scope = ropc(&emu, &ropc_form("openid profile", DEV_USER_PASSWORD)).await;
+    let bad_scope = ropc(&emu, &ropc_form("Files.Read openid", DEV_USER_PASSWORD)).await;
     assert_aad_error(bad_scope, 400, "invalid_scope", 70011).await;
 
     let v1 = post(
