@@ -79,6 +79,7 @@ fn fixture() -> &'static Fixture {
             audiences: vec!["fuzz-api-id".to_owned(), "api://fuzz-api-id".to_owned()],
             allowed_tenants: AllowedTenants::List(HashSet::from([TENANT.to_owned()])),
             require_scope_or_role: true,
+            id_token_audience: None,
             require_tenant_id: true,
             realm: None,
         },

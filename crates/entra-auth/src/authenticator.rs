@@ -132,6 +132,7 @@ impl Authenticator {
             audiences: c.audiences.clone(),
             allowed_tenants: c.allowed_tenants.clone(),
             require_scope_or_role: c.require_scope_or_role,
+            id_token_audience: c.accept_id_tokens.then(|| c.client_id.clone()),
             require_tenant_id: c.metadata_url.is_none(),
             realm: c.realm.as_deref().map(Arc::from),
         };

@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Delegated tokens carry scopes (`scp`), app-only tokens carry app roles (`roles`): a route that
-//! serves both lists both, and a token with any one of them passes.
+//! serves both lists both, and a token with any one of them passes. An ID token (accepted only
+//! with [`accept_id_tokens`](crate::EntraConfigBuilder::accept_id_tokens)) never passes a
+//! requirement of scopes, roles or calling apps: it was not issued for the API.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -29,7 +31,7 @@ use axum::response::Response;
 use http::Request;
 use tower::{Layer, Service};
 
-use crate::claims::Claims;
+use crate::claims::{Claims, TokenKind};
 use crate::error::AuthError;
 use crate::layer::ResponseFuture;
 use crate::rejection::realm_of;
@@ -104,8 +106,11 @@ impl Require {
     /// Checks claims against the requirement.
     pub fn check(&self, claims: &Claims) -> Result<(), AuthError> {
         let needs_grant = !self.scopes.is_empty() || !self.roles.is_empty();
-        let granted = self.scopes.iter().any(|s| claims.has_scope(s))
-            || self.roles.iter().any(|r| claims.has_role(r));
+        // An ID token grants nothing (its claims show no scopes or roles either; this does not
+        // rely on that).
+        let granted = claims.token_kind() == TokenKind::Access
+            && (self.scopes.iter().any(|s| claims.has_scope(s))
+                || self.roles.iter().any(|r| claims.has_role(r)));
         if needs_grant && !granted {
             let mut wanted: Vec<String> = Vec::new();
             if !self.scopes.is_empty() {

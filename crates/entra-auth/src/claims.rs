@@ -1,4 +1,7 @@
-//! [`Claims`]: the validated claims of an Entra access token, v1 and v2 unified.
+//! [`Claims`]: the validated claims of an Entra access token, v1 and v2 unified (or of a v2 ID
+//! token, when the API opted in with
+//! [`accept_id_tokens`](crate::EntraConfigBuilder::accept_id_tokens); [`Claims::token_kind`]
+//! tells which).
 //!
 //! Entra v1 and v2 tokens name some things differently (`appid` / `azp`, `appidacr` /
 //! `azpacr`); [`Claims`] gives one typed view, and every other claim stays reachable through
@@ -30,7 +33,35 @@ impl TokenVersion {
     }
 }
 
-/// The validated claims of an access token. Cheap to clone (shared).
+/// What kind of token the claims were validated from.
+///
+/// Always [`TokenKind::Access`] unless the API opted in to ID tokens with
+/// [`accept_id_tokens`](crate::EntraConfigBuilder::accept_id_tokens): an ID token is then
+/// [`TokenKind::Id`], with no scopes and no roles (so no [`Require`](crate::Require) on scopes
+/// or roles is ever satisfied by one), no calling app, and the client id as its audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// An access token issued for this API: it names its calling app (`azp` or `appid`) and
+    /// carries the permissions granted (`scp`, `roles`).
+    Access,
+    /// A v2 ID token of a user signed in to the API's own client id (`aud`): it proves who
+    /// signed in to that client, not that the user authorized a call to the API.
+    Id,
+}
+
+impl TokenKind {
+    /// `"access"` or `"id"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Id => "id",
+        }
+    }
+}
+
+/// The validated claims of an access token (or, with the opt-in, of an ID token: see
+/// [`Claims::token_kind`]). Cheap to clone (shared).
 ///
 /// Put into request extensions by the layer; handlers take it with the [`Claims`] extractor:
 ///
@@ -45,6 +76,7 @@ impl TokenVersion {
 pub struct Claims(pub(crate) Arc<ClaimsInner>);
 
 pub(crate) struct ClaimsInner {
+    pub(crate) kind: TokenKind,
     pub(crate) version: Option<TokenVersion>,
     pub(crate) audience: String,
     pub(crate) issuer: String,
@@ -70,12 +102,21 @@ pub(crate) struct ClaimsInner {
 }
 
 impl Claims {
+    /// Whether these claims come from an access token or (only with
+    /// [`accept_id_tokens`](crate::EntraConfigBuilder::accept_id_tokens)) from an ID token.
+    /// An ID token has no scopes, no roles and no calling app: the `roles` it may carry are
+    /// reachable through [`get`](Self::get) only, for an application that decides to trust them.
+    pub fn token_kind(&self) -> TokenKind {
+        self.0.kind
+    }
+
     /// The token version, when the token says (`ver`).
     pub fn version(&self) -> Option<TokenVersion> {
         self.0.version
     }
 
-    /// `aud`: the audience the token was issued for (one of the configured audiences).
+    /// `aud`: the audience the token was issued for (one of the configured audiences; for an ID
+    /// token, the API's client id).
     pub fn audience(&self) -> &str {
         &self.0.audience
     }
@@ -101,7 +142,8 @@ impl Claims {
         &self.0.subject
     }
 
-    /// The calling application's client id: `azp` (v2) or `appid` (v1).
+    /// The calling application's client id: `azp` (v2) or `appid` (v1). `None` for an ID token
+    /// (its client is its [`audience`](Self::audience)).
     pub fn app_id(&self) -> Option<&str> {
         self.0.app_id.as_deref()
     }
@@ -112,7 +154,7 @@ impl Claims {
         self.0.app_auth_method.as_deref()
     }
 
-    /// `scp`: the delegated scopes, split on spaces.
+    /// `scp`: the delegated scopes, split on spaces (always empty for an ID token).
     pub fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -122,7 +164,8 @@ impl Claims {
         self.0.scopes.iter().any(|s| s == scope)
     }
 
-    /// `roles`: the app roles granted (to the user or to the calling app).
+    /// `roles`: the app roles granted (to the user or to the calling app). Always empty for an
+    /// ID token, even one that carries `roles`.
     pub fn roles(&self) -> &[String] {
         &self.0.roles
     }
@@ -149,8 +192,12 @@ impl Claims {
     }
 
     /// Whether this is an app-only token (client credentials): `idtyp` is `app`, or there is
-    /// no `scp` and `oid` equals `sub` (the rule Microsoft.Identity.Web uses).
+    /// no `scp` and `oid` equals `sub` (the rule Microsoft.Identity.Web uses). Never for an ID
+    /// token.
     pub fn is_app_only(&self) -> bool {
+        if self.0.kind == TokenKind::Id {
+            return false;
+        }
         match self.idtyp() {
             Some(t) => t == "app",
             None => self.0.scopes.is_empty() && self.object_id() == Some(self.subject()),
@@ -221,6 +268,7 @@ impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.0;
         f.debug_struct("Claims")
+            .field("kind", &c.kind.as_str())
             .field("ver", &c.version.map(|v| v.as_str()))
             .field("tid", &c.tenant_id)
             .field("oid", &c.object_id)

@@ -108,6 +108,11 @@ pub enum InvalidToken {
     KeyIssuerMismatch,
     /// Neither `scp` nor `roles` (required by default, as Microsoft.Identity.Web does).
     NoScopeOrRole,
+    /// An ID token (no `scp`, no `azp`, no `appid`) where an access token is required: always,
+    /// unless the API opted in with
+    /// [`accept_id_tokens`](crate::EntraConfigBuilder::accept_id_tokens), and then still for a
+    /// v1 ID token or one whose `aud` is not the API's own client id.
+    IdToken,
 }
 
 impl InvalidToken {
@@ -138,6 +143,9 @@ impl InvalidToken {
             Self::TenantNotAllowed => "the token tenant is not allowed",
             Self::KeyIssuerMismatch => "the signing key's issuer does not match the token issuer",
             Self::NoScopeOrRole => "the token has neither scp nor roles",
+            Self::IdToken => {
+                "the token is an ID token, not an access token; request an access token for this API's scope"
+            }
         }
     }
 
@@ -180,6 +188,7 @@ impl InvalidToken {
             Self::TenantNotAllowed => "tenant_not_allowed",
             Self::KeyIssuerMismatch => "key_issuer_mismatch",
             Self::NoScopeOrRole => "no_scope_or_role",
+            Self::IdToken => "id_token",
         }
     }
 }

@@ -42,7 +42,22 @@
 //! the discovery document names its id); then the key lookup (an unknown `kid` refreshes the key set at most
 //! once per cooldown), the RS256 signature, `exp`/`nbf` with leeway, `aud`, `ver`, `iss` (the
 //! issuer the discovery document declares, `{tenantid}` filled from `tid`), `tid` consistent with
-//! `iss`, the tenant allow-list, the signing key's own `issuer`, and `scp` or `roles`.
+//! `iss`, the tenant allow-list, the signing key's own `issuer`, the kind of token (an ID token
+//! is refused unless opted in, see below), and `scp` or `roles`.
+//!
+//! # ID tokens (opt-in, off by default)
+//!
+//! An API accepts access tokens issued for it. Some single-page apps call their own backend
+//! with the ID token they received at sign-in instead, the API and the SPA sharing one app
+//! registration; [`EntraConfigBuilder::accept_id_tokens`] allows that, and it is weaker: an ID
+//! token proves who signed in to the client, not that the user authorized a call to the API; it
+//! has no `scp` and no granted `roles`; its audience is the client id, so any app sharing that
+//! client id holds tokens the API accepts. A token with none of `scp`, `azp` and `appid` is an
+//! ID token (every Entra access token names its calling app in `azp` or `appid`). Without the
+//! opt-in it is refused ([`InvalidToken::IdToken`], `401`); with it, a v2 ID token whose `aud`
+//! is exactly the API's client id passes the same checks as an access token and reaches
+//! handlers with [`Claims::token_kind`] [`TokenKind::Id`], no scopes, no roles and no calling
+//! app, so [`Require`] on scopes, roles or calling apps answers `403` to it.
 //!
 //! # Responses (RFC 6750)
 //!
@@ -90,7 +105,7 @@ mod validate;
 
 pub use authenticator::{Authenticator, Stats};
 pub use authorize::{Require, RequireService};
-pub use claims::{BearerToken, Claims, TokenVersion};
+pub use claims::{BearerToken, Claims, TokenKind, TokenVersion};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,
     EntraConfigBuilder, KeyRefreshPolicy, Tenant, TokenCachePolicy, TokenSources, TokenVersions,

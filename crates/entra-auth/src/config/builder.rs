@@ -32,6 +32,7 @@ pub struct EntraConfigBuilder {
     leeway: Option<Duration>,
     max_token_bytes: Option<usize>,
     require_scope_or_role: Option<bool>,
+    accept_id_tokens: bool,
     key_refresh: Option<KeyRefreshPolicy>,
     token_cache: Option<TokenCachePolicy>,
     realm: Option<String>,
@@ -141,8 +142,52 @@ impl EntraConfigBuilder {
     }
 
     /// Whether a token must carry `scp` or `roles` (default: yes, as Microsoft.Identity.Web).
+    /// Turning it off does not make ID tokens acceptable: see
+    /// [`accept_id_tokens`](Self::accept_id_tokens).
     pub fn require_scope_or_role(mut self, required: bool) -> Self {
         self.require_scope_or_role = Some(required);
+        self
+    }
+
+    /// Also accept **ID tokens** as bearer tokens, for the pattern where a single-page app calls
+    /// its own backend with the ID token it received at sign-in (the API and the SPA share one
+    /// app registration). Off by default; prefer access tokens.
+    ///
+    /// This is weaker than an access token, and the API takes that on:
+    /// * an ID token proves who signed in to the client, not that the user authorized a call to
+    ///   the API: it carries no `scp` and no granted `roles`, so
+    ///   [`Require::any_scope`](crate::Require::any_scope) and
+    ///   [`Require::any_role`](crate::Require::any_role) are never satisfied by one, and
+    ///   [`Claims::roles`](crate::Claims::roles) is empty even when the ID token lists the
+    ///   user's app roles (they stay readable through [`Claims::get`](crate::Claims::get));
+    /// * its audience is the client id, so any app or component sharing that client id (a second
+    ///   front end, a test harness, a token copied from a browser's storage) holds tokens this
+    ///   API accepts, replayable until they expire; nothing binds the token to this API or to
+    ///   the request;
+    /// * it names no calling app ([`Claims::app_id`](crate::Claims::app_id) is `None`), so
+    ///   [`Require::calling_apps`](crate::Require::calling_apps) is never satisfied either.
+    ///
+    /// What is accepted: a token without `scp`, `azp` and `appid` (the claims by which every
+    /// Entra access token names its calling app or its delegated scopes) counts as an ID token;
+    /// with this option it passes every other check as before and must also have `ver` `2.0`
+    /// and `aud` exactly the [`client_id`](Self::client_id) (not `api://...`). It is then
+    /// [`TokenKind::Id`](crate::TokenKind::Id) on [`Claims::token_kind`](crate::Claims::token_kind).
+    /// Without this option every ID token is rejected with
+    /// [`InvalidToken::IdToken`](crate::InvalidToken::IdToken), whatever
+    /// [`require_scope_or_role`](Self::require_scope_or_role) says.
+    ///
+    /// ```
+    /// use entra_auth::EntraConfig;
+    /// let config = EntraConfig::builder()
+    ///     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    ///     .client_id("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+    ///     .accept_id_tokens(true)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(config.accepts_id_tokens());
+    /// ```
+    pub fn accept_id_tokens(mut self, accept: bool) -> Self {
+        self.accept_id_tokens = accept;
         self
     }
 
@@ -278,6 +323,19 @@ impl EntraConfigBuilder {
             ));
         }
 
+        if self.accept_id_tokens {
+            if !versions.v2 {
+                return Err(ConfigError::new(
+                    "accepting ID tokens needs v2 tokens accepted (only v2 ID tokens are accepted)",
+                ));
+            }
+            if !audiences.contains(&client_id) {
+                return Err(ConfigError::new(
+                    "accepting ID tokens needs the client id among the audiences (an ID token's aud is the client id)",
+                ));
+            }
+        }
+
         let leeway = self.leeway.unwrap_or(Duration::from_secs(60));
         if leeway > MAX_LEEWAY {
             return Err(ConfigError::new("the leeway must be at most 5 minutes"));
@@ -322,6 +380,7 @@ impl EntraConfigBuilder {
                 leeway,
                 max_token_bytes,
                 require_scope_or_role: self.require_scope_or_role.unwrap_or(true),
+                accept_id_tokens: self.accept_id_tokens,
                 key_refresh,
                 token_cache,
                 realm: self.realm,

@@ -55,6 +55,7 @@ pub(crate) struct ConfigInner {
     pub(crate) leeway: Duration,
     pub(crate) max_token_bytes: usize,
     pub(crate) require_scope_or_role: bool,
+    pub(crate) accept_id_tokens: bool,
     pub(crate) key_refresh: KeyRefreshPolicy,
     pub(crate) token_cache: TokenCachePolicy,
     pub(crate) realm: Option<String>,
@@ -83,6 +84,7 @@ impl fmt::Debug for EntraConfig {
             .field("leeway", &c.leeway)
             .field("max_token_bytes", &c.max_token_bytes)
             .field("require_scope_or_role", &c.require_scope_or_role)
+            .field("accept_id_tokens", &c.accept_id_tokens)
             .field("key_refresh", &c.key_refresh)
             .field("token_cache", &c.token_cache)
             .field("realm", &c.realm)
@@ -179,6 +181,12 @@ impl EntraConfig {
     /// The clock-skew leeway for `exp` and `nbf`.
     pub fn leeway(&self) -> Duration {
         self.inner.leeway
+    }
+
+    /// Whether v2 ID tokens for the API's own client id are accepted as bearer tokens (off
+    /// unless [`accept_id_tokens`](EntraConfigBuilder::accept_id_tokens) turned it on).
+    pub fn accepts_id_tokens(&self) -> bool {
+        self.inner.accept_id_tokens
     }
 
     /// The key refresh policy.

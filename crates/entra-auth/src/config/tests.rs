@@ -180,3 +180,49 @@ fn from_lookup_reads_variables() {
     let missing = EntraConfig::from_lookup(|_| None).unwrap_err();
     assert!(missing.message().contains("ENTRA_TENANT_ID"));
 }
+
+#[test]
+fn id_tokens_are_off_by_default_and_the_opt_in_must_be_able_to_work() {
+    assert!(!base().build().unwrap().accepts_id_tokens());
+    assert!(
+        !EntraConfig::from_lookup(|name| match name {
+            "ENTRA_TENANT_ID" => Some("11111111-2222-3333-4444-555555555555".into()),
+            "ENTRA_CLIENT_ID" => Some("abc".into()),
+            _ => None,
+        })
+        .unwrap()
+        .accepts_id_tokens()
+    );
+    let on = base().accept_id_tokens(true).build().unwrap();
+    assert!(on.accepts_id_tokens());
+    assert!(format!("{on:?}").contains("accept_id_tokens: true"));
+    assert!(
+        !base()
+            .accept_id_tokens(true)
+            .accept_id_tokens(false)
+            .build()
+            .unwrap()
+            .accepts_id_tokens()
+    );
+    // An ID token's aud is the bare client id, and ID tokens are v2: without either, the opt-in
+    // could never accept anything, which is a configuration error rather than a silent no-op.
+    let err = |b: EntraConfigBuilder| b.build().unwrap_err().message().to_owned();
+    assert!(
+        err(base().accept_id_tokens(true).audiences(["api://abc"]))
+            .contains("client id among the audiences")
+    );
+    assert!(
+        err(base().accept_id_tokens(true).versions(TokenVersions {
+            v1: true,
+            v2: false
+        }))
+        .contains("v2")
+    );
+    assert!(
+        base()
+            .accept_id_tokens(true)
+            .audiences(["abc"])
+            .build()
+            .is_ok()
+    );
+}

@@ -37,6 +37,11 @@ impl<T> Field<T> {
         }
     }
 
+    /// Whether the claim is absent (a claim of the wrong type is present).
+    pub(super) fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+
     pub(super) fn lenient(self) -> Option<T> {
         match self {
             Field::Valid(v) => Some(v),

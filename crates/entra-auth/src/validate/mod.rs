@@ -17,7 +17,15 @@
 //!    accepted; `iss` equal to the issuer the discovery document declares for that version, with
 //!    `{tenantid}` filled from `tid`; `tid` present and consistent with `iss`; tenant allowed;
 //!    the signing key's own `issuer` matching the token's (or its v2 form for a v1 token), as
-//!    Microsoft.IdentityModel checks it; `scp` or `roles` present (unless opted out).
+//!    Microsoft.IdentityModel checks it; then the kind of token:
+//! 7. an **ID token** is a token without `scp`, without `azp` and without `appid`: every Entra
+//!    access token names its calling app (`azp` in v2, `appid` in v1; delegated ones also carry
+//!    `scp`), and no ID token carries any of the three. An ID token is rejected
+//!    ([`InvalidToken::IdToken`](crate::InvalidToken::IdToken)) unless the policy's
+//!    `id_token_audience` (the opt-in) is set, `ver` is `2.0` and `aud` equals it exactly; an
+//!    accepted one has no scopes and no roles in its [`Claims`](crate::Claims) (even if it lists
+//!    `roles`) and is [`TokenKind::Id`](crate::TokenKind::Id);
+//! 8. an access token must carry `scp` or `roles` (unless opted out).
 //!
 //! Rooms: `parse` (structure, header, payload: everything before the key), `verify` (the
 //! signature and the claim checks), `policy` (what the validator is told: the policy and the

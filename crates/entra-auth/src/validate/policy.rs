@@ -19,6 +19,10 @@ pub struct ValidationPolicy {
     pub allowed_tenants: AllowedTenants,
     /// Whether `scp` or `roles` is required.
     pub require_scope_or_role: bool,
+    /// The opt-in to ID tokens: `Some(client id)` accepts a v2 ID token whose `aud` is exactly
+    /// that client id; `None` (the default) rejects every ID token. What makes a token an ID
+    /// token is in the `validate` module docs (step 7).
+    pub id_token_audience: Option<String>,
     /// Whether `tid` is required (yes for Entra authorities; a custom B2C / External ID
     /// authority's tokens are matched on their exact issuer instead).
     pub require_tenant_id: bool,

@@ -2,7 +2,7 @@
 //! `parse` and `verify` with a fixed clock reading.
 
 use super::*;
-use crate::claims::{Claims, TokenVersion};
+use crate::claims::{Claims, TokenKind, TokenVersion};
 use crate::config::AllowedTenants;
 use crate::error::InvalidToken;
 use crate::keys::discovery::IssuerTemplate;
@@ -32,6 +32,7 @@ fn policy() -> ValidationPolicy {
         audiences: vec!["api-id".into(), "api://api-id".into()],
         allowed_tenants: AllowedTenants::List(HashSet::from([TID.to_owned()])),
         require_scope_or_role: true,
+        id_token_audience: None,
         require_tenant_id: true,
         realm: None,
     }
@@ -369,4 +370,171 @@ fn custom_issuer_mode() {
     c["iss"] = json!("https://b2c.example/other/v2.0/");
     let err = run_with(&sign(kid_header(), &c, &KEYS.0), &set, &p, &iss).unwrap_err();
     assert_eq!(err, InvalidToken::IssuerMismatch);
+}
+
+/// A v2 ID token as Entra issues it to a client signed in as a user: `aud` is the client id
+/// (here the API's own, `api-id`), no `scp`, no `azp`, no `appid`.
+fn id_token_claims() -> Value {
+    json!({
+        "aud": "api-id", "iss": format!("https://login.example/{TID}/v2.0"), "iat": NOW - 10,
+        "nbf": NOW - 10, "exp": NOW + 3600, "tid": TID, "ver": "2.0", "oid": "user-oid",
+        "sub": "pairwise-sub", "name": "Ada Lovelace", "preferred_username": "ada@contoso.example",
+        "nonce": "n-0S6_WzA2Mj", "sid": "0f8a1c2e-0000-4000-8000-000000000001", "uti": "uti-1",
+        "rh": "0.AAAA"
+    })
+}
+
+fn id_token_policy() -> ValidationPolicy {
+    ValidationPolicy {
+        id_token_audience: Some("api-id".into()),
+        ..policy()
+    }
+}
+
+#[test]
+fn an_id_token_is_rejected_without_the_opt_in() {
+    let set = key_set(Some("https://login.example/{tenantid}/v2.0"));
+    let t = sign(kid_header(), &id_token_claims(), &KEYS.0);
+    assert_eq!(run(&t, &set, &policy()).unwrap_err(), InvalidToken::IdToken);
+    // Not requiring scp or roles does not let ID tokens in.
+    let lax = ValidationPolicy {
+        require_scope_or_role: false,
+        ..policy()
+    };
+    assert_eq!(run(&t, &set, &lax).unwrap_err(), InvalidToken::IdToken);
+    // An ID token listing the user's app roles in the client would pass as an access token
+    // with roles if the kind were not checked.
+    let mut c = id_token_claims();
+    c["roles"] = json!(["Api.Admin"]);
+    let t = sign(kid_header(), &c, &KEYS.0);
+    assert_eq!(run(&t, &set, &policy()).unwrap_err(), InvalidToken::IdToken);
+    // A v1 ID token too.
+    let mut c = id_token_claims();
+    c["ver"] = json!("1.0");
+    c["iss"] = json!(format!("https://sts.windows.net/{TID}/"));
+    let t = sign(kid_header(), &c, &KEYS.0);
+    assert_eq!(run(&t, &set, &policy()).unwrap_err(), InvalidToken::IdToken);
+}
+
+#[test]
+fn an_id_token_is_accepted_with_the_opt_in_as_kind_id() {
+    let set = key_set(Some("https://login.example/{tenantid}/v2.0"));
+    let t = sign(kid_header(), &id_token_claims(), &KEYS.0);
+    let c = run(&t, &set, &id_token_policy()).unwrap();
+    assert_eq!(c.token_kind(), TokenKind::Id);
+    assert_eq!(c.version(), Some(TokenVersion::V2));
+    assert_eq!(c.audience(), "api-id");
+    assert_eq!(c.object_id(), Some("user-oid"));
+    assert_eq!(c.subject(), "pairwise-sub");
+    assert_eq!(c.preferred_username(), Some("ada@contoso.example"));
+    assert_eq!(c.name(), Some("Ada Lovelace"));
+    assert_eq!(c.app_id(), None);
+    assert!(c.scopes().is_empty() && c.roles().is_empty());
+    assert!(!c.is_app_only());
+    assert_eq!(c.get("nonce"), Some(&json!("n-0S6_WzA2Mj")));
+    assert!(format!("{c:?}").contains("kind: \"id\""));
+}
+
+#[test]
+fn an_id_token_grants_no_scope_role_or_calling_app() {
+    let set = key_set(Some("https://login.example/{tenantid}/v2.0"));
+    let mut claims = id_token_claims();
+    claims["roles"] = json!(["Api.Admin"]);
+    let t = sign(kid_header(), &claims, &KEYS.0);
+    let c = run(&t, &set, &id_token_policy()).unwrap();
+    assert_eq!(c.token_kind(), TokenKind::Id);
+    assert!(c.roles().is_empty() && !c.has_role("Api.Admin"));
+    assert_eq!(c.get("roles"), Some(&json!(["Api.Admin"])));
+    for require in [
+        crate::Require::any_role(["Api.Admin"]),
+        crate::Require::any_scope(["Files.Read"]).or_roles(["Api.Admin"]),
+        crate::Require::calling_apps(["api-id"]),
+    ] {
+        let err = require.check(&c).unwrap_err();
+        assert!(
+            matches!(err, crate::AuthError::InsufficientScope { .. }),
+            "{require:?}: {err:?}"
+        );
+    }
+    assert!(crate::Require::default().check(&c).is_ok());
+}
+
+#[test]
+fn the_opt_in_takes_only_v2_id_tokens_for_the_client_id() {
+    let set = key_set(Some("https://login.example/{tenantid}/v2.0"));
+    // Another accepted audience is not the client id: an ID token for it is not for this API.
+    let p = ValidationPolicy {
+        audiences: vec![
+            "api-id".into(),
+            "api://api-id".into(),
+            "other-client".into(),
+        ],
+        ..id_token_policy()
+    };
+    for aud in ["api://api-id", "other-client"] {
+        let mut c = id_token_claims();
+        c["aud"] = json!(aud);
+        let t = sign(kid_header(), &c, &KEYS.0);
+        assert_eq!(
+            run(&t, &set, &p).unwrap_err(),
+            InvalidToken::IdToken,
+            "{aud}"
+        );
+    }
+    let mut c = id_token_claims();
+    c["aud"] = json!("someone-else");
+    let t = sign(kid_header(), &c, &KEYS.0);
+    assert_eq!(
+        run(&t, &set, &p).unwrap_err(),
+        InvalidToken::AudienceMismatch
+    );
+    let mut c = id_token_claims();
+    c["ver"] = json!("1.0");
+    c["iss"] = json!(format!("https://sts.windows.net/{TID}/"));
+    let t = sign(kid_header(), &c, &KEYS.0);
+    assert_eq!(run(&t, &set, &p).unwrap_err(), InvalidToken::IdToken);
+    // Every other check still applies.
+    let mut c = id_token_claims();
+    c["exp"] = json!(NOW - 3600);
+    let t = sign(kid_header(), &c, &KEYS.0);
+    assert_eq!(run(&t, &set, &p).unwrap_err(), InvalidToken::Expired);
+    let t = sign(kid_header(), &id_token_claims(), &KEYS.1);
+    assert_eq!(run(&t, &set, &p).unwrap_err(), InvalidToken::BadSignature);
+}
+
+#[test]
+fn access_tokens_stay_access_tokens_with_the_opt_in() {
+    let set = key_set(Some("https://login.example/{tenantid}/v2.0"));
+    let p = id_token_policy();
+    let c = run(&sign(kid_header(), &claims_v2(), &KEYS.0), &set, &p).unwrap();
+    assert_eq!(c.token_kind(), TokenKind::Access);
+    assert_eq!(c.roles(), ["Api.Admin"]);
+    // A delegated token for the client id: it names its calling app.
+    let mut d = id_token_claims();
+    d["scp"] = json!("Files.Read");
+    d["azp"] = json!("spa-id");
+    d["azpacr"] = json!("0");
+    let c = run(&sign(kid_header(), &d, &KEYS.0), &set, &p).unwrap();
+    assert_eq!(c.token_kind(), TokenKind::Access);
+    assert_eq!(c.scopes(), ["Files.Read"]);
+    // Any one of the markers makes an access token, which then needs scp or roles as before:
+    // an access token without permissions is not turned into an ID token.
+    for (marker, value) in [("azp", "spa-id"), ("appid", "spa-id"), ("scp", "")] {
+        let mut c = id_token_claims();
+        c[marker] = json!(value);
+        let t = sign(kid_header(), &c, &KEYS.0);
+        assert_eq!(
+            run(&t, &set, &p).unwrap_err(),
+            InvalidToken::NoScopeOrRole,
+            "{marker}"
+        );
+    }
+    // A v1 access token (appid) without scp still reaches the claims as an access token.
+    let mut v1 = claims_v2();
+    v1["ver"] = json!("1.0");
+    v1["iss"] = json!(format!("https://sts.windows.net/{TID}/"));
+    v1["appid"] = json!("client-1");
+    v1.as_object_mut().unwrap().remove("azp");
+    let c = run(&sign(kid_header(), &v1, &KEYS.0), &set, &p).unwrap();
+    assert_eq!(c.token_kind(), TokenKind::Access);
 }

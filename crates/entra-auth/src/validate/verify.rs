@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::field::RawClaims;
 use super::parse::ParsedToken;
 use super::policy::{Issuers, ValidationPolicy};
-use crate::claims::{Claims, ClaimsInner, TokenVersion};
+use crate::claims::{Claims, ClaimsInner, TokenKind, TokenVersion};
 use crate::error::InvalidToken;
 use crate::keys::key_set::VerificationKey;
 
@@ -114,20 +114,44 @@ fn check_claims(
             return Err(InvalidToken::KeyIssuerMismatch);
         }
     }
+    // Which kind of token this is, decided on claims Entra always sets in one kind and never
+    // in the other: every access token names its calling app (`azp` in v2, `appid` in v1) and
+    // every delegated one carries `scp`; an ID token has none of the three.
+    let kind = if c.scp.is_absent() && c.azp.is_absent() && c.appid.is_absent() {
+        TokenKind::Id
+    } else {
+        TokenKind::Access
+    };
     let scp = c.scp.optional("scp")?;
     let roles = c.roles.optional("roles")?.unwrap_or_default();
-    let scopes: Vec<String> = scp
-        .as_deref()
-        .map(|s| {
-            s.split(' ')
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if policy.require_scope_or_role && scopes.is_empty() && roles.is_empty() {
-        return Err(InvalidToken::NoScopeOrRole);
-    }
+    let (scopes, roles) = match kind {
+        TokenKind::Id => {
+            // Only with the opt-in, only v2, only for the API's own client id. The `roles` an
+            // ID token may carry (the user's app roles in the client) are never exposed as
+            // roles: `Require` must not be satisfied by an ID token.
+            let accepted = version == Some(TokenVersion::V2)
+                && policy.id_token_audience.as_deref() == Some(aud.as_str());
+            if !accepted {
+                return Err(InvalidToken::IdToken);
+            }
+            (Vec::new(), Vec::new())
+        }
+        TokenKind::Access => {
+            let scopes: Vec<String> = scp
+                .as_deref()
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if policy.require_scope_or_role && scopes.is_empty() && roles.is_empty() {
+                return Err(InvalidToken::NoScopeOrRole);
+            }
+            (scopes, roles)
+        }
+    };
     let object_id = c.oid.lenient();
     let subject = c
         .sub
@@ -135,6 +159,7 @@ fn check_claims(
         .or_else(|| object_id.clone())
         .unwrap_or_default();
     Ok(Claims(Arc::new(ClaimsInner {
+        kind,
         version,
         audience: aud,
         issuer: iss,

@@ -83,6 +83,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         ],
         allowed_tenants: AllowedTenants::List(HashSet::from([DEV_TENANT_ID.to_ascii_lowercase()])),
         require_scope_or_role: true,
+        id_token_audience: None,
         require_tenant_id: true,
         realm: None,
     };
