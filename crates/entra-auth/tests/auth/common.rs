@@ -98,6 +98,7 @@ pub(crate) fn dev_config(emu: &Emulator, clock: &ManualClock) -> EntraConfigBuil
 
 async fn me(claims: Claims) -> Json<Value> {
     Json(json!({
+        "kind": claims.token_kind().as_str(),
         "ver": claims.version().map(|v| v.as_str()),
         "tid": claims.tenant_id(),
         "oid": claims.object_id(),

@@ -4,7 +4,10 @@ use crate::common;
 
 use common::{assert_invalid, dev_config, serve, setup};
 use entra_auth::{EntraAuthLayer, InvalidToken, TokenVersions};
-use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID, SigningKey, TokenVersion};
+use entra_emulator::{
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_SPA_CLIENT_ID, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_UPN,
+    SigningKey, TokenVersion,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -590,4 +593,107 @@ async fn a_custom_authority_under_a_domain_accepts_its_tenants_tokens() {
         .claim("tid", json!("12121212-3434-4545-5656-787878787878"))
         .sign();
     common::assert_rejected_for(&api, &foreign, InvalidToken::TenantNotAllowed).await;
+}
+
+/// The emulator's v2 ID token of the development user signed in to `client_id`.
+fn id_token(emu: &entra_emulator::Emulator, client_id: &str) -> String {
+    emu.id_token(DEV_TENANT_ID, DEV_USER_UPN, client_id, Some("nonce-1"))
+        .expect("the development user exists")
+}
+
+/// An API configured against the emulator with `accept_id_tokens(true)`.
+async fn setup_accepting_id_tokens(
+    configure: impl FnOnce(entra_auth::EntraConfigBuilder) -> entra_auth::EntraConfigBuilder,
+) -> (entra_emulator::Emulator, common::Api) {
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let config = configure(dev_config(&emu, &clock).accept_id_tokens(true))
+        .build()
+        .unwrap();
+    let api = serve(EntraAuthLayer::new(config), clock).await;
+    (emu, api)
+}
+
+/// Without the opt-in (the default), an ID token for the API's own client id is a 401 on every
+/// route, with its own reason.
+#[tokio::test]
+async fn an_id_token_is_refused_without_the_opt_in() {
+    let (emu, api) = setup().await;
+    let token = id_token(&emu, DEV_API_CLIENT_ID);
+    common::assert_rejected_for(&api, &token, InvalidToken::IdToken).await;
+    for path in ["/files", "/admin", "/maybe"] {
+        assert_invalid(
+            &api.get(path, Some(&token)).await,
+            InvalidToken::IdToken.public_description(),
+        );
+    }
+}
+
+/// With the opt-in, the same ID token reaches the handler as an ID token of the user, and no
+/// route that requires a scope, an app role or a calling app lets it through.
+#[tokio::test]
+async fn with_the_opt_in_an_id_token_for_the_api_is_accepted_as_kind_id() {
+    let (emu, api) = setup_accepting_id_tokens(|b| b).await;
+    let token = id_token(&emu, DEV_API_CLIENT_ID);
+    let r = api.get("/me", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["kind"], "id");
+    assert_eq!(r.body["ver"], "2.0");
+    assert_eq!(r.body["oid"], DEV_USER_ID);
+    assert_eq!(r.body["tid"], DEV_TENANT_ID);
+    assert_eq!(r.body["app_id"], json!(null));
+    assert_eq!(r.body["scp"], json!([]));
+    assert_eq!(r.body["roles"], json!([]));
+    for path in ["/files", "/admin", "/only-dev-client"] {
+        let r = api.get(path, Some(&token)).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert_eq!(r.body["error"], "insufficient_scope", "{path}");
+    }
+}
+
+/// With the opt-in, an ID token issued to another client is still a 401: by its audience, and
+/// by its kind when that client id is an accepted audience of the API.
+#[tokio::test]
+async fn with_the_opt_in_an_id_token_for_another_client_is_refused() {
+    let (emu, api) = setup_accepting_id_tokens(|b| b).await;
+    let token = id_token(&emu, DEV_SPA_CLIENT_ID);
+    common::assert_rejected_for(&api, &token, InvalidToken::AudienceMismatch).await;
+
+    let (emu, api) = setup_accepting_id_tokens(|b| {
+        b.audiences([
+            DEV_API_CLIENT_ID.to_owned(),
+            format!("api://{DEV_API_CLIENT_ID}"),
+            DEV_SPA_CLIENT_ID.to_owned(),
+        ])
+    })
+    .await;
+    let token = id_token(&emu, DEV_SPA_CLIENT_ID);
+    common::assert_rejected_for(&api, &token, InvalidToken::IdToken).await;
+    let own = id_token(&emu, DEV_API_CLIENT_ID);
+    assert_eq!(api.get("/me", Some(&own)).await.status, 200);
+}
+
+/// With the opt-in, access tokens are judged as before and say so.
+#[tokio::test]
+async fn with_the_opt_in_access_tokens_still_work_and_say_access() {
+    let (emu, api) = setup_accepting_id_tokens(|b| b).await;
+    let app = emu.token().sign();
+    let r = api.get("/admin", Some(&app)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["kind"], "access");
+    assert_eq!(r.body["app_id"], DEV_CLIENT_ID);
+    let user = emu
+        .token()
+        .user(DEV_USER_UPN)
+        .client_app(DEV_SPA_CLIENT_ID)
+        .scopes("Files.Read")
+        .sign();
+    let r = api.get("/files", Some(&user)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["kind"], "access");
+    assert_eq!(r.body["oid"], DEV_USER_ID);
+    assert_eq!(r.body["scp"], json!(["Files.Read"]));
+    // An access token without scp or roles is still refused as one, not taken for an ID token.
+    let bare = emu.token().remove_claim("roles").sign();
+    common::assert_rejected_for(&api, &bare, InvalidToken::NoScopeOrRole).await;
 }
