@@ -60,21 +60,37 @@
 //! [`Emulator::grant_user_consent`]) or a configuration file ([`EmulatorConfig`]). Apps expose
 //! delegated scopes ([`App::scope`]), app roles for users, applications or both
 //! ([`App::app_role_for`]), redirect URIs per [`Platform`] and the permissions they request
-//! ([`App::requests`]). The password grant (ROPC) signs them in at the v2 token endpoint; the
-//! sign-in page and the other user flows are not served yet.
+//! ([`App::requests`]).
 //!
-//! # The password grant (ROPC)
+//! # Signing users in
 //!
-//! `grant_type=password` with `username`, `password`, `scope` and `client_id` (plus the client's
-//! secret or assertion for a confidential client; a public client, one with no credential, sends
-//! none and gets `azpacr`/`appidacr` `"0"`). `scope` holds `{resource}/{scope}` values of one
-//! resource (or `{resource}/.default`: the client's requested permissions on it) and optionally
-//! `openid`, `profile`, `email`, `offline_access`. Only member users with a password get a token;
-//! the scopes must be consented ([`Emulator::missing_consent`]). The response has `token_type`,
-//! `scope` (the granted scopes), `expires_in`, `ext_expires_in`, `access_token`, `id_token` when
-//! `openid` was asked and `client_info` when `client_info=1`. No `refresh_token` is issued (not
-//! even for `offline_access`): refresh tokens come later with the refresh grant. v2 endpoint
-//! only; the discovery documents advertise nothing new.
+//! The v2 user flows are served: `/{tenant}/oauth2/v2.0/authorize` with a server-rendered
+//! sign-in page (a button per user, a password field for users that have one), a consent page
+//! and a session cookie; at the token endpoint the authorization code (+ PKCE), refresh token
+//! (rotated; a reuse revokes the family), device code (`/{tenant}/oauth2/v2.0/devicecode` and the
+//! `/devicelogin` page), password (ROPC) and on-behalf-of grants; `/{tenant}/oauth2/v2.0/logout`,
+//! `/oidc/userinfo` and Microsoft Graph's `GET /v1.0/me`. Every user grant checks consent
+//! ([`Emulator::missing_consent`]) and answers with `token_type`, `scope`, `expires_in`,
+//! `ext_expires_in`, `access_token`, `refresh_token` when `offline_access` was asked, `id_token`
+//! when `openid` was asked, `client_info` when `client_info=1`. [`Emulator::sign_in_url`] gives a
+//! ready authorization URL; [`EmulatorBuilder::auto_sign_in`] approves without pages for headless
+//! tests; [`EmulatorBuilder::clock`] makes expiry testable without sleeping. The crate README
+//! lists every parameter and error code.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), entra_emulator::EmulatorError> {
+//! use entra_emulator::{Emulator, DEV_SPA_CLIENT_ID, DEV_TENANT_ID, DEV_USER_UPN};
+//!
+//! // Every sign-in is approved as Adele, without the page.
+//! let emu = Emulator::builder().auto_sign_in(DEV_USER_UPN).start().await?;
+//! let url = emu.sign_in_url(DEV_TENANT_ID, DEV_SPA_CLIENT_ID, "http://localhost:3000/");
+//! assert!(url.contains("code_challenge_method=S256"));
+//! // A browser (or reqwest) opening `url` is redirected to http://localhost:3000/?code=...;
+//! // redeem the code with code_verifier = Emulator::SIGN_IN_URL_VERIFIER.
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
 //!
 //! # Keys
 //!
@@ -106,20 +122,22 @@
 //! Lifetimes are random between 60 and 90 minutes. When the resource app has app-specific keys
 //! ([`Emulator::add_app_key`]) its tokens are signed with the newest of them.
 //!
-//! Delegated tokens (the password grant, [`TokenBuilder::user`]) carry the user instead: `name`,
+//! Delegated tokens (the user grants, [`TokenBuilder::user`]) carry the user instead: `name`,
 //! `oid`, `sub` pairwise per client app, `preferred_username` (v2) or `upn` + `unique_name` (v1),
 //! `given_name`/`family_name` when known, `amr: ["pwd"]`, `scp` (the granted scopes), `roles`
 //! assigned to the user on the resource (omitted when none), `azpacr`/`appidacr` `"0"` for a
 //! public client, no `idtyp`; `groups` only when asked ([`TokenBuilder::groups_claim`]), and past
 //! 200 groups Entra's overage form (`_claim_names: {"groups": "src1"}` and `_claim_sources`).
-//! ID tokens ([`Emulator::id_token`], or the password grant with `openid`) are v2: `aud` = the
-//! client id, `iss`, `iat`, `nbf`, `exp`, `name`, `oid`, `preferred_username`, `email` when the
-//! user has mail, pairwise `sub`, `tid`, `nonce` when given, `sid`, `rh`, `uti`, `ver`.
+//! ID tokens ([`Emulator::id_token`], or any user grant with `openid`) are v2: `aud` = the
+//! client id, `iss`, `iat`, `nbf`, `exp`, `name`, `oid`, `preferred_username`, `email` when
+//! `email` was asked and the user has mail, pairwise `sub`, `tid`, `nonce` when given, `sid` (the
+//! sign-in session's), `rh`, `uti`, `ver`.
 
 // The rooms: `directory` (tenants, apps, credentials, configuration), `urls` (every path
-// template), `http` (one file per endpoint family), `mint` (claim sets and signing), `faults`
-// (fault injection and the request log), `keys` (signing keys), `emulator`/`builder` (the
-// public handle), `state` (what they share).
+// template), `http` (one file per endpoint family), `store` (sessions, codes, refresh tokens,
+// device codes), `mint` (claim sets and signing), `faults` (fault injection and the request
+// log), `keys` (signing keys), `emulator`/`builder` (the public handle), `state` (what they
+// share).
 mod builder;
 #[cfg(feature = "cli")]
 pub mod cli;
