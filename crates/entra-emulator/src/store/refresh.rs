@@ -47,7 +47,9 @@ impl RefreshTokens {
         }
     }
 
-    /// Keep a new token of `family` until `expires_at`.
+    /// Keep a new token of `family` until `expires_at`. A single-page app's token never
+    /// outlives its family's first one: as in Entra, the tokens a SPA's refresh token is
+    /// exchanged for carry over its expiry, so a SPA signs in again every 24 hours.
     pub(crate) fn insert(
         &mut self,
         token: String,
@@ -57,6 +59,13 @@ impl RefreshTokens {
         expires_at: i64,
         now: i64,
     ) {
+        let expires_at = if spa {
+            self.tokens
+                .find(now, |g| g.family == family)
+                .map_or(expires_at, |(_, g)| expires_at.min(g.expires_at))
+        } else {
+            expires_at
+        };
         let grant = RefreshGrant {
             approval,
             family,
@@ -68,11 +77,22 @@ impl RefreshTokens {
         self.tokens.insert(token, grant, keep_until, now);
     }
 
-    /// Redeem `token`: valid once.
-    pub(crate) fn redeem(&mut self, token: &str, now: i64) -> Redeemed {
+    /// Redeem `token`: valid once. `owner` says whether the token belongs to the one
+    /// presenting it (its tenant and client); a token presented by anyone else is invalid to
+    /// them and left as it was, so that another client can neither spend it nor, by spending
+    /// it, make its owner's next refresh look like a reuse that revokes the family.
+    pub(crate) fn redeem(
+        &mut self,
+        token: &str,
+        now: i64,
+        owner: impl FnOnce(&Approval) -> bool,
+    ) -> Redeemed {
         let Some(grant) = self.tokens.get_mut(token, now) else {
             return Redeemed::Invalid;
         };
+        if !owner(&grant.approval) {
+            return Redeemed::Invalid;
+        }
         if grant.expires_at <= now {
             return Redeemed::Expired { spa: grant.spa };
         }
@@ -113,16 +133,16 @@ mod tests {
     fn a_token_is_redeemed_once_and_its_reuse_revokes_the_family() {
         let mut r = RefreshTokens::new(10);
         r.insert("rt1".into(), approval(), "f".into(), false, 1000, 0);
-        assert!(matches!(r.redeem("rt1", 1), Redeemed::Valid(_)));
+        assert!(matches!(r.redeem("rt1", 1, |_| true), Redeemed::Valid(_)));
         r.insert("rt2".into(), approval(), "f".into(), false, 1000, 1);
         r.insert("other".into(), approval(), "g".into(), false, 1000, 1);
-        assert!(matches!(r.redeem("rt1", 2), Redeemed::Reused));
+        assert!(matches!(r.redeem("rt1", 2, |_| true), Redeemed::Reused));
         assert!(
-            matches!(r.redeem("rt2", 2), Redeemed::Invalid),
+            matches!(r.redeem("rt2", 2, |_| true), Redeemed::Invalid),
             "the family is revoked"
         );
-        assert!(matches!(r.redeem("other", 2), Redeemed::Valid(_)));
-        assert!(matches!(r.redeem("nope", 2), Redeemed::Invalid));
+        assert!(matches!(r.redeem("other", 2, |_| true), Redeemed::Valid(_)));
+        assert!(matches!(r.redeem("nope", 2, |_| true), Redeemed::Invalid));
     }
 
     #[test]
@@ -131,12 +151,45 @@ mod tests {
         r.insert("web".into(), approval(), "f".into(), false, 100, 0);
         r.insert("spa".into(), approval(), "g".into(), true, 100, 0);
         assert!(matches!(
-            r.redeem("web", 100),
+            r.redeem("web", 100, |_| true),
             Redeemed::Expired { spa: false }
         ));
         assert!(matches!(
-            r.redeem("spa", 100),
+            r.redeem("spa", 100, |_| true),
             Redeemed::Expired { spa: true }
+        ));
+    }
+
+    #[test]
+    fn a_spa_token_keeps_its_familys_expiry_and_others_get_their_own() {
+        let mut r = RefreshTokens::new(10);
+        r.insert("spa1".into(), approval(), "s".into(), true, 100, 0);
+        assert!(matches!(r.redeem("spa1", 50, |_| true), Redeemed::Valid(_)));
+        r.insert("spa2".into(), approval(), "s".into(), true, 150, 50);
+        assert!(matches!(
+            r.redeem("spa2", 100, |_| true),
+            Redeemed::Expired { spa: true }
+        ));
+        r.insert("web1".into(), approval(), "w".into(), false, 100, 0);
+        assert!(matches!(r.redeem("web1", 50, |_| true), Redeemed::Valid(_)));
+        r.insert("web2".into(), approval(), "w".into(), false, 150, 50);
+        assert!(matches!(
+            r.redeem("web2", 100, |_| true),
+            Redeemed::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn a_token_presented_by_another_owner_is_invalid_to_them_and_left_unspent() {
+        let mut r = RefreshTokens::new(10);
+        r.insert("rt".into(), approval(), "f".into(), false, 1000, 0);
+        assert!(matches!(
+            r.redeem("rt", 1, |a| a.client_id == "other"),
+            Redeemed::Invalid
+        ));
+        assert!(matches!(
+            r.redeem("rt", 2, |a| a.client_id == "c"),
+            Redeemed::Valid(_)
         ));
     }
 
@@ -145,6 +198,6 @@ mod tests {
         let mut r = RefreshTokens::new(10);
         r.insert("rt".into(), approval(), "f".into(), false, 1000, 0);
         r.revoke_user("t", "u");
-        assert!(matches!(r.redeem("rt", 1), Redeemed::Invalid));
+        assert!(matches!(r.redeem("rt", 1, |_| true), Redeemed::Invalid));
     }
 }

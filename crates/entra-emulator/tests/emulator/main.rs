@@ -9,3 +9,4 @@ mod keys;
 mod minting;
 mod serving;
 mod token;
+mod user_flows;

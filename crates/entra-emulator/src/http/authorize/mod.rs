@@ -166,6 +166,11 @@ fn proceed(
         Err(e) => return refuse(state, &request, &e),
     };
     if !check.admin_only.is_empty() {
+        // `prompt=none` never shows a page, this one neither: the error goes back.
+        if request.prompt == Prompt::None {
+            let e = AadError::interaction_required(&request.client_id, &check.admin_only);
+            return refuse(state, &request, &e);
+        }
         return pages::error(&AadError::admin_approval_required(
             &request.client_id,
             &check.admin_only,

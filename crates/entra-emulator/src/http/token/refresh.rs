@@ -5,7 +5,7 @@
 use super::TokenRequest;
 use crate::http::AadError;
 use crate::state::{State, lock};
-use crate::store::{Redeemed, RefreshGrant};
+use crate::store::{Approval, Redeemed, RefreshGrant};
 
 /// Redeem the request's refresh token for `client_id`; returns the grant and the scope to
 /// issue for.
@@ -19,16 +19,15 @@ pub(super) fn redeem(
         .get("refresh_token")
         .ok_or_else(|| AadError::missing_parameter("refresh_token"))?;
     let now = state.now();
-    let grant = match lock(&state.store.refresh).redeem(token, now) {
+    // Bound to the tenant and the client: anyone else gets `invalid_grant` without spending it.
+    let owner = |a: &Approval| a.tid == request.tid && a.client_id.eq_ignore_ascii_case(client_id);
+    let grant = match lock(&state.store.refresh).redeem(token, now, owner) {
         Redeemed::Valid(grant) => grant,
         Redeemed::Reused | Redeemed::Invalid => return Err(AadError::invalid_grant()),
         Redeemed::Expired { spa: true } => return Err(AadError::spa_refresh_token_expired()),
         Redeemed::Expired { spa: false } => return Err(AadError::expired_grant()),
     };
     let a = &grant.approval;
-    if a.tid != request.tid || !a.client_id.eq_ignore_ascii_case(client_id) {
-        return Err(AadError::invalid_grant());
-    }
     // Like Entra's, the refresh token is multi-resource: `scope` may narrow the grant or name
     // another resource; consent decides what is issued, when the tokens are made.
     let scope = form.get("scope").unwrap_or(&a.scope).to_owned();

@@ -1,0 +1,190 @@
+//! The refresh token grant: rotation, reuse revoking the family, revocation, lifetimes.
+
+use std::time::Duration;
+
+use entra_core::ManualClock;
+
+use super::*;
+
+fn refresh_token(body: &Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh token: {body}"))
+        .to_owned()
+}
+
+async fn emulator_with_clock() -> (Emulator, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    (emu, clock)
+}
+
+const DAY: u64 = 24 * 3600;
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_each_works_once() {
+    let emu = Emulator::start().await.unwrap();
+    let first = spa_tokens(&emu).await;
+    let rt1 = refresh_token(&first);
+    let resp = refresh(&emu, &rt1, Some(SPA_ORIGIN)).await;
+    assert_eq!(resp.headers()["access-control-allow-origin"], SPA_ORIGIN);
+    let second = tokens(resp).await;
+    let rt2 = refresh_token(&second);
+    assert_ne!(rt1, rt2, "rotated");
+    assert_eq!(second["scope"], format!("{} offline_access", files_read()));
+    let keys = dev_jwks(&emu).await;
+    let issuer = emu.issuer_v2(DEV_TENANT_ID);
+    let at = second["access_token"].as_str().unwrap();
+    let c = verify_with_jwks(at, &keys, DEV_API_CLIENT_ID, &issuer).unwrap();
+    assert_eq!(c["scp"], "Files.Read");
+    assert_eq!(c["oid"], DEV_USER_ID);
+    let id = second["id_token"].as_str().unwrap();
+    let i = verify_with_jwks(id, &keys, DEV_SPA_CLIENT_ID, &issuer).unwrap();
+    assert_eq!(
+        i["sid"],
+        payload(first["id_token"].as_str().unwrap())["sid"]
+    );
+    // The new token works (once), and so on.
+    let third = tokens(refresh(&emu, &rt2, Some(SPA_ORIGIN)).await).await;
+    assert_ne!(refresh_token(&third), rt2);
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_is_70000_and_revokes_its_family() {
+    let emu = Emulator::start().await.unwrap();
+    let rt1 = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let other_family = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let rt2 = refresh_token(&tokens(refresh(&emu, &rt1, None).await).await);
+    let rt3 = refresh_token(&tokens(refresh(&emu, &rt2, None).await).await);
+    // rt1 comes back (stolen?): refused, and every token of its family with it.
+    assert_aad_error(refresh(&emu, &rt1, None).await, 400, "invalid_grant", 70000).await;
+    assert_aad_error(refresh(&emu, &rt3, None).await, 400, "invalid_grant", 70000).await;
+    assert_aad_error(refresh(&emu, &rt2, None).await, 400, "invalid_grant", 70000).await;
+    // Another sign-in's tokens are another family.
+    tokens(refresh(&emu, &other_family, None).await).await;
+}
+
+#[tokio::test]
+async fn an_unknown_refresh_token_or_one_of_another_client_is_70000() {
+    let emu = Emulator::start().await.unwrap();
+    assert_aad_error(
+        refresh(&emu, "1.not-a-refresh-token", None).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+    let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_CLIENT_ID),
+        ("client_secret", DEV_CLIENT_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    let resp = token_post(&emu, &form, None).await;
+    assert_aad_error(resp, 400, "invalid_grant", 70000).await;
+}
+
+#[tokio::test]
+async fn revoke_refresh_tokens_ends_every_token_of_that_user_only() {
+    let emu = Emulator::start().await.unwrap();
+    let adele_spa = refresh_token(&spa_tokens(&emu).await);
+    let adele_cli = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let alex = refresh_token(&cli_tokens(&emu, DEV_SECOND_USER_UPN).await);
+    emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_USER_UPN);
+    assert_aad_error(
+        refresh(&emu, &adele_spa, Some(SPA_ORIGIN)).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+    assert_aad_error(
+        refresh(&emu, &adele_cli, None).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+    let body = tokens(refresh(&emu, &alex, None).await).await;
+    assert_eq!(
+        payload(body["access_token"].as_str().unwrap())["oid"],
+        DEV_SECOND_USER_ID
+    );
+    // By object id too; signing in again gives working tokens.
+    emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_SECOND_USER_ID);
+    let alex2 = refresh_token(&body);
+    assert_aad_error(
+        refresh(&emu, &alex2, None).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+    let fresh = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    tokens(refresh(&emu, &fresh, None).await).await;
+}
+
+#[tokio::test]
+async fn a_spa_refresh_token_expires_after_24_hours_700084() {
+    let (emu, clock) = emulator_with_clock().await;
+    let a = refresh_token(&spa_tokens(&emu).await);
+    let b = refresh_token(&spa_tokens(&emu).await);
+    clock.advance(Duration::from_secs(DAY - 1));
+    tokens(refresh(&emu, &a, Some(SPA_ORIGIN)).await).await;
+    clock.advance(Duration::from_secs(2));
+    let resp = refresh(&emu, &b, Some(SPA_ORIGIN)).await;
+    assert_aad_error(resp, 400, "invalid_grant", 700084).await;
+}
+
+#[tokio::test]
+async fn refreshing_does_not_extend_a_spa_refresh_tokens_24_hours() {
+    let (emu, clock) = emulator_with_clock().await;
+    let rt1 = refresh_token(&spa_tokens(&emu).await);
+    clock.advance(Duration::from_secs(23 * 3600));
+    let rt2 = refresh_token(&tokens(refresh(&emu, &rt1, Some(SPA_ORIGIN)).await).await);
+    clock.advance(Duration::from_secs(3600 + 1));
+    // The rotated token carries the first one's expiry (Entra: a new sign-in every 24 hours).
+    let resp = refresh(&emu, &rt2, Some(SPA_ORIGIN)).await;
+    assert_aad_error(resp, 400, "invalid_grant", 700084).await;
+}
+
+#[tokio::test]
+async fn a_public_client_refresh_token_lasts_90_days_then_70008() {
+    let (emu, clock) = emulator_with_clock().await;
+    let a = refresh_token(&cli_tokens(&emu, DEV_SECOND_USER_UPN).await);
+    let b = refresh_token(&cli_tokens(&emu, DEV_SECOND_USER_UPN).await);
+    // Past a SPA's 24 hours: still fine, and the new token gets 90 days of its own.
+    clock.advance(Duration::from_secs(DAY + 1));
+    let a2 = refresh_token(&tokens(refresh(&emu, &a, None).await).await);
+    clock.advance(Duration::from_secs(89 * DAY));
+    let resp = refresh(&emu, &b, None).await;
+    assert_aad_error(resp, 400, "invalid_grant", 70008).await;
+    tokens(refresh(&emu, &a2, None).await).await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_refused_to_another_client_still_works_for_its_own() {
+    let emu = Emulator::start().await.unwrap();
+    let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_CLIENT_ID),
+        ("client_secret", DEV_CLIENT_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    assert_aad_error(
+        token_post(&emu, &form, None).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+    // Another client cannot spend (and so revoke) the user's refresh token.
+    let next = refresh_token(&tokens(refresh(&emu, &rt, None).await).await);
+    tokens(refresh(&emu, &next, None).await).await;
+}
