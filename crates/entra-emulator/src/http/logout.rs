@@ -2,8 +2,9 @@
 //! browser's session and returns to `post_logout_redirect_uri` when the tenant's apps
 //! registered it, with `state`; otherwise a page says the user signed out.
 
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 
@@ -13,13 +14,22 @@ use super::{Shared, resolve_tenant};
 use crate::directory::{Platform, TenantName};
 use crate::state::{State, lock, read};
 
-/// The end-session route.
+/// The end-session route: the parameters in the query (GET), or form-encoded in the body
+/// (POST, as OpenID Connect RP-Initiated Logout allows; a POST's query counts when its body
+/// has none).
 pub(crate) fn route() -> MethodRouter<Shared> {
     let handle = |AxState(state): AxState<Shared>,
                   Path(tenant): Path<String>,
+                  method: Method,
                   RawQuery(query): RawQuery,
-                  headers: HeaderMap| async move {
-        let params = Form::parse(query.unwrap_or_default().as_bytes());
+                  headers: HeaderMap,
+                  body: Bytes| async move {
+        let query = query.unwrap_or_default();
+        let params = if method == Method::POST && !body.is_empty() {
+            Form::parse(&body)
+        } else {
+            Form::parse(query.as_bytes())
+        };
         clear_cookie(logout(&state, &tenant, &params, &headers))
     };
     get(handle).post(handle)

@@ -1,12 +1,18 @@
 //! Who the signed-in user is, for a Microsoft Graph token: the OpenID Connect userinfo endpoint
 //! (`/oidc/userinfo`, and v1's `/{tenant}/openid/userinfo`) and a minimal Microsoft Graph
-//! `GET /v1.0/me`, so that a sign-in and on-behalf-of to Graph work end to end offline.
+//! `GET /v1.0/me`, so that a sign-in and on-behalf-of to Graph work end to end offline. Both
+//! answer CORS for any origin, as Graph does for single-page apps.
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::State as AxState;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
+use tower_http::cors::{Any, CorsLayer};
 
 use super::{Shared, bearer, json_response};
 use crate::directory::{GRAPH_APP_ID, GRAPH_RESOURCE, User};
@@ -32,24 +38,32 @@ pub(crate) fn route() -> MethodRouter<Shared> {
             Err(why) => challenge(why),
         }
     };
-    get(handle).post(handle)
+    cross_origin(get(handle).post(handle), &[Method::GET, Method::POST])
 }
 
 /// `GET /v1.0/me`: the user's Graph profile, for a Graph token with `User.Read` (or
 /// `User.ReadBasic.All`).
 pub(crate) fn graph_me_route() -> MethodRouter<Shared> {
-    get(
+    let route = get(
         |AxState(state): AxState<Shared>, headers: HeaderMap| async move {
-            let (claims, user) = match graph_user(&state, &headers) {
-                Ok(found) => found,
-                Err(why) => {
-                    return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", why);
-                }
+            let unauthenticated =
+                |why| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", why);
+            let claims = match graph_claims(&state, &headers) {
+                Ok(claims) => claims,
+                Err(why) => return unauthenticated(why),
             };
-            let scp = claims
-                .get("scp")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            // An app-only token (no `scp`) names no user: Graph answers 400, whatever its roles.
+            let Some(scp) = claims.get("scp").and_then(Value::as_str) else {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "/me request is only valid with delegated authentication flow.",
+                );
+            };
+            let user = match token_user(&state, &claims) {
+                Ok(user) => user,
+                Err(why) => return unauthenticated(why),
+            };
             let allowed = scp.split(' ').any(|s| {
                 s.eq_ignore_ascii_case("User.Read") || s.eq_ignore_ascii_case("User.ReadBasic.All")
             });
@@ -76,7 +90,42 @@ pub(crate) fn graph_me_route() -> MethodRouter<Shared> {
             });
             json_response(&body, "no-store")
         },
-    )
+    );
+    cross_origin(route, &[Method::GET])
+}
+
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE_SECS: u64 = 86400;
+
+/// CORS for any origin, as Graph answers: a single-page app calls `/v1.0/me` and userinfo
+/// from the browser with its bearer token (no cookies), so the preflight for `Authorization`
+/// must pass, and the challenge of a refusal must be readable.
+fn cross_origin(route: MethodRouter<Shared>, methods: &[Method]) -> MethodRouter<Shared> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(methods.to_vec())
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("client-request-id"),
+        ])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static("client-request-id"),
+            HeaderName::from_static("request-id"),
+        ])
+        .max_age(Duration::from_secs(PREFLIGHT_MAX_AGE_SECS));
+    // `json_response` sets `Access-Control-Allow-Origin` itself; the CORS layer alone decides.
+    route
+        .layer::<_, Infallible>(middleware::map_response(strip_allow_origin))
+        .layer::<_, Infallible>(cors)
+}
+
+async fn strip_allow_origin(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    response
 }
 
 /// The claims of a live Graph token the emulator issued, and its user.
@@ -84,6 +133,13 @@ fn graph_user(
     state: &State,
     headers: &HeaderMap,
 ) -> Result<(Map<String, Value>, User), &'static str> {
+    let claims = graph_claims(state, headers)?;
+    let user = token_user(state, &claims)?;
+    Ok((claims, user))
+}
+
+/// The claims of the request's bearer token, when it is a live Graph token the emulator issued.
+fn graph_claims(state: &State, headers: &HeaderMap) -> Result<Map<String, Value>, &'static str> {
     let token = bearer::from_headers(headers).ok_or("no bearer token")?;
     let claims = bearer::verify(state, token)?;
     let aud = claims
@@ -97,6 +153,11 @@ fn graph_user(
     if !for_graph {
         return Err("the token is not for Microsoft Graph");
     }
+    Ok(claims)
+}
+
+/// The directory user a token names (`tid`, `oid`).
+fn token_user(state: &State, claims: &Map<String, Value>) -> Result<User, &'static str> {
     let tid = claims
         .get("tid")
         .and_then(Value::as_str)
@@ -110,7 +171,7 @@ fn graph_user(
         .and_then(|t| t.user(oid))
         .cloned()
         .ok_or("the user no longer exists")?;
-    Ok((claims, user))
+    Ok(user)
 }
 
 /// 401 with an RFC 6750 challenge, as Entra's userinfo endpoint answers.

@@ -10,3 +10,4 @@ mod minting;
 mod serving;
 mod token;
 mod user_flows;
+mod user_flows2;
