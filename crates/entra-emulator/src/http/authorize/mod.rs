@@ -93,7 +93,10 @@ fn authorize(state: &State, tenant: &str, params: &Form, headers: &HeaderMap) ->
 /// Sign in for a checked request: silently with a session (unless `prompt` asks for a page),
 /// as the auto sign-in user, or on the sign-in page.
 pub(crate) fn begin(state: &State, request: AuthorizationRequest, headers: &HeaderMap) -> Response {
-    let session = current_session(state, headers, &request.tid);
+    // A `login_hint` naming someone else than the signed-in user: that session does not sign
+    // in silently (`prompt=none` gets `login_required`, otherwise the page, hint first).
+    let session = current_session(state, headers, &request.tid)
+        .filter(|s| hint_names_session_user(state, &request, s));
     match (request.prompt, session) {
         (Prompt::None, None) => refuse(state, &request, &AadError::login_required()),
         (Prompt::None | Prompt::Default | Prompt::Consent, Some(session)) => {
@@ -107,6 +110,28 @@ pub(crate) fn begin(state: &State, request: AuthorizationRequest, headers: &Head
             show_sign_in(state, request, session.as_ref(), None)
         }
     }
+}
+
+/// Does the request's `login_hint` (UPN, mail or object id) name the session's user? True
+/// without a hint.
+fn hint_names_session_user(
+    state: &State,
+    request: &AuthorizationRequest,
+    session: &Session,
+) -> bool {
+    let Some(hint) = request.login_hint.as_deref() else {
+        return true;
+    };
+    let directory = read(&state.directory);
+    directory
+        .tenant(&request.tid)
+        .and_then(|t| t.user(&session.user_oid))
+        .is_some_and(|u| {
+            u.is(hint)
+                || u.mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(hint))
+        })
 }
 
 /// Keep the request and show the sign-in page for it.

@@ -145,6 +145,18 @@ async fn a_wrong_password_shows_the_page_again_with_an_alert_and_no_code() {
         assert!(set_session_cookie(&resp).is_some());
         assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
     }
+    // A user the tenant does not have: the page again, with an alert.
+    let page_before = html(AuthRequest::spa(&pkce()).send(&emu, None).await, 200).await;
+    let flow = input_value(&page_before, "flow");
+    let resp = browser()
+        .post(format!("{}{}", emu.base_url(), form_action(&page_before)))
+        .form(&[("flow", flow.as_str()), ("user", "mallory@evil.example")])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_session_cookie(&resp).is_none());
+    let again = html(resp, 200).await;
+    assert!(again.contains("not in the tenant"), "{again}");
     // A page answered once cannot be answered again (the request is forgotten).
     let first = submit_sign_in(&emu, &page, DEV_SECOND_USER_UPN, None).await;
     assert_eq!(first.status(), 302);
@@ -354,6 +366,8 @@ async fn the_consent_page_accepted_records_consent_and_the_next_sign_in_skips_it
         .await;
     let consent = html(resp, 200).await;
     assert!(consent.contains("name=\"decision\""), "{consent}");
+    let resp = submit_consent(&emu, &consent, "accept", Some(&cookie)).await;
+    assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
 }
 
 #[tokio::test]
@@ -678,5 +692,70 @@ async fn a_sign_in_page_answered_after_30_minutes_is_50196() {
     assert!(set_session_cookie(&resp).is_none());
     assert_error_page(resp, 400, 50196).await;
     let resp = submit_sign_in(&emu, &in_time, DEV_SECOND_USER_UPN, None).await;
+    assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_login_hint_for_someone_else_than_the_signed_in_user_does_not_sign_in_silently() {
+    let emu = Emulator::start().await.unwrap();
+    let signed = sign_in(&emu, &AuthRequest::spa(&pkce()), DEV_SECOND_USER_UPN).await;
+    // The hint names the signed-in user (any case, by UPN or object id): silent.
+    for hint in [
+        DEV_SECOND_USER_UPN.to_uppercase(),
+        DEV_SECOND_USER_ID.to_owned(),
+    ] {
+        let resp = AuthRequest::spa(&pkce())
+            .set("prompt", "none")
+            .set("login_hint", &hint)
+            .send(&emu, Some(&signed.cookie))
+            .await;
+        let p = redirected_query(&resp, SPA_REDIRECT);
+        assert_eq!(p["session_state"], signed.session_state, "{hint}");
+    }
+    // Someone else: prompt=none cannot sign them in, and without it the page asks.
+    let resp = AuthRequest::spa(&pkce())
+        .set("prompt", "none")
+        .set("login_hint", DEV_USER_UPN)
+        .send(&emu, Some(&signed.cookie))
+        .await;
+    assert_redirected_error(&resp, SPA_REDIRECT, "login_required", 50058, Some("st-1"));
+    let resp = AuthRequest::spa(&pkce())
+        .set("login_hint", DEV_USER_UPN)
+        .send(&emu, Some(&signed.cookie))
+        .await;
+    let page = html(resp, 200).await;
+    assert_eq!(
+        input_values(&page, "user"),
+        [DEV_USER_UPN, DEV_SECOND_USER_UPN]
+    );
+}
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_secure() {
+    let emu = Emulator::builder().tls(true).start().await.unwrap();
+    assert!(emu.base_url().starts_with("https://"));
+    let pem = emu.ca_certificate_pem().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let request = AuthRequest::spa(&pkce());
+    let page = html(client.get(request.url(&emu)).send().await.unwrap(), 200).await;
+    let flow = input_value(&page, "flow");
+    let resp = client
+        .post(format!("{}{}", emu.base_url(), form_action(&page)))
+        .form(&[("flow", flow.as_str()), ("user", DEV_SECOND_USER_UPN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let attrs: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attrs.contains(&"Secure"), "{attrs:?}");
+    assert!(
+        attrs.contains(&"HttpOnly") && attrs.contains(&"SameSite=Lax"),
+        "{attrs:?}"
+    );
     assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
 }

@@ -188,3 +188,40 @@ async fn a_refresh_token_refused_to_another_client_still_works_for_its_own() {
     let next = refresh_token(&tokens(refresh(&emu, &rt, None).await).await);
     tokens(refresh(&emu, &next, None).await).await;
 }
+
+#[tokio::test]
+async fn a_refresh_may_ask_for_another_consented_resource_and_keeps_rotating() {
+    let emu = Emulator::start().await.unwrap();
+    let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_SPA_CLIENT_ID),
+        ("refresh_token", rt.as_str()),
+        (
+            "scope",
+            "https://graph.microsoft.com/User.Read offline_access",
+        ),
+    ];
+    let body = tokens(token_post(&emu, &form, None).await).await;
+    let at = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(at["aud"], GRAPH_RESOURCE);
+    assert_eq!(at["scp"], "User.Read");
+    assert!(body.get("id_token").is_none(), "no openid asked: {body}");
+    // The new token continues the family with the narrowed scope.
+    let next = refresh_token(&body);
+    let body = tokens(refresh(&emu, &next, None).await).await;
+    assert_eq!(
+        payload(body["access_token"].as_str().unwrap())["aud"],
+        GRAPH_RESOURCE
+    );
+    let last = refresh_token(&body);
+    // The first token is spent; its reuse revokes the family.
+    assert_aad_error(refresh(&emu, &rt, None).await, 400, "invalid_grant", 70000).await;
+    assert_aad_error(
+        refresh(&emu, &last, None).await,
+        400,
+        "invalid_grant",
+        70000,
+    )
+    .await;
+}
