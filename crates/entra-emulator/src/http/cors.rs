@@ -34,6 +34,13 @@ pub(crate) fn token_endpoint(state: &Shared, route: MethodRouter<Shared>) -> Met
             header::HeaderName::from_static("x-client-cpu"),
             header::HeaderName::from_static("x-ms-lib-capability"),
             header::HeaderName::from_static("return-client-request-id"),
+            // MSAL.js: the account's routing hint on silent token requests, and server
+            // telemetry.
+            header::HeaderName::from_static("x-anchormailbox"),
+            header::HeaderName::from_static("x-client-current-telemetry"),
+            header::HeaderName::from_static("x-client-last-telemetry"),
+            header::HeaderName::from_static("x-app-name"),
+            header::HeaderName::from_static("x-app-ver"),
         ])
         .expose_headers([header::HeaderName::from_static("client-request-id")])
         .max_age(std::time::Duration::from_secs(PREFLIGHT_MAX_AGE_SECS));

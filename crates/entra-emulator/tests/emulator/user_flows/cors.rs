@@ -37,6 +37,44 @@ async fn a_preflight_from_a_spa_redirect_uris_origin_is_allowed() {
 }
 
 #[tokio::test]
+async fn a_preflight_allows_the_headers_msal_js_sends() {
+    let emu = Emulator::start().await.unwrap();
+    // A silent refresh for a known account carries its routing hint; telemetry and library
+    // headers come along.
+    let asked = [
+        "x-anchormailbox",
+        "x-client-current-telemetry",
+        "x-client-last-telemetry",
+        "x-client-sku",
+        "x-client-ver",
+        "x-ms-lib-capability",
+        "x-app-name",
+        "x-app-ver",
+    ];
+    let resp = browser()
+        .request(
+            reqwest::Method::OPTIONS,
+            emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V2),
+        )
+        .header("origin", SPA_ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", asked.join(","))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-origin"], SPA_ORIGIN);
+    let allowed: Vec<String> = resp.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    for h in asked {
+        assert!(allowed.iter().any(|a| a == h), "{h} not in {allowed:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_preflight_from_any_other_origin_gets_no_allow_origin() {
     let emu = Emulator::start().await.unwrap();
     // The public client redirect URI's origin, another port, another host.
