@@ -56,7 +56,7 @@ fn start(state: &State, tenant: &str, form: &Form) -> Result<Response, AadError>
     let scope = form
         .get("scope")
         .ok_or_else(|| AadError::missing_parameter("scope"))?;
-    Scopes::parse(scope)?;
+    let scopes = Scopes::parse(scope)?;
     let tid = {
         let directory = read(&state.directory);
         let tid = match resolve_tenant(state, tenant)? {
@@ -67,10 +67,21 @@ fn start(state: &State, tenant: &str, form: &Form) -> Result<Response, AadError>
                 .map(|(tid, _)| tid.to_owned())
                 .ok_or_else(|| AadError::application_not_found(client_id, tenant))?,
         };
-        directory
+        let tenant = directory
             .tenant(&tid)
-            .and_then(|t| t.app(client_id))
+            .ok_or_else(|| AadError::tenant_not_found(&tid))?;
+        let client = tenant
+            .app(client_id)
             .ok_or_else(|| AadError::application_not_found(client_id, &tid))?;
+        // What the sign-in could never grant is refused now: otherwise the user would sign in
+        // for nothing and the client poll into `authorization_declined`.
+        let resource = tenant
+            .resource(&scopes.resource)
+            .ok_or_else(|| AadError::resource_not_found(&scopes.resource, &tid))?;
+        let asked = scopes.values_for(client, resource);
+        if asked.is_empty() || asked.iter().any(|s| resource.find_scope(s).is_none()) {
+            return Err(AadError::invalid_scope(scope));
+        }
         tid
     };
     let now = state.now();

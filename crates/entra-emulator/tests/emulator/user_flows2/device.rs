@@ -112,6 +112,41 @@ async fn device_code_request_errors_carry_entras_codes() {
     )
     .await;
     assert_aad_error(unknown, 400, "unauthorized_client", 700016).await;
+    // What the sign-in could never grant is refused now, not declined after the sign-in.
+    let nowhere = request_device_code(
+        &emu,
+        DEV_TENANT_ID,
+        &[
+            ("client_id", DEV_SPA_CLIENT_ID),
+            ("scope", "api://nowhere/Files.Read"),
+        ],
+    )
+    .await;
+    assert_aad_error(nowhere, 400, "invalid_resource", 500011).await;
+    let unexposed = format!("api://{DEV_API_CLIENT_ID}/Files.Write");
+    let resp = request_device_code(
+        &emu,
+        DEV_TENANT_ID,
+        &[("client_id", DEV_SPA_CLIENT_ID), ("scope", &unexposed)],
+    )
+    .await;
+    assert_aad_error(resp, 400, "invalid_scope", 70011).await;
+    // `.default` when the client requests nothing on the API.
+    let default = format!("api://{DEV_API_CLIENT_ID}/.default");
+    let resp = request_device_code(
+        &emu,
+        DEV_TENANT_ID,
+        &[("client_id", DEV_CLIENT_ID), ("scope", &default)],
+    )
+    .await;
+    assert_aad_error(resp, 400, "invalid_scope", 70011).await;
+    let ok = request_device_code(
+        &emu,
+        DEV_TENANT_ID,
+        &[("client_id", DEV_SPA_CLIENT_ID), ("scope", &default)],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
     let get = http()
         .get(v2_url(&emu, DEV_TENANT_ID, "devicecode"))
         .send()

@@ -415,3 +415,99 @@ async fn an_assertion_expires_by_the_emulators_clock() {
     let late = obo(&emu, &assertion, &orders_read()).await;
     assert_aad_error(late, 400, "invalid_grant", 50013).await;
 }
+
+#[tokio::test]
+async fn obo_accepts_an_assertion_signed_with_the_middle_tiers_own_key() {
+    let emu = obo_emulator().await;
+    let key = emu.add_app_key(DEV_TENANT_ID, MIDDLE);
+    let assertion = user_token_for_middle_tier(&emu).await;
+    assert_eq!(header(&assertion)["kid"], key.kid());
+    let resp = obo(&emu, &assertion, &orders_read()).await;
+    assert_eq!(resp.status(), 200);
+    // The downstream token is signed with the published keys, not the middle tier's.
+    let body: Value = resp.json().await.unwrap();
+    let at = body["access_token"].as_str().unwrap();
+    assert_ne!(header(at)["kid"], key.kid());
+    assert!(
+        emu.published_kids()
+            .contains(&header(at)["kid"].as_str().unwrap().to_owned())
+    );
+}
+
+#[tokio::test]
+async fn obo_by_a_middle_tier_with_a_certificate() {
+    let emu = obo_emulator().await;
+    let (cert, _) = client_keys();
+    let middle_cert = "0b0e0000-1111-4222-8333-000000000003";
+    emu.register_app(
+        DEV_TENANT_ID,
+        App::new(middle_cert)
+            .app_id_uri("api://middle-cert")
+            .scope("access_as_user")
+            .certificate_pem(&cert.certificate_pem()),
+    );
+    let body = password_token(
+        &emu,
+        DEV_SPA_CLIENT_ID,
+        "api://middle-cert/access_as_user",
+        &[],
+    )
+    .await;
+    let assertion = body["access_token"].as_str().unwrap();
+    let mut claims = crate::token::assertion_claims(&emu, TokenVersion::V2);
+    claims["iss"] = json!(middle_cert);
+    claims["sub"] = json!(middle_cert);
+    let client_assertion = crate::token::assertion(
+        cert,
+        cert,
+        jsonwebtoken::Algorithm::RS256,
+        crate::token::Thumb::X5t { padded: false },
+        &claims,
+    );
+    let scope = orders_read();
+    let resp = post_form(
+        &emu,
+        &[
+            ("grant_type", OBO_GRANT),
+            ("client_id", middle_cert),
+            ("client_assertion_type", crate::token::JWT_BEARER),
+            ("client_assertion", &client_assertion),
+            ("assertion", assertion),
+            ("scope", &scope),
+            ("requested_token_use", "on_behalf_of"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let c = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(c["azp"], middle_cert);
+    assert_eq!(c["azpacr"], "2");
+    assert_eq!(c["oid"], DEV_USER_ID);
+    // The token the SPA got for the other middle tier is not for this one.
+    let others = user_token_for_middle_tier(&emu).await;
+    let mut claims = crate::token::assertion_claims(&emu, TokenVersion::V2);
+    claims["iss"] = json!(middle_cert);
+    claims["sub"] = json!(middle_cert);
+    let client_assertion = crate::token::assertion(
+        cert,
+        cert,
+        jsonwebtoken::Algorithm::RS256,
+        crate::token::Thumb::X5t { padded: false },
+        &claims,
+    );
+    let resp = post_form(
+        &emu,
+        &[
+            ("grant_type", OBO_GRANT),
+            ("client_id", middle_cert),
+            ("client_assertion_type", crate::token::JWT_BEARER),
+            ("client_assertion", &client_assertion),
+            ("assertion", &others),
+            ("scope", &scope),
+            ("requested_token_use", "on_behalf_of"),
+        ],
+    )
+    .await;
+    assert_aad_error(resp, 400, "invalid_grant", 50013).await;
+}

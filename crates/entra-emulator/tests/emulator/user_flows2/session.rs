@@ -613,3 +613,25 @@ async fn a_browser_app_may_call_me_and_userinfo_cross_origin() {
         assert!(exposed.contains("www-authenticate"), "{url}: {exposed}");
     }
 }
+
+#[tokio::test]
+async fn a_graph_token_signed_by_a_retired_key_is_refused() {
+    let emu = Emulator::start().await.unwrap();
+    let (graph, _) = graph_and_id_token(&emu).await;
+    let old = header(&graph)["kid"].as_str().unwrap().to_owned();
+    assert_eq!(get_bearer(&me_url(&emu), Some(&graph)).await.status(), 200);
+    let new = emu.add_key();
+    emu.set_active_key(new.kid());
+    // Rolled over but still published: still good.
+    assert_eq!(get_bearer(&me_url(&emu), Some(&graph)).await.status(), 200);
+    emu.retire_key(&old);
+    assert_eq!(get_bearer(&me_url(&emu), Some(&graph)).await.status(), 401);
+    assert_eq!(
+        get_bearer(&userinfo_url(&emu), Some(&graph)).await.status(),
+        401
+    );
+    // A fresh token, by the new key.
+    let (fresh, _) = graph_and_id_token(&emu).await;
+    assert_eq!(header(&fresh)["kid"], new.kid());
+    assert_eq!(get_bearer(&me_url(&emu), Some(&fresh)).await.status(), 200);
+}
