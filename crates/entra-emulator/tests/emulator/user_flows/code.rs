@@ -344,3 +344,43 @@ async fn a_web_app_redeems_its_code_with_its_secret_and_needs_no_pkce() {
     let resp = token_post(&emu, &form, Some("https://webapp.contoso.example")).await;
     assert_aad_error(resp, 400, "invalid_request", 9002326).await;
 }
+
+#[tokio::test]
+async fn client_info_is_answered_when_asked_as_msal_does() {
+    let emu = Emulator::start().await.unwrap();
+    let pkce = pkce();
+    let signed = sign_in(&emu, &AuthRequest::spa(&pkce), DEV_USER_UPN).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", DEV_SPA_CLIENT_ID),
+        ("code", signed.code.as_str()),
+        ("redirect_uri", SPA_REDIRECT),
+        ("code_verifier", pkce.verifier.as_str()),
+        ("client_info", "1"),
+    ];
+    let body = tokens(token_post(&emu, &form, Some(SPA_ORIGIN)).await).await;
+    let info: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(body["client_info"].as_str().expect("client_info"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info["uid"], DEV_USER_ID);
+    assert_eq!(info["utid"], DEV_TENANT_ID);
+    // Not asked: not sent.
+    let pkce2 = super::pkce();
+    let code = code_with_session(&emu, &AuthRequest::spa(&pkce2), &signed.cookie).await;
+    let body = tokens(
+        redeem(
+            &emu,
+            DEV_SPA_CLIENT_ID,
+            &code,
+            SPA_REDIRECT,
+            Some(&pkce2.verifier),
+            Some(SPA_ORIGIN),
+        )
+        .await,
+    )
+    .await;
+    assert!(body.get("client_info").is_none(), "{body}");
+}

@@ -115,8 +115,11 @@ async fn revoke_refresh_tokens_ends_every_token_of_that_user_only() {
         payload(body["access_token"].as_str().unwrap())["oid"],
         DEV_SECOND_USER_ID
     );
-    // By object id too; signing in again gives working tokens.
-    emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_SECOND_USER_ID);
+    // By object id too (any case); signing in again gives working tokens.
+    emu.revoke_refresh_tokens(
+        &DEV_TENANT_ID.to_uppercase(),
+        &DEV_SECOND_USER_ID.to_uppercase(),
+    );
     let alex2 = refresh_token(&body);
     assert_aad_error(
         refresh(&emu, &alex2, None).await,
