@@ -284,6 +284,10 @@ async fn polling_within_the_interval_is_slow_down() {
     advance(&clock, 6);
     let ok = poll(&emu, code).await;
     assert_aad_error(ok, 400, "authorization_pending", 70016).await;
+    // The interval is per device code: another one polled at once is only pending.
+    let other = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
+    let first = poll(&emu, device_code(&other)).await;
+    assert_aad_error(first, 400, "authorization_pending", 70016).await;
 }
 
 #[tokio::test]
