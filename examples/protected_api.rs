@@ -152,6 +152,31 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 entra_emulator::DEV_CLIENT_SECRET,
                 entra_emulator::DEV_API_CLIENT_ID,
             );
+            let redirect = "http://localhost:3000/";
+            let _ = writeln!(
+                out,
+                "a user's token (scope Files.Read, for /files): open this URL in a browser, pick a user, \
+                 and copy the code from the address bar it lands on ({redirect}?code=...):"
+            );
+            let _ = writeln!(
+                out,
+                "SIGN_IN_URL={}",
+                emulator.sign_in_url(
+                    entra_emulator::DEV_TENANT_ID,
+                    entra_emulator::DEV_SPA_CLIENT_ID,
+                    redirect
+                )
+            );
+            let _ = writeln!(
+                out,
+                "  curl -s -X POST {} -H 'Origin: http://localhost:3000' -d grant_type=authorization_code -d client_id={} -d redirect_uri={redirect} -d code_verifier={} --data-urlencode code=THE_CODE",
+                emulator.token_endpoint(
+                    entra_emulator::DEV_TENANT_ID,
+                    entra_emulator::TokenVersion::V2
+                ),
+                entra_emulator::DEV_SPA_CLIENT_ID,
+                Emulator::SIGN_IN_URL_VERIFIER,
+            );
         }
         None => {
             let _ = writeln!(
