@@ -20,6 +20,7 @@ mod obo;
 mod password;
 mod refresh;
 mod scopes;
+mod tenant;
 mod user;
 
 pub(crate) use scopes::Scopes;
@@ -115,7 +116,7 @@ fn user_grant(
             user::issue(state, &code.user_grant(acr, client_info))
         }
         GrantType::RefreshToken => {
-            let (grant, scope) = refresh::redeem(state, request, client_id)?;
+            let (grant, scope) = refresh::redeem(state, request, headers, client_id)?;
             user::issue(state, &grant.user_grant(&scope, acr, client_info))
         }
         GrantType::DeviceCode => {
@@ -212,8 +213,11 @@ impl TokenRequest {
             .ok_or_else(|| AadError::missing_parameter("grant_type"))?;
         let grant = GrantType::parse(grant_type)
             .ok_or_else(|| AadError::unsupported_grant_type(grant_type))?;
-        let TenantName::Specific { tid, .. } = name else {
-            return Err(AadError::no_tenant_information());
+        let tid = match name {
+            TenantName::Specific { tid, .. } => tid,
+            // At `common` / `organizations` a user grant is for the tenant of what it redeems
+            // (a code, a refresh token, a device code, a user, an assertion), as in Entra.
+            TenantName::Independent(_) => tenant::of_user_grant(state, grant, &form)?,
         };
         Ok(Some(TokenRequest {
             tid,

@@ -77,6 +77,11 @@ impl DeviceCodes {
         self.codes.get_mut(device_code, now)
     }
 
+    /// The request a device code names (live, or expired and still remembered).
+    pub(crate) fn peek(&self, device_code: &str, now: i64) -> Option<&DeviceCode> {
+        self.codes.get(device_code, now)
+    }
+
     /// Remove a request once it has been answered with tokens or a final error.
     pub(crate) fn remove(&mut self, device_code: &str, now: i64) {
         self.codes.take(device_code, now);

@@ -105,6 +105,11 @@ impl RefreshTokens {
         Redeemed::Valid(grant.clone())
     }
 
+    /// The token as kept (live, or expired and still remembered), without redeeming it.
+    pub(crate) fn peek(&self, token: &str, now: i64) -> Option<&RefreshGrant> {
+        self.tokens.get(token, now)
+    }
+
     /// Revoke every refresh token of a user in a tenant (a password change, a sign-out
     /// everywhere).
     pub(crate) fn revoke_user(&mut self, tid: &str, user_oid: &str) {

@@ -260,7 +260,9 @@ fn finish(state: &State, request: &AuthorizationRequest, session: &Session) -> R
             respond::code(redirect, &code, &session.sid)
         }
         Target::Device { device_code } => {
-            set_device_state(state, device_code, DeviceState::Approved(approval));
+            if !set_device_state(state, device_code, DeviceState::Approved(approval)) {
+                return pages::error(&AadError::sign_in_expired());
+            }
             pages::device_code_done(&client_name(state, request), true)
         }
     }
@@ -271,16 +273,26 @@ fn refuse(state: &State, request: &AuthorizationRequest, e: &AadError) -> Respon
     match &request.target {
         Target::Code { redirect, .. } => respond::error(redirect, e),
         Target::Device { device_code } => {
-            set_device_state(state, device_code, DeviceState::Declined);
+            if !set_device_state(state, device_code, DeviceState::Declined) {
+                return pages::error(&AadError::sign_in_expired());
+            }
             pages::device_code_done(&client_name(state, request), false)
         }
     }
 }
 
-fn set_device_state(state: &State, device_code: &str, new: DeviceState) {
+/// Record the user's answer on a device code that is still waiting for one: a code entered in
+/// two tabs is decided by the first sign-in that finishes, never overwritten.
+/// Returns whether it was recorded.
+fn set_device_state(state: &State, device_code: &str, new: DeviceState) -> bool {
     let now = state.now();
-    if let Some(d) = lock(&state.store.devices).get_mut(device_code, now) {
-        d.state = new;
+    let mut devices = lock(&state.store.devices);
+    match devices.get_mut(device_code, now) {
+        Some(d) if matches!(d.state, DeviceState::Pending) && d.expires_at > now => {
+            d.state = new;
+            true
+        }
+        _ => false,
     }
 }
 

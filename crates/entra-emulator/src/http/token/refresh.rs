@@ -2,6 +2,8 @@
 //! replaced (rotation); a reused token revokes its family; `scope` may narrow the grant or,
 //! as Entra's multi-resource refresh tokens do, name another consented resource.
 
+use axum::http::{HeaderMap, header};
+
 use super::TokenRequest;
 use crate::http::AadError;
 use crate::state::{State, lock};
@@ -12,6 +14,7 @@ use crate::store::{Approval, Redeemed, RefreshGrant};
 pub(super) fn redeem(
     state: &State,
     request: &TokenRequest,
+    headers: &HeaderMap,
     client_id: &str,
 ) -> Result<(RefreshGrant, String), AadError> {
     let form = &request.form;
@@ -19,6 +22,15 @@ pub(super) fn redeem(
         .get("refresh_token")
         .ok_or_else(|| AadError::missing_parameter("refresh_token"))?;
     let now = state.now();
+    // A single-page app's refresh token is redeemed cross-origin, and only such a token may
+    // be, as its code was; checked before the token is spent.
+    let spa = lock(&state.store.refresh).peek(token, now).map(|g| g.spa);
+    let cross_origin = headers.contains_key(header::ORIGIN);
+    match (spa, cross_origin) {
+        (Some(true), false) => return Err(AadError::spa_requires_cross_origin()),
+        (Some(false), true) => return Err(AadError::cross_origin_only_for_spa()),
+        _ => {}
+    }
     // Bound to the tenant and the client: anyone else gets `invalid_grant` without spending it.
     let owner = |a: &Approval| a.tid == request.tid && a.client_id.eq_ignore_ascii_case(client_id);
     let grant = match lock(&state.store.refresh).redeem(token, now, owner) {
@@ -29,7 +41,14 @@ pub(super) fn redeem(
     };
     let a = &grant.approval;
     // Like Entra's, the refresh token is multi-resource: `scope` may narrow the grant or name
-    // another resource; consent decides what is issued, when the tokens are made.
-    let scope = form.get("scope").unwrap_or(&a.scope).to_owned();
+    // another resource; consent decides what is issued, when the tokens are made. The grant
+    // always rotates (the old token is spent), so `offline_access` is implied.
+    let mut scope = form.get("scope").unwrap_or(&a.scope).to_owned();
+    if !scope
+        .split_whitespace()
+        .any(|s| s.eq_ignore_ascii_case("offline_access"))
+    {
+        scope.push_str(" offline_access");
+    }
     Ok((grant, scope))
 }

@@ -228,3 +228,106 @@ async fn a_refresh_may_ask_for_another_consented_resource_and_keeps_rotating() {
     )
     .await;
 }
+
+/// A single-page app's refresh token is redeemed cross-origin, like its code, and refused
+/// otherwise without being spent; a public client's token is refused cross-origin.
+#[tokio::test]
+async fn refresh_tokens_keep_the_cross_origin_rule_of_their_code() {
+    let emu = Emulator::start().await.unwrap();
+    let spa = refresh_token(&spa_tokens(&emu).await);
+    let same_origin = refresh(&emu, &spa, None).await;
+    assert_aad_error(same_origin, 400, "invalid_request", 9002327).await;
+    tokens(refresh(&emu, &spa, Some(SPA_ORIGIN)).await).await;
+
+    let cli = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let cross_origin = refresh(&emu, &cli, Some(SPA_ORIGIN)).await;
+    assert_aad_error(cross_origin, 400, "invalid_request", 9002326).await;
+    tokens(refresh(&emu, &cli, None).await).await;
+}
+
+/// A refresh always rotates: a `scope` without `offline_access` still gets the next refresh
+/// token (the one presented is spent).
+#[tokio::test]
+async fn a_refresh_without_offline_access_in_scope_still_rotates() {
+    let emu = Emulator::start().await.unwrap();
+    let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_SPA_CLIENT_ID),
+        ("refresh_token", rt.as_str()),
+        ("scope", &files_read()),
+    ];
+    let next = tokens(token_post(&emu, &form, None).await).await;
+    let rt2 = refresh_token(&next);
+    tokens(refresh(&emu, &rt2, None).await).await;
+}
+
+/// At `common` and `organizations`, user grants are for the tenant of what they redeem, as
+/// Entra accepts them there; client credentials still need a tenant (50059).
+#[tokio::test]
+async fn user_grants_are_accepted_at_common_and_organizations() {
+    let emu = Emulator::start().await.unwrap();
+    let post = |tenant: &'static str, form: Vec<(&'static str, String)>| {
+        let url = emu.token_endpoint(tenant, TokenVersion::V2);
+        async move { browser().post(url).form(&form).send().await.unwrap() }
+    };
+    let pkce = pkce();
+    let signed = sign_in(&emu, &AuthRequest::cli(&pkce), DEV_USER_UPN).await;
+    let code = post(
+        "common",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", DEV_SPA_CLIENT_ID.into()),
+            ("code", signed.code.clone()),
+            ("redirect_uri", CLI_REDIRECT.into()),
+            ("code_verifier", pkce.verifier.clone()),
+        ],
+    )
+    .await;
+    let body = tokens(code).await;
+    let at = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(at["tid"], DEV_TENANT_ID);
+    let refreshed = post(
+        "organizations",
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("client_id", DEV_SPA_CLIENT_ID.into()),
+            ("refresh_token", refresh_token(&body)),
+        ],
+    )
+    .await;
+    tokens(refreshed).await;
+    let password = post(
+        "common",
+        vec![
+            ("grant_type", "password".into()),
+            ("client_id", DEV_SPA_CLIENT_ID.into()),
+            ("username", DEV_USER_UPN.into()),
+            ("password", DEV_USER_PASSWORD.into()),
+            ("scope", files_read()),
+        ],
+    )
+    .await;
+    tokens(password).await;
+    let unknown = post(
+        "common",
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("client_id", DEV_SPA_CLIENT_ID.into()),
+            ("refresh_token", "not-a-token".into()),
+        ],
+    )
+    .await;
+    assert_aad_error(unknown, 400, "invalid_grant", 70000).await;
+    let app_only = post(
+        "common",
+        vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", DEV_CLIENT_ID.into()),
+            ("client_secret", DEV_CLIENT_SECRET.into()),
+            ("scope", format!("api://{DEV_API_CLIENT_ID}/.default")),
+        ],
+    )
+    .await;
+    assert_aad_error(app_only, 400, "invalid_request", 50059).await;
+}

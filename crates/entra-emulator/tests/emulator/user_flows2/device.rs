@@ -592,3 +592,28 @@ async fn enter_code_raw(emu: &Emulator, otc: &str) -> Result<reqwest::Response, 
         .send()
         .await
 }
+
+/// A code entered in two tabs is decided by the first sign-in that finishes: the second gets
+/// an error page and does not replace the approval.
+#[tokio::test]
+async fn a_code_entered_in_two_tabs_is_decided_once() {
+    let emu = Emulator::start().await.unwrap();
+    let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
+    let first_tab = enter_code(&emu, user_code(&start)).await;
+    let second_tab = enter_code(&emu, user_code(&start)).await;
+    let done = sign_in(&emu, &first_tab.html, DEV_SECOND_USER_UPN, None).await;
+    assert!(done.html.contains("You have signed in"), "{}", done.html);
+    let late = sign_in(
+        &emu,
+        &second_tab.html,
+        DEV_USER_UPN,
+        Some(DEV_USER_PASSWORD),
+    )
+    .await;
+    assert_eq!(late.status, 400, "{}", late.html);
+    assert!(late.html.contains("50196"), "{}", late.html);
+    let resp = poll(&emu, device_code(&start)).await;
+    let body: Value = resp.json().await.unwrap();
+    let at = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(at["oid"], DEV_SECOND_USER_ID, "the first sign-in decided");
+}
