@@ -29,27 +29,27 @@ use std::task::{Context, Poll};
 
 use tower::{Layer, Service};
 
-use crate::{ClientCredentials, Error};
+use crate::{Error, TokenCredential};
 
 /// The error type of [`BearerTokenService`]: a token [`Error`] or the inner service's error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A tower [`Layer`] that sets `Authorization: Bearer <token>` on outgoing [`http::Request`]s,
-/// with a (cached) token for one scope.
+/// with a (cached) token for one scope from any [`TokenCredential`].
 ///
 /// A request that already has an `Authorization` header is replaced. When no token can be
 /// obtained, the request is not sent and the service fails with the token [`Error`] (boxed).
 #[derive(Clone)]
 pub struct BearerTokenLayer {
-    credentials: ClientCredentials,
+    credentials: Arc<dyn TokenCredential>,
     scope: Arc<str>,
 }
 
 impl BearerTokenLayer {
     /// A layer adding tokens for `scope` (e.g. `api://my-api/.default`) from `credentials`.
-    pub fn new(credentials: ClientCredentials, scope: impl Into<String>) -> Self {
+    pub fn new(credentials: impl TokenCredential + 'static, scope: impl Into<String>) -> Self {
         BearerTokenLayer {
-            credentials,
+            credentials: Arc::new(credentials),
             scope: Arc::from(scope.into()),
         }
     }
@@ -58,7 +58,7 @@ impl BearerTokenLayer {
 impl fmt::Debug for BearerTokenLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerTokenLayer")
-            .field("client_id", &self.credentials.client_id())
+            .field("credentials", &self.credentials)
             .field("scope", &self.scope)
             .finish()
     }
@@ -80,7 +80,7 @@ impl<S> Layer<S> for BearerTokenLayer {
 #[derive(Clone)]
 pub struct BearerTokenService<S> {
     inner: S,
-    credentials: ClientCredentials,
+    credentials: Arc<dyn TokenCredential>,
     scope: Arc<str>,
 }
 
@@ -88,7 +88,7 @@ impl<S: fmt::Debug> fmt::Debug for BearerTokenService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerTokenService")
             .field("inner", &self.inner)
-            .field("client_id", &self.credentials.client_id())
+            .field("credentials", &self.credentials)
             .field("scope", &self.scope)
             .finish()
     }
@@ -117,7 +117,7 @@ where
         let scope = self.scope.clone();
         Box::pin(async move {
             let value = credentials
-                .authorization_header(&scope)
+                .authorization_header(&[&scope])
                 .await
                 .map_err(|e: Error| -> BoxError { Box::new(e) })?;
             request
@@ -131,23 +131,21 @@ where
 /// Adds a (cached) Entra ID token to a [`reqwest::RequestBuilder`].
 pub trait RequestBuilderExt: Sized {
     /// Sets `Authorization: Bearer <token>` with a token for `scope` from `credentials`.
-    fn with_entra_token(
+    fn with_entra_token<C: TokenCredential + ?Sized>(
         self,
-        credentials: &ClientCredentials,
+        credentials: &C,
         scope: &str,
     ) -> impl Future<Output = Result<Self, Error>> + Send;
 }
 
 impl RequestBuilderExt for reqwest::RequestBuilder {
-    fn with_entra_token(
+    fn with_entra_token<C: TokenCredential + ?Sized>(
         self,
-        credentials: &ClientCredentials,
+        credentials: &C,
         scope: &str,
     ) -> impl Future<Output = Result<Self, Error>> + Send {
-        let credentials = credentials.clone();
-        let scope = scope.to_owned();
         async move {
-            let value = credentials.authorization_header(&scope).await?;
+            let value = credentials.authorization_header(&[scope]).await?;
             Ok(self.header(http::header::AUTHORIZATION, value))
         }
     }

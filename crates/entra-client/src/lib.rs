@@ -81,6 +81,7 @@ mod assertion;
 mod authority;
 mod cache;
 mod certificate;
+mod credential;
 mod credentials;
 mod error;
 mod layer;
@@ -90,6 +91,7 @@ mod token;
 pub use assertion::{AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
 pub use cache::TokenCache;
 pub use certificate::ClientCertificate;
+pub use credential::{TokenCredential, TokenFuture};
 pub use credentials::{ClientCredentials, ClientCredentialsBuilder, defaults};
 /// The clock and the clouds, shared with `entra-auth` (defined in `entra-core`).
 pub use entra_core::{
