@@ -10,4 +10,3 @@ mod minting;
 mod serving;
 mod token;
 mod user_flows;
-mod user_flows2;

@@ -258,18 +258,7 @@ async fn prompt_none_with_a_session_answers_with_a_code() {
         .await;
     let p = redirected_query(&resp, SPA_REDIRECT);
     assert_eq!(p["session_state"], signed.session_state);
-    let body = tokens(
-        redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &p["code"],
-            SPA_REDIRECT,
-            Some(&pkce.verifier),
-            Some(SPA_ORIGIN),
-        )
-        .await,
-    )
-    .await;
+    let body = tokens(redeem_spa(&emu, &p["code"], &pkce).await).await;
     assert_eq!(
         payload(body["access_token"].as_str().unwrap())["oid"],
         DEV_USER_ID
@@ -327,15 +316,7 @@ async fn the_consent_page_accepted_records_consent_and_the_next_sign_in_skips_it
     let emu = Emulator::start().await.unwrap();
     emu.set_auto_consent(DEV_TENANT_ID, false);
     let ask = ["Files.Read"];
-    let missing = |emu: &Emulator| {
-        emu.missing_consent(
-            DEV_TENANT_ID,
-            DEV_USER_UPN,
-            DEV_SPA_CLIENT_ID,
-            DEV_API_CLIENT_ID,
-            &ask,
-        )
-    };
+    let missing = |emu: &Emulator| files_read_consent_missing(emu, DEV_USER_UPN);
     assert_eq!(missing(&emu), ask);
     let page = html(AuthRequest::spa(&pkce()).send(&emu, None).await, 200).await;
     let resp = submit_sign_in(&emu, &page, DEV_USER_UPN, Some(DEV_USER_PASSWORD)).await;
@@ -386,13 +367,7 @@ async fn the_consent_page_cancelled_is_access_denied_65004() {
         65004,
         Some("cancelled"),
     );
-    let missing = emu.missing_consent(
-        DEV_TENANT_ID,
-        DEV_SECOND_USER_UPN,
-        DEV_SPA_CLIENT_ID,
-        DEV_API_CLIENT_ID,
-        &["Files.Read"],
-    );
+    let missing = files_read_consent_missing(&emu, DEV_SECOND_USER_UPN);
     assert_eq!(missing, ["Files.Read"]);
 }
 
@@ -405,18 +380,7 @@ async fn response_mode_fragment_puts_the_answer_in_the_fragment() {
     let resp = submit_sign_in(&emu, &page, DEV_SECOND_USER_UPN, None).await;
     let p = redirected_fragment(&resp, SPA_REDIRECT);
     assert_eq!(p["state"], "st-1");
-    tokens(
-        redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &p["code"],
-            SPA_REDIRECT,
-            Some(&pkce.verifier),
-            Some(SPA_ORIGIN),
-        )
-        .await,
-    )
-    .await;
+    tokens(redeem_spa(&emu, &p["code"], &pkce).await).await;
     // Errors too.
     let resp = request.clone().set("prompt", "none").send(&emu, None).await;
     let p = redirected_fragment(&resp, SPA_REDIRECT);
@@ -439,44 +403,18 @@ async fn response_mode_form_post_answers_with_a_form_to_the_redirect_uri() {
     assert_eq!(input_value(&answer, "state"), "<\"quoted\" & 'odd'>");
     assert!(input_value(&answer, "session_state").len() >= 36);
     let code = input_value(&answer, "code");
-    tokens(
-        redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &code,
-            SPA_REDIRECT,
-            Some(&pkce.verifier),
-            Some(SPA_ORIGIN),
-        )
-        .await,
-    )
-    .await;
+    tokens(redeem_spa(&emu, &code, &pkce).await).await;
 }
 
 #[tokio::test]
 async fn auto_sign_in_redirects_with_a_code_without_any_page() {
-    let emu = Emulator::builder()
-        .auto_sign_in(DEV_SECOND_USER_UPN)
-        .start()
-        .await
-        .unwrap();
+    let emu = auto_signing_in(DEV_SECOND_USER_UPN).await;
     emu.set_auto_consent(DEV_TENANT_ID, false);
     let pkce = pkce();
     let resp = AuthRequest::spa(&pkce).send(&emu, None).await;
     let cookie = set_session_cookie(&resp).expect("a session for the auto user");
     let p = redirected_query(&resp, SPA_REDIRECT);
-    let body = tokens(
-        redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &p["code"],
-            SPA_REDIRECT,
-            Some(&pkce.verifier),
-            Some(SPA_ORIGIN),
-        )
-        .await,
-    )
-    .await;
+    let body = tokens(redeem_spa(&emu, &p["code"], &pkce).await).await;
     let at = payload(body["access_token"].as_str().unwrap());
     assert_eq!(at["oid"], DEV_SECOND_USER_ID);
     assert_eq!(at["scp"], "Files.Read");
@@ -660,12 +598,7 @@ async fn prompt_none_never_shows_a_page_not_even_for_admin_consent() {
 
 #[tokio::test]
 async fn a_session_lasts_24_hours() {
-    let clock = entra_core::ManualClock::starting_now();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
+    let (emu, clock) = clocked().await;
     let signed = sign_in(&emu, &AuthRequest::spa(&pkce()), DEV_SECOND_USER_UPN).await;
     let silent = AuthRequest::spa(&pkce()).set("prompt", "none");
     clock.advance(std::time::Duration::from_secs(24 * 3600 - 1));
@@ -678,12 +611,7 @@ async fn a_session_lasts_24_hours() {
 
 #[tokio::test]
 async fn a_sign_in_page_answered_after_30_minutes_is_50196() {
-    let clock = entra_core::ManualClock::starting_now();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
+    let (emu, clock) = clocked().await;
     let late = html(AuthRequest::spa(&pkce()).send(&emu, None).await, 200).await;
     clock.advance(std::time::Duration::from_secs(1799));
     let in_time = html(AuthRequest::spa(&pkce()).send(&emu, None).await, 200).await;

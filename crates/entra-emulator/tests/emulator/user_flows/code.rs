@@ -1,8 +1,6 @@
 //! The authorization code grant: tokens as Entra issues them, and every way a redemption is
 //! refused.
 
-use entra_core::ManualClock;
-
 use super::*;
 
 #[tokio::test]
@@ -12,15 +10,7 @@ async fn a_spa_code_with_pkce_s256_redeemed_cross_origin_gives_verified_tokens()
     let request = AuthRequest::spa(&pkce).set("nonce", "n-0S6_WzA2Mj");
     let signed = sign_in(&emu, &request, DEV_USER_UPN).await;
     assert_eq!(signed.state.as_deref(), Some("st-1"));
-    let resp = redeem(
-        &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
-        SPA_REDIRECT,
-        Some(&pkce.verifier),
-        Some(SPA_ORIGIN),
-    )
-    .await;
+    let resp = redeem_spa(&emu, &signed.code, &pkce).await;
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
         SPA_ORIGIN,
@@ -32,10 +22,7 @@ async fn a_spa_code_with_pkce_s256_redeemed_cross_origin_gives_verified_tokens()
     assert!(body["expires_in"].as_i64().unwrap() >= 3600);
     assert!(body["refresh_token"].is_string(), "{body}");
 
-    let keys = dev_jwks(&emu).await;
-    let issuer = emu.issuer_v2(DEV_TENANT_ID);
-    let at = body["access_token"].as_str().unwrap();
-    let c = verify_with_jwks(at, &keys, DEV_API_CLIENT_ID, &issuer).unwrap();
+    let (c, i) = verified_spa_tokens(&emu, &body).await;
     assert_eq!(c["aud"], DEV_API_CLIENT_ID);
     assert_eq!(c["scp"], "Files.Read");
     assert_eq!(c["oid"], DEV_USER_ID);
@@ -44,8 +31,6 @@ async fn a_spa_code_with_pkce_s256_redeemed_cross_origin_gives_verified_tokens()
     assert_eq!(c["preferred_username"], DEV_USER_UPN);
     assert_eq!(c["tid"], DEV_TENANT_ID);
 
-    let id = body["id_token"].as_str().unwrap();
-    let i = verify_with_jwks(id, &keys, DEV_SPA_CLIENT_ID, &issuer).unwrap();
     assert_eq!(i["aud"], DEV_SPA_CLIENT_ID);
     assert_eq!(i["nonce"], "n-0S6_WzA2Mj");
     assert_eq!(i["sid"], signed.session_state.as_str());
@@ -73,14 +58,9 @@ async fn a_public_client_code_on_any_loopback_port_gives_tokens_without_an_origi
         )
         .await;
         let body = tokens(resp).await;
-        let keys = dev_jwks(&emu).await;
-        let issuer = emu.issuer_v2(DEV_TENANT_ID);
-        let at = body["access_token"].as_str().unwrap();
-        let c = verify_with_jwks(at, &keys, DEV_API_CLIENT_ID, &issuer).unwrap();
+        let (c, i) = verified_spa_tokens(&emu, &body).await;
         assert_eq!(c["scp"], "Files.Read");
         assert_eq!(c["oid"], DEV_SECOND_USER_ID);
-        let id = body["id_token"].as_str().unwrap();
-        let i = verify_with_jwks(id, &keys, DEV_SPA_CLIENT_ID, &issuer).unwrap();
         assert_eq!(i["nonce"], port_uri);
         assert_eq!(i["sid"], signed.session_state.as_str());
         assert!(body["refresh_token"].is_string());
@@ -112,16 +92,7 @@ async fn a_code_is_single_use_54005() {
     let emu = Emulator::start().await.unwrap();
     let pkce = pkce();
     let signed = sign_in(&emu, &AuthRequest::cli(&pkce), DEV_USER_UPN).await;
-    let redeem_once = || {
-        redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &signed.code,
-            CLI_REDIRECT,
-            Some(&pkce.verifier),
-            None,
-        )
-    };
+    let redeem_once = || redeem_cli(&emu, &signed.code, &pkce);
     tokens(redeem_once().await).await;
     assert_aad_error(redeem_once().await, 400, "invalid_grant", 54005).await;
     assert_aad_error(redeem_once().await, 400, "invalid_grant", 54005).await;
@@ -162,15 +133,7 @@ async fn a_wrong_or_missing_pkce_verifier_is_501481_and_spends_the_code() {
         .await;
         assert_aad_error(resp, 400, "invalid_grant", 501481).await;
         // The code cannot be tried again, not even with the right verifier.
-        let resp = redeem(
-            &emu,
-            DEV_SPA_CLIENT_ID,
-            &signed.code,
-            CLI_REDIRECT,
-            Some(&pkce.verifier),
-            None,
-        )
-        .await;
+        let resp = redeem_cli(&emu, &signed.code, &pkce).await;
         assert_aad_error(resp, 400, "invalid_grant", 54005).await;
     }
     // The S256 challenge is not answered by the challenge itself.
@@ -266,39 +229,18 @@ async fn a_public_client_code_with_an_origin_is_9002326() {
 
 #[tokio::test]
 async fn a_code_expires_after_600_seconds_70008() {
-    let clock = ManualClock::starting_now();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
+    let (emu, clock) = clocked().await;
     let pkce = pkce();
     let request = AuthRequest::cli(&pkce);
     let signed = sign_in(&emu, &request, DEV_SECOND_USER_UPN).await;
     // Just in time.
     clock.advance(std::time::Duration::from_secs(599));
-    let resp = redeem(
-        &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
-        CLI_REDIRECT,
-        Some(&pkce.verifier),
-        None,
-    )
-    .await;
+    let resp = redeem_cli(&emu, &signed.code, &pkce).await;
     tokens(resp).await;
     // Too late (the session lasts longer than the code).
     let code = code_with_session(&emu, &request, &signed.cookie).await;
     clock.advance(std::time::Duration::from_secs(601));
-    let resp = redeem(
-        &emu,
-        DEV_SPA_CLIENT_ID,
-        &code,
-        CLI_REDIRECT,
-        Some(&pkce.verifier),
-        None,
-    )
-    .await;
+    let resp = redeem_cli(&emu, &code, &pkce).await;
     assert_aad_error(resp, 400, "invalid_grant", 70008).await;
 }
 

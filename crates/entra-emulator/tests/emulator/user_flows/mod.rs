@@ -1,19 +1,27 @@
 //! User sign-in over real HTTP: the authorize endpoint, the sign-in and consent pages and the
 //! session cookie ([`authorize`]), the authorization code grant ([`code`]), refresh tokens
-//! ([`refresh`]) and CORS on the token endpoint ([`cors`]); and the helpers they share, which
-//! play the browser (no redirects followed, the session cookie carried by hand) and the client.
+//! ([`refresh`]), CORS on the token endpoint ([`cors`]), the device code flow ([`device`]),
+//! on-behalf-of ([`obo`]), and what a signed-in user does next: logout, userinfo and Graph's
+//! `/v1.0/me` ([`session`]); and the helpers they share, which play the browser (no redirects
+//! followed, no JavaScript: GET the page, POST its form, the session cookie carried by hand)
+//! and the client.
 
 mod authorize;
 mod code;
 mod cors;
+mod device;
+mod obo;
 mod refresh;
+mod session;
 
 use std::collections::HashMap;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entra_core::ManualClock;
 use entra_emulator::*;
+use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 use crate::common::*;
@@ -35,6 +43,17 @@ pub(crate) fn files_read() -> String {
 /// The scope a SPA asks: the API's `Files.Read`, an ID token and a refresh token.
 pub(crate) fn full_scope() -> String {
     format!("{} openid profile offline_access", files_read())
+}
+
+/// What `Files.Read` on the dev API `upn` has not consented to for the dev SPA (dev tenant).
+pub(crate) fn files_read_consent_missing(emu: &Emulator, upn: &str) -> Vec<String> {
+    emu.missing_consent(
+        DEV_TENANT_ID,
+        upn,
+        DEV_SPA_CLIENT_ID,
+        DEV_API_CLIENT_ID,
+        &["Files.Read"],
+    )
 }
 
 /// A PKCE verifier and its S256 challenge, computed here (RFC 7636, 4.2).
@@ -128,11 +147,7 @@ impl AuthRequest {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&self.params)
             .finish();
-        format!(
-            "{}/{}/oauth2/v2.0/authorize?{query}",
-            emu.base_url(),
-            self.tenant
-        )
+        format!("{}?{query}", v2_url(emu, &self.tenant, "authorize"))
     }
 
     /// `GET` the authorize endpoint, with the session cookie when given.
@@ -144,6 +159,7 @@ impl AuthRequest {
     }
 }
 
+/// The session cookie on a request, when given.
 fn with_cookie(req: reqwest::RequestBuilder, cookie: Option<&str>) -> reqwest::RequestBuilder {
     match cookie {
         Some(c) => req.header("cookie", format!("{SESSION_COOKIE}={c}")),
@@ -377,6 +393,34 @@ pub(crate) async fn redeem(
     token_post(emu, &form, origin).await
 }
 
+/// Redeem a code of the dev SPA on its spa redirect URI, cross-origin from the SPA, with the
+/// PKCE verifier.
+pub(crate) async fn redeem_spa(emu: &Emulator, code: &str, pkce: &Pkce) -> reqwest::Response {
+    redeem(
+        emu,
+        DEV_SPA_CLIENT_ID,
+        code,
+        SPA_REDIRECT,
+        Some(&pkce.verifier),
+        Some(SPA_ORIGIN),
+    )
+    .await
+}
+
+/// Redeem a code of the dev SPA as a public client on [`CLI_REDIRECT`] (no `Origin`), with the
+/// PKCE verifier.
+pub(crate) async fn redeem_cli(emu: &Emulator, code: &str, pkce: &Pkce) -> reqwest::Response {
+    redeem(
+        emu,
+        DEV_SPA_CLIENT_ID,
+        code,
+        CLI_REDIRECT,
+        Some(&pkce.verifier),
+        None,
+    )
+    .await
+}
+
 /// Redeem a refresh token for the dev SPA.
 pub(crate) async fn refresh(
     emu: &Emulator,
@@ -418,15 +462,7 @@ pub(crate) async fn tokens(resp: reqwest::Response) -> Value {
 pub(crate) async fn spa_tokens(emu: &Emulator) -> Value {
     let pkce = pkce();
     let signed = sign_in(emu, &AuthRequest::spa(&pkce), DEV_USER_UPN).await;
-    let resp = redeem(
-        emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
-        SPA_REDIRECT,
-        Some(&pkce.verifier),
-        Some(SPA_ORIGIN),
-    )
-    .await;
+    let resp = redeem_spa(emu, &signed.code, &pkce).await;
     tokens(resp).await
 }
 
@@ -434,19 +470,231 @@ pub(crate) async fn spa_tokens(emu: &Emulator) -> Value {
 pub(crate) async fn cli_tokens(emu: &Emulator, upn: &str) -> Value {
     let pkce = pkce();
     let signed = sign_in(emu, &AuthRequest::cli(&pkce), upn).await;
-    let resp = redeem(
-        emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
-        CLI_REDIRECT,
-        Some(&pkce.verifier),
-        None,
-    )
-    .await;
+    let resp = redeem_cli(emu, &signed.code, &pkce).await;
     tokens(resp).await
+}
+
+/// A token response of the dev SPA, verified against the dev tenant's v2 key set: the claims of
+/// its access token (for the dev API) and of its ID token (for the SPA).
+pub(crate) async fn verified_spa_tokens(emu: &Emulator, body: &Value) -> (Value, Value) {
+    let keys = dev_jwks(emu).await;
+    let issuer = emu.issuer_v2(DEV_TENANT_ID);
+    let at = body["access_token"].as_str().unwrap();
+    let access = verify_with_jwks(at, &keys, DEV_API_CLIENT_ID, &issuer).unwrap();
+    let id = body["id_token"].as_str().unwrap();
+    let id = verify_with_jwks(id, &keys, DEV_SPA_CLIENT_ID, &issuer).unwrap();
+    (access, id)
 }
 
 /// The v2 key set of the dev tenant.
 pub(crate) async fn dev_jwks(emu: &Emulator) -> Value {
     get_json(&emu.jwks_uri(DEV_TENANT_ID, TokenVersion::V2)).await
+}
+
+pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A PKCE `plain` challenge (43 characters), for authorize requests of the public client.
+pub(crate) const PLAIN_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// `url` with these query parameters, form-encoded.
+pub(crate) fn with_query(url: &str, query: &[(&str, &str)]) -> reqwest::Url {
+    let mut url = reqwest::Url::parse(url).unwrap();
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
+}
+
+/// An emulator whose clock stands still at the current time until the test moves it.
+pub(crate) async fn clocked() -> (Emulator, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    (emu, clock)
+}
+
+/// An emulator that signs `upn` in without showing the sign-in page.
+pub(crate) async fn auto_signing_in(upn: &str) -> Emulator {
+    Emulator::builder().auto_sign_in(upn).start().await.unwrap()
+}
+
+/// `{base}/{tenant}/oauth2/v2.0/{rest}`.
+pub(crate) fn v2_url(emu: &Emulator, tenant: &str, rest: &str) -> String {
+    format!("{}/{tenant}/oauth2/v2.0/{rest}", emu.base_url())
+}
+
+pub(crate) fn device_login_url(emu: &Emulator) -> String {
+    format!("{}/devicelogin", emu.base_url())
+}
+
+pub(crate) async fn request_device_code(
+    emu: &Emulator,
+    tenant: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser()
+        .post(v2_url(emu, tenant, "devicecode"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A device code for `client_id` and `scope` in the dev tenant: the JSON answer.
+pub(crate) async fn start_device(emu: &Emulator, client_id: &str, scope: &str) -> Value {
+    let resp = request_device_code(
+        emu,
+        DEV_TENANT_ID,
+        &[("client_id", client_id), ("scope", scope)],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// One poll of the device code grant by `client_id` (extra form fields after).
+pub(crate) async fn poll_with(
+    emu: &Emulator,
+    device_code: &str,
+    client_id: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", DEVICE_GRANT),
+        ("client_id", client_id),
+        ("device_code", device_code),
+    ];
+    form.extend_from_slice(extra);
+    token_post(emu, &form, None).await
+}
+
+/// One poll by the dev SPA (a public client).
+pub(crate) async fn poll(emu: &Emulator, device_code: &str) -> reqwest::Response {
+    poll_with(emu, device_code, DEV_SPA_CLIENT_ID, &[]).await
+}
+
+/// What a browser sees of a response: status, `Location`, the session cookie set (`Some("")`
+/// when cleared) and the body.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) set_cookie: Vec<String>,
+    pub(crate) html: String,
+}
+
+impl Page {
+    pub(crate) async fn of(resp: reqwest::Response) -> Page {
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookie: Vec<String> = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let cookie = set_session_cookie(&resp);
+        Page {
+            status,
+            location,
+            cookie,
+            set_cookie,
+            html: resp.text().await.unwrap(),
+        }
+    }
+
+    /// The query parameters of the redirect's `Location`.
+    pub(crate) fn redirect_params(&self) -> Vec<(String, String)> {
+        let location = self.location.as_deref().expect("a redirect");
+        reqwest::Url::parse(location)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    pub(crate) fn redirect_param(&self, name: &str) -> Option<String> {
+        self.redirect_params()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// POST `/devicelogin` with the code as typed.
+pub(crate) async fn enter_code(emu: &Emulator, otc: &str) -> Page {
+    let resp = browser()
+        .post(device_login_url(emu))
+        .form(&[("otc", otc)])
+        .send()
+        .await
+        .unwrap();
+    Page::of(resp).await
+}
+
+/// An authorization request of the dev public client (redirect `http://localhost`, scope
+/// `openid profile`, PKCE plain, no `state` unless in `extra`), with the session cookie when
+/// given.
+pub(crate) async fn authorize_public_client(
+    emu: &Emulator,
+    cookie: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Page {
+    let request = AuthRequest::new(DEV_SPA_CLIENT_ID, "http://localhost", "openid profile")
+        .remove("state")
+        .set("code_challenge", PLAIN_VERIFIER)
+        .set("code_challenge_method", "plain");
+    let request = extra
+        .iter()
+        .fold(request, |request, (name, value)| request.set(name, value));
+    Page::of(request.send(emu, cookie).await).await
+}
+
+/// Sign Adele in on the authorize pages; the session cookie.
+pub(crate) async fn browser_session(emu: &Emulator) -> String {
+    let page = authorize_public_client(emu, None, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let done =
+        Page::of(submit_sign_in(emu, &page.html, DEV_USER_UPN, Some(DEV_USER_PASSWORD)).await)
+            .await;
+    assert_eq!(done.status, 302, "{}", done.html);
+    assert!(done.redirect_param("code").is_some(), "{done:?}");
+    done.cookie.expect("a session cookie")
+}
+
+/// A delegated token for `scope` from the password grant (Adele, through `client_id`, with
+/// `extra` such as a client secret).
+pub(crate) async fn password_token(
+    emu: &Emulator,
+    client_id: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("client_id", client_id),
+        ("username", DEV_USER_UPN),
+        ("password", DEV_USER_PASSWORD),
+        ("scope", scope),
+    ];
+    form.extend_from_slice(extra);
+    let resp = token_post(emu, &form, None).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// GET with a bearer token (none when `None`).
+pub(crate) async fn get_bearer(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = http().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
 }

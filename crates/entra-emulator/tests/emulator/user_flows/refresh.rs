@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use entra_core::ManualClock;
-
 use super::*;
 
 fn refresh_token(body: &Value) -> String {
@@ -11,16 +9,6 @@ fn refresh_token(body: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no refresh token: {body}"))
         .to_owned()
-}
-
-async fn emulator_with_clock() -> (Emulator, ManualClock) {
-    let clock = ManualClock::starting_now();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
-    (emu, clock)
 }
 
 const DAY: u64 = 24 * 3600;
@@ -36,14 +24,9 @@ async fn refresh_tokens_rotate_and_each_works_once() {
     let rt2 = refresh_token(&second);
     assert_ne!(rt1, rt2, "rotated");
     assert_eq!(second["scope"], format!("{} offline_access", files_read()));
-    let keys = dev_jwks(&emu).await;
-    let issuer = emu.issuer_v2(DEV_TENANT_ID);
-    let at = second["access_token"].as_str().unwrap();
-    let c = verify_with_jwks(at, &keys, DEV_API_CLIENT_ID, &issuer).unwrap();
+    let (c, i) = verified_spa_tokens(&emu, &second).await;
     assert_eq!(c["scp"], "Files.Read");
     assert_eq!(c["oid"], DEV_USER_ID);
-    let id = second["id_token"].as_str().unwrap();
-    let i = verify_with_jwks(id, &keys, DEV_SPA_CLIENT_ID, &issuer).unwrap();
     assert_eq!(
         i["sid"],
         payload(first["id_token"].as_str().unwrap())["sid"]
@@ -134,7 +117,7 @@ async fn revoke_refresh_tokens_ends_every_token_of_that_user_only() {
 
 #[tokio::test]
 async fn a_spa_refresh_token_expires_after_24_hours_700084() {
-    let (emu, clock) = emulator_with_clock().await;
+    let (emu, clock) = clocked().await;
     let a = refresh_token(&spa_tokens(&emu).await);
     let b = refresh_token(&spa_tokens(&emu).await);
     clock.advance(Duration::from_secs(DAY - 1));
@@ -146,7 +129,7 @@ async fn a_spa_refresh_token_expires_after_24_hours_700084() {
 
 #[tokio::test]
 async fn refreshing_does_not_extend_a_spa_refresh_tokens_24_hours() {
-    let (emu, clock) = emulator_with_clock().await;
+    let (emu, clock) = clocked().await;
     let rt1 = refresh_token(&spa_tokens(&emu).await);
     clock.advance(Duration::from_secs(23 * 3600));
     let rt2 = refresh_token(&tokens(refresh(&emu, &rt1, Some(SPA_ORIGIN)).await).await);
@@ -158,7 +141,7 @@ async fn refreshing_does_not_extend_a_spa_refresh_tokens_24_hours() {
 
 #[tokio::test]
 async fn a_public_client_refresh_token_lasts_90_days_then_70008() {
-    let (emu, clock) = emulator_with_clock().await;
+    let (emu, clock) = clocked().await;
     let a = refresh_token(&cli_tokens(&emu, DEV_SECOND_USER_UPN).await);
     let b = refresh_token(&cli_tokens(&emu, DEV_SECOND_USER_UPN).await);
     // Past a SPA's 24 hours: still fine, and the new token gets 90 days of its own.

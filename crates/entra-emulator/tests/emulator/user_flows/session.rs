@@ -16,10 +16,7 @@ fn logout_url(emu: &Emulator, tenant: &str) -> String {
 }
 
 async fn logout(url: &str, cookie: Option<&str>, query: &[(&str, &str)]) -> Page {
-    let mut req = browser().get(with_query(url, query));
-    if let Some(c) = cookie {
-        req = req.header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={c}"));
-    }
+    let req = with_cookie(browser().get(with_query(url, query)), cookie);
     Page::of(req.send().await.unwrap()).await
 }
 
@@ -68,7 +65,7 @@ async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
     let emu = Emulator::start().await.unwrap();
     let cookie = browser_session(&emu).await;
     // With the session, prompt=none signs in silently.
-    let silent = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let silent = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert_eq!(silent.status, 302, "{}", silent.html);
     assert!(silent.redirect_param("code").is_some(), "{silent:?}");
 
@@ -95,7 +92,7 @@ async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
     assert_cookie_cleared(&out);
 
     // The session is over on the server too: the old cookie no longer signs in silently.
-    let after = authorize(
+    let after = authorize_public_client(
         &emu,
         Some(&cookie),
         &[("prompt", "none"), ("state", "after-logout")],
@@ -112,7 +109,7 @@ async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
     );
     assert!(after.redirect_param("code").is_none());
     // Nor without prompt: the sign-in page again.
-    let page = authorize(&emu, Some(&cookie), &[]).await;
+    let page = authorize_public_client(&emu, Some(&cookie), &[]).await;
     assert_eq!(page.status, 200);
     assert!(page.html.contains("/login\""), "{}", page.html);
 }
@@ -136,7 +133,7 @@ async fn logout_without_a_registered_uri_shows_a_page() {
         assert_cookie_cleared(&out);
     }
     // Those logouts carried no cookie: the session lives on.
-    let silent = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let silent = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert!(silent.redirect_param("code").is_some(), "{silent:?}");
     // A page, and the session still ends, when the cookie comes along.
     let out = logout(
@@ -146,7 +143,7 @@ async fn logout_without_a_registered_uri_shows_a_page() {
     )
     .await;
     assert_eq!(out.status, 200);
-    let after = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let after = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert_eq!(
         after.redirect_param("error").as_deref(),
         Some("login_required")
@@ -172,7 +169,7 @@ async fn logout_answers_at_v1_and_under_other_tenant_names() {
         assert_eq!(out.status, 302, "{url}: {}", out.html);
         assert_eq!(out.location.as_deref(), Some("http://localhost"), "{url}");
         assert_cookie_cleared(&out);
-        let after = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+        let after = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
         assert_eq!(
             after.redirect_param("error").as_deref(),
             Some("login_required"),
@@ -370,11 +367,11 @@ async fn session_endpoints_are_counted_and_take_faults() {
     let out = logout(&logout_url(&emu, DEV_TENANT_ID), Some(&cookie), &[]).await;
     assert_eq!(out.status, 503);
     assert!(out.set_cookie.is_empty(), "{:?}", out.set_cookie);
-    let silent = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let silent = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert!(silent.redirect_param("code").is_some(), "{silent:?}");
 
     emu.set_fault(Endpoint::Authorize, Fault::Status(503));
-    let down = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let down = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert_eq!(down.status, 503);
     assert!(down.location.is_none());
 
@@ -496,7 +493,7 @@ async fn a_device_sign_in_for_openid_profile_reaches_graph() {
     let emu = Emulator::start().await.unwrap();
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, "openid profile").await;
     let page = enter_code(&emu, start["user_code"].as_str().unwrap()).await;
-    let done = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let done = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert!(done.html.contains("You have signed in"), "{}", done.html);
     let resp = poll(&emu, start["device_code"].as_str().unwrap()).await;
     assert_eq!(resp.status(), 200);
@@ -523,19 +520,17 @@ async fn a_device_sign_in_for_openid_profile_reaches_graph() {
 async fn logout_by_post_reads_the_form() {
     let emu = Emulator::start().await.unwrap();
     let cookie = browser_session(&emu).await;
-    let resp = browser()
-        .post(logout_url(&emu, DEV_TENANT_ID))
-        .header(
-            reqwest::header::COOKIE,
-            format!("{SESSION_COOKIE}={cookie}"),
-        )
-        .form(&[
-            ("post_logout_redirect_uri", "http://localhost:3000/"),
-            ("state", "posted"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = with_cookie(
+        browser().post(logout_url(&emu, DEV_TENANT_ID)),
+        Some(&cookie),
+    )
+    .form(&[
+        ("post_logout_redirect_uri", "http://localhost:3000/"),
+        ("state", "posted"),
+    ])
+    .send()
+    .await
+    .unwrap();
     let out = Page::of(resp).await;
     assert_eq!(out.status, 302, "{}", out.html);
     assert_eq!(
@@ -543,7 +538,7 @@ async fn logout_by_post_reads_the_form() {
         Some("http://localhost:3000/?state=posted")
     );
     assert_cookie_cleared(&out);
-    let after = authorize(&emu, Some(&cookie), &[("prompt", "none")]).await;
+    let after = authorize_public_client(&emu, Some(&cookie), &[("prompt", "none")]).await;
     assert_eq!(
         after.redirect_param("error").as_deref(),
         Some("login_required")

@@ -205,7 +205,8 @@ async fn device_flow_signs_in_on_the_pages_and_the_poll_gets_tokens_once() {
     assert_eq!(html.matches("type=\"password\"").count(), 1, "{html}");
 
     // A wrong password: the page again, with an alert; the device still waits.
-    let wrong = sign_in(&emu, html, DEV_USER_UPN, Some("not-the-password")).await;
+    let wrong =
+        Page::of(submit_sign_in(&emu, html, DEV_USER_UPN, Some("not-the-password")).await).await;
     assert_eq!(wrong.status, 200);
     assert!(wrong.html.contains("role=\"alert\""), "{}", wrong.html);
     assert!(wrong.cookie.is_none());
@@ -213,7 +214,9 @@ async fn device_flow_signs_in_on_the_pages_and_the_poll_gets_tokens_once() {
     let still = poll(&emu, code).await;
     assert_aad_error(still, 400, "authorization_pending", 70016).await;
 
-    let done = sign_in(&emu, &wrong.html, DEV_USER_UPN, Some(DEV_USER_PASSWORD)).await;
+    let done =
+        Page::of(submit_sign_in(&emu, &wrong.html, DEV_USER_UPN, Some(DEV_USER_PASSWORD)).await)
+            .await;
     assert_eq!(done.status, 200);
     assert!(done.html.contains("You have signed in"), "{}", done.html);
     assert!(done.cookie.is_some(), "{done:?}");
@@ -251,7 +254,7 @@ async fn device_code_tokens_verify_against_the_key_set() {
     let emu = Emulator::start().await.unwrap();
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let page = enter_code(&emu, user_code(&start)).await;
-    let done = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let done = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert!(done.html.contains("You have signed in"), "{}", done.html);
     let resp = poll(&emu, device_code(&start)).await;
     assert_eq!(resp.status(), 200);
@@ -322,7 +325,7 @@ async fn a_user_who_cancels_consent_declines_the_device_code() {
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let code = device_code(&start);
     let page = enter_code(&emu, user_code(&start)).await;
-    let consent = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let consent = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert_eq!(consent.status, 200);
     assert!(consent.html.contains("Files.Read"), "{}", consent.html);
     assert!(
@@ -334,7 +337,7 @@ async fn a_user_who_cancels_consent_declines_the_device_code() {
     let pending = poll(&emu, code).await;
     assert_aad_error(pending, 400, "authorization_pending", 70016).await;
 
-    let cancelled = answer_consent(&emu, &consent.html, "cancel").await;
+    let cancelled = Page::of(submit_consent(&emu, &consent.html, "cancel", None).await).await;
     assert_eq!(cancelled.status, 200);
     assert!(cancelled.html.contains("cancelled"), "{}", cancelled.html);
     advance(&clock, 5);
@@ -347,14 +350,7 @@ async fn a_user_who_cancels_consent_declines_the_device_code() {
     let entered = enter_code(&emu, user_code(&start)).await;
     assert_eq!(entered.status, 400);
     // Nothing was consented.
-    let scopes = ["Files.Read"];
-    let missing = emu.missing_consent(
-        DEV_TENANT_ID,
-        DEV_SECOND_USER_UPN,
-        DEV_SPA_CLIENT_ID,
-        DEV_API_CLIENT_ID,
-        &scopes,
-    );
+    let missing = files_read_consent_missing(&emu, DEV_SECOND_USER_UPN);
     assert_eq!(missing, ["Files.Read"]);
 }
 
@@ -364,8 +360,8 @@ async fn a_user_who_accepts_consent_approves_the_device_code() {
     emu.set_auto_consent(DEV_TENANT_ID, false);
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let page = enter_code(&emu, user_code(&start)).await;
-    let consent = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
-    let accepted = answer_consent(&emu, &consent.html, "accept").await;
+    let consent = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
+    let accepted = Page::of(submit_consent(&emu, &consent.html, "accept", None).await).await;
     assert!(
         accepted.html.contains("You have signed in"),
         "{}",
@@ -378,14 +374,7 @@ async fn a_user_who_accepts_consent_approves_the_device_code() {
         payload(body["access_token"].as_str().unwrap())["oid"],
         DEV_SECOND_USER_ID
     );
-    let scopes = ["Files.Read"];
-    let missing = emu.missing_consent(
-        DEV_TENANT_ID,
-        DEV_SECOND_USER_UPN,
-        DEV_SPA_CLIENT_ID,
-        DEV_API_CLIENT_ID,
-        &scopes,
-    );
+    let missing = files_read_consent_missing(&emu, DEV_SECOND_USER_UPN);
     assert!(missing.is_empty(), "{missing:?}");
 }
 
@@ -395,7 +384,7 @@ async fn a_code_is_entered_once() {
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let page = enter_code(&emu, &format!(" {} ", user_code(&start))).await;
     assert_eq!(page.status, 200, "{}", page.html);
-    let done = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let done = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert!(done.html.contains("You have signed in"));
     // Approved: entering the code again leads nowhere, before and after the redemption.
     let twice = enter_code(&emu, &as_typed(user_code(&start))).await;
@@ -420,7 +409,7 @@ async fn only_the_client_the_code_was_issued_to_redeems_it() {
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let code = device_code(&start);
     let page = enter_code(&emu, user_code(&start)).await;
-    sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     let other = poll_with(
         &emu,
         code,
@@ -451,7 +440,7 @@ async fn a_confidential_client_authenticates_when_it_polls() {
     let start = start_device(&emu, DEV_CLIENT_ID, &files_read()).await;
     let code = device_code(&start);
     let page = enter_code(&emu, user_code(&start)).await;
-    sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     let bare = poll_with(&emu, code, DEV_CLIENT_ID, &[]).await;
     assert_aad_error(bare, 401, "invalid_client", 7000218).await;
     let resp = poll_with(
@@ -471,11 +460,7 @@ async fn a_confidential_client_authenticates_when_it_polls() {
 
 #[tokio::test]
 async fn auto_sign_in_approves_a_device_code_without_the_sign_in_page() {
-    let emu = Emulator::builder()
-        .auto_sign_in(DEV_SECOND_USER_UPN)
-        .start()
-        .await
-        .unwrap();
+    let emu = auto_signing_in(DEV_SECOND_USER_UPN).await;
     // Consent the user could give is given without the page.
     emu.set_auto_consent(DEV_TENANT_ID, false);
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
@@ -490,24 +475,13 @@ async fn auto_sign_in_approves_a_device_code_without_the_sign_in_page() {
     let at = payload(body["access_token"].as_str().unwrap());
     assert_eq!(at["oid"], DEV_SECOND_USER_ID);
     assert_eq!(at["scp"], "Files.Read");
-    let scopes = ["Files.Read"];
-    let missing = emu.missing_consent(
-        DEV_TENANT_ID,
-        DEV_SECOND_USER_UPN,
-        DEV_SPA_CLIENT_ID,
-        DEV_API_CLIENT_ID,
-        &scopes,
-    );
+    let missing = files_read_consent_missing(&emu, DEV_SECOND_USER_UPN);
     assert!(missing.is_empty(), "{missing:?}");
 }
 
 #[tokio::test]
 async fn auto_sign_in_as_a_user_the_tenant_lacks_shows_the_page() {
-    let emu = Emulator::builder()
-        .auto_sign_in("nobody@elsewhere.example")
-        .start()
-        .await
-        .unwrap();
+    let emu = auto_signing_in("nobody@elsewhere.example").await;
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let page = enter_code(&emu, user_code(&start)).await;
     assert_eq!(page.status, 200);
@@ -531,7 +505,7 @@ async fn device_endpoints_are_counted_and_take_faults() {
 
     // A failing sign-in endpoint: the request waits, and the same form works once it recovers.
     emu.set_fault(Endpoint::SignIn, Fault::Status(503));
-    let failed = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let failed = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert_eq!(failed.status, 503);
     assert_aad_error(
         poll(&emu, device_code(&start)).await,
@@ -541,7 +515,7 @@ async fn device_endpoints_are_counted_and_take_faults() {
     )
     .await;
     emu.clear_fault(Endpoint::SignIn);
-    let done = sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await;
+    let done = Page::of(submit_sign_in(&emu, &page.html, DEV_SECOND_USER_UPN, None).await).await;
     assert!(done.html.contains("You have signed in"), "{}", done.html);
     assert_eq!(poll(&emu, device_code(&start)).await.status(), 200);
 
@@ -601,13 +575,17 @@ async fn a_code_entered_in_two_tabs_is_decided_once() {
     let start = start_device(&emu, DEV_SPA_CLIENT_ID, &files_read()).await;
     let first_tab = enter_code(&emu, user_code(&start)).await;
     let second_tab = enter_code(&emu, user_code(&start)).await;
-    let done = sign_in(&emu, &first_tab.html, DEV_SECOND_USER_UPN, None).await;
+    let done =
+        Page::of(submit_sign_in(&emu, &first_tab.html, DEV_SECOND_USER_UPN, None).await).await;
     assert!(done.html.contains("You have signed in"), "{}", done.html);
-    let late = sign_in(
-        &emu,
-        &second_tab.html,
-        DEV_USER_UPN,
-        Some(DEV_USER_PASSWORD),
+    let late = Page::of(
+        submit_sign_in(
+            &emu,
+            &second_tab.html,
+            DEV_USER_UPN,
+            Some(DEV_USER_PASSWORD),
+        )
+        .await,
     )
     .await;
     assert_eq!(late.status, 400, "{}", late.html);

@@ -1,7 +1,6 @@
 //! On-behalf-of: a middle-tier API trades the user's token it received for a token to a
 //! downstream API, or to Microsoft Graph, whose `/v1.0/me` then answers for the same user.
 
-use entra_core::ManualClock;
 use entra_emulator::*;
 use serde_json::{Value, json};
 
@@ -380,12 +379,7 @@ async fn obo_without_consent_on_the_downstream_api_is_65001() {
 
 #[tokio::test]
 async fn an_assertion_expires_by_the_emulators_clock() {
-    let clock = ManualClock::starting_now();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
+    let (emu, clock) = clocked().await;
     emu.register_app(
         DEV_TENANT_ID,
         App::new(DOWNSTREAM)
@@ -434,6 +428,40 @@ async fn obo_accepts_an_assertion_signed_with_the_middle_tiers_own_key() {
     );
 }
 
+/// The OBO request of `client_id` authenticated by a client assertion signed with `cert` (named
+/// by its `x5t`), for `scope` on behalf of the user of `assertion`.
+async fn obo_with_certificate(
+    emu: &Emulator,
+    cert: &SigningKey,
+    client_id: &str,
+    assertion: &str,
+    scope: &str,
+) -> reqwest::Response {
+    let mut claims = crate::token::assertion_claims(emu, TokenVersion::V2);
+    claims["iss"] = json!(client_id);
+    claims["sub"] = json!(client_id);
+    let client_assertion = crate::token::assertion(
+        cert,
+        cert,
+        jsonwebtoken::Algorithm::RS256,
+        crate::token::Thumb::X5t { padded: false },
+        &claims,
+    );
+    post_form(
+        emu,
+        &[
+            ("grant_type", OBO_GRANT),
+            ("client_id", client_id),
+            ("client_assertion_type", crate::token::JWT_BEARER),
+            ("client_assertion", &client_assertion),
+            ("assertion", assertion),
+            ("scope", scope),
+            ("requested_token_use", "on_behalf_of"),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn obo_by_a_middle_tier_with_a_certificate() {
     let emu = obo_emulator().await;
@@ -454,30 +482,8 @@ async fn obo_by_a_middle_tier_with_a_certificate() {
     )
     .await;
     let assertion = body["access_token"].as_str().unwrap();
-    let mut claims = crate::token::assertion_claims(&emu, TokenVersion::V2);
-    claims["iss"] = json!(middle_cert);
-    claims["sub"] = json!(middle_cert);
-    let client_assertion = crate::token::assertion(
-        cert,
-        cert,
-        jsonwebtoken::Algorithm::RS256,
-        crate::token::Thumb::X5t { padded: false },
-        &claims,
-    );
     let scope = orders_read();
-    let resp = post_form(
-        &emu,
-        &[
-            ("grant_type", OBO_GRANT),
-            ("client_id", middle_cert),
-            ("client_assertion_type", crate::token::JWT_BEARER),
-            ("client_assertion", &client_assertion),
-            ("assertion", assertion),
-            ("scope", &scope),
-            ("requested_token_use", "on_behalf_of"),
-        ],
-    )
-    .await;
+    let resp = obo_with_certificate(&emu, cert, middle_cert, assertion, &scope).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     let c = payload(body["access_token"].as_str().unwrap());
@@ -486,28 +492,6 @@ async fn obo_by_a_middle_tier_with_a_certificate() {
     assert_eq!(c["oid"], DEV_USER_ID);
     // The token the SPA got for the other middle tier is not for this one.
     let others = user_token_for_middle_tier(&emu).await;
-    let mut claims = crate::token::assertion_claims(&emu, TokenVersion::V2);
-    claims["iss"] = json!(middle_cert);
-    claims["sub"] = json!(middle_cert);
-    let client_assertion = crate::token::assertion(
-        cert,
-        cert,
-        jsonwebtoken::Algorithm::RS256,
-        crate::token::Thumb::X5t { padded: false },
-        &claims,
-    );
-    let resp = post_form(
-        &emu,
-        &[
-            ("grant_type", OBO_GRANT),
-            ("client_id", middle_cert),
-            ("client_assertion_type", crate::token::JWT_BEARER),
-            ("client_assertion", &client_assertion),
-            ("assertion", &others),
-            ("scope", &scope),
-            ("requested_token_use", "on_behalf_of"),
-        ],
-    )
-    .await;
+    let resp = obo_with_certificate(&emu, cert, middle_cert, &others, &scope).await;
     assert_aad_error(resp, 400, "invalid_grant", 50013).await;
 }
