@@ -20,6 +20,9 @@ use crate::state::{State, lock, read, write};
 use crate::urls::Endpoint;
 
 mod users;
+mod workload;
+
+pub use workload::ManagedIdentityEndpoints;
 
 /// base64url(SHA-256([`Emulator::SIGN_IN_URL_VERIFIER`])).
 const SIGN_IN_URL_CHALLENGE: &str = "nwdPpEZOwXPTZEgVru9Ww_iuTDVD62wM95Trovx1fVA";
@@ -235,9 +238,18 @@ impl Emulator {
     }
 
     /// The object id of an app's service principal in a tenant (the `oid` and `sub` of its
-    /// app-only tokens). Derived from (tenant, client id): stable across restarts.
+    /// app-only tokens). Derived from (tenant, client id): stable across restarts. For a
+    /// managed identity, its object id.
     pub fn service_principal_id(&self, tenant_id: &str, client_id: &str) -> String {
-        service_principal_id(tenant_id, client_id)
+        let directory = read(&self.state().directory);
+        let identity = directory
+            .tenant(tenant_id)
+            .and_then(|t| t.app(client_id))
+            .and_then(|a| a.managed_identity.as_ref());
+        match identity {
+            Some(mi) => mi.principal_id().to_owned(),
+            None => service_principal_id(tenant_id, client_id),
+        }
     }
 
     /// Mint a token directly (see [`TokenBuilder`] for the defaults).

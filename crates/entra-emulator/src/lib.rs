@@ -152,18 +152,21 @@ mod state;
 mod store;
 mod tls;
 mod urls;
+mod workload;
 
 pub use builder::EmulatorBuilder;
 pub use directory::{
-    AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig, ClientSecret, ConsentConfig,
-    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN,
-    DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
-    DEV_USER_UPN, DelegatedScope, EmulatorConfig, GRAPH_APP_ID, GRAPH_RESOURCE, Group, GroupConfig,
-    Password, Platform, RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig,
-    RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig,
-    UserKind, UserRoleAssignment, UserRoleConfig,
+    AZURE_AD_TOKEN_EXCHANGE, AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig,
+    ClientSecret, ConsentConfig, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET,
+    DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
+    DEV_USER_ID, DEV_USER_PASSWORD, DEV_USER_UPN, DelegatedScope, EmulatorConfig,
+    FederatedCredential, FederatedCredentialConfig, GRAPH_APP_ID, GRAPH_RESOURCE, Group,
+    GroupConfig, ManagedIdentity, ManagedIdentityConfig, Password, Platform, RedirectUrisConfig,
+    RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig, ScopeConfig,
+    SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind, UserRoleAssignment,
+    UserRoleConfig,
 };
-pub use emulator::Emulator;
+pub use emulator::{Emulator, ManagedIdentityEndpoints};
 pub use error::EmulatorError;
 pub use faults::{Fault, LoggedRequest};
 pub use keys::SigningKey;

@@ -10,8 +10,10 @@ use crate::directory::Directory;
 use crate::faults::Faults;
 use crate::http::SeenAssertions;
 use crate::keys::{KeyStore, SigningKey};
+use crate::mint::random_b64;
 use crate::store::Store;
 use crate::urls::Urls;
+use crate::workload::WorkloadIssuers;
 
 pub(crate) struct State {
     pub(crate) urls: Urls,
@@ -28,6 +30,11 @@ pub(crate) struct State {
     pub(crate) clock: Arc<dyn Clock>,
     /// Sign this user in without the sign-in page (headless tests), by UPN.
     pub(crate) auto_sign_in: Option<String>,
+    /// The secret the App Service managed identity endpoint expects in `X-IDENTITY-HEADER`
+    /// (`IDENTITY_HEADER`); random per emulator, never logged.
+    pub(crate) identity_header: String,
+    /// The workload identity issuers the emulator serves.
+    pub(crate) workload_issuers: RwLock<WorkloadIssuers>,
 }
 
 impl State {
@@ -48,6 +55,8 @@ impl State {
             store: Store::default(),
             clock,
             auto_sign_in: None,
+            identity_header: random_b64(32),
+            workload_issuers: RwLock::new(WorkloadIssuers::default()),
         }
     }
 

@@ -31,6 +31,12 @@ pub enum Endpoint {
     UserInfo,
     /// Microsoft Graph's `/v1.0/me`.
     Graph,
+    /// The managed identity endpoints: App Service's `/msi/token` and IMDS's
+    /// `/metadata/identity/oauth2/token`.
+    ManagedIdentity,
+    /// The workload identity issuers the emulator serves: `/workload/{name}/.well-known/openid-configuration`
+    /// and `/workload/{name}/openid/v1/jwks`.
+    WorkloadIssuer,
 }
 
 /// What multi-tenant documents put where the tenant id goes: `{base}/{tenantid}/v2.0`.
@@ -79,6 +85,16 @@ pub(crate) const USERINFO_V2: &str = "/oidc/userinfo";
 pub(crate) const DEVICE_LOGIN: &str = "/devicelogin";
 /// Microsoft Graph's `me`, at the emulator's base URL.
 pub(crate) const GRAPH_ME: &str = "/v1.0/me";
+/// The App Service / Container Apps / Functions managed identity endpoint (`IDENTITY_ENDPOINT`).
+pub(crate) const MSI_TOKEN: &str = "/msi/token";
+/// The Azure Instance Metadata Service's managed identity token endpoint.
+pub(crate) const IMDS_TOKEN: &str = "/metadata/identity/oauth2/token";
+/// Where the workload identity issuers live: `{base}/workload/{name}`.
+pub(crate) const WORKLOAD_PREFIX: &str = "/workload";
+/// A workload issuer's discovery document.
+pub(crate) const WORKLOAD_DISCOVERY: &str = "/workload/{name}/.well-known/openid-configuration";
+/// A workload issuer's key set (where Kubernetes serves it).
+pub(crate) const WORKLOAD_JWKS: &str = "/workload/{name}/openid/v1/jwks";
 
 /// The discovery document of a version.
 pub(crate) fn discovery(version: TokenVersion) -> TenantPath {
@@ -189,6 +205,26 @@ impl Urls {
     /// The token endpoint URL.
     pub(crate) fn token(&self, tenant: &str, version: TokenVersion) -> String {
         self.at(token(version), tenant)
+    }
+
+    /// `{base}{path}` for a path that is not under a tenant.
+    pub(crate) fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The issuer URL of the workload issuer `name`: `{base}/workload/{name}`.
+    pub(crate) fn workload_issuer(&self, name: &str) -> String {
+        format!("{}{WORKLOAD_PREFIX}/{name}", self.base)
+    }
+
+    /// The name of the workload issuer an issuer URL of this emulator names, if it does.
+    pub(crate) fn workload_issuer_name<'a>(&self, issuer: &'a str) -> Option<&'a str> {
+        let rest = issuer
+            .get(..self.base.len())
+            .filter(|prefix| prefix.eq_ignore_ascii_case(&self.base))
+            .and_then(|_| issuer.get(self.base.len()..))?;
+        let name = rest.strip_prefix(WORKLOAD_PREFIX)?.strip_prefix('/')?;
+        (!name.is_empty() && !name.contains('/')).then_some(name)
     }
 
     /// The v2 userinfo endpoint URL.

@@ -7,6 +7,7 @@ use super::credentials::{ClientCertificate, ClientSecret};
 use super::permissions::{
     AllowedMemberTypes, AppRole, DelegatedScope, Platform, RedirectUri, RequestedPermissions,
 };
+use super::workload::{FederatedCredential, ManagedIdentity};
 use crate::EmulatorError;
 
 /// Access token version (`ver` claim "1.0" or "2.0").
@@ -62,6 +63,10 @@ pub struct App {
     pub(crate) access_token_version: TokenVersion,
     /// `groupMembershipClaims`: tokens for this app carry the user's groups.
     pub(crate) groups_claim: bool,
+    /// Federated identity credentials (workload identity federation).
+    pub(crate) federated: Vec<FederatedCredential>,
+    /// Set when this is the service principal of a managed identity.
+    pub(crate) managed_identity: Option<ManagedIdentity>,
 }
 
 impl fmt::Debug for App {
@@ -78,6 +83,8 @@ impl fmt::Debug for App {
             .field("requested", &self.requested)
             .field("access_token_version", &self.access_token_version)
             .field("groups_claim", &self.groups_claim)
+            .field("federated", &self.federated)
+            .field("managed_identity", &self.managed_identity)
             .finish()
     }
 }
@@ -100,6 +107,8 @@ impl App {
             requested: Vec::new(),
             access_token_version: TokenVersion::V1,
             groups_claim: false,
+            federated: Vec::new(),
+            managed_identity: None,
         }
     }
 
@@ -297,6 +306,20 @@ impl App {
     pub fn access_token_version(mut self, version: TokenVersion) -> App {
         self.access_token_version = version;
         self
+    }
+
+    /// Add a federated identity credential: a token of its issuer about its subject, for one of
+    /// its audiences, is then accepted as this app's `client_assertion` (workload identity
+    /// federation; see [`FederatedCredential`] and
+    /// [`Emulator::add_workload_issuer`](crate::Emulator::add_workload_issuer)).
+    pub fn federated_credential(mut self, credential: FederatedCredential) -> App {
+        self.federated.push(credential);
+        self
+    }
+
+    /// The federated identity credentials, in the order added.
+    pub fn federated_credentials(&self) -> &[FederatedCredential] {
+        &self.federated
     }
 
     /// Set `groupMembershipClaims` to security groups: delegated tokens for this app carry the

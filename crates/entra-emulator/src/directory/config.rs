@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AllowedMemberTypes, App, ClientSecret, DelegatedScope, Group, Platform, RoleAssignment,
-    TokenVersion, User, UserKind, normalize_domain,
+    AllowedMemberTypes, App, ClientSecret, DelegatedScope, FederatedCredential, Group,
+    ManagedIdentity, Platform, RoleAssignment, TokenVersion, User, UserKind, normalize_domain,
 };
 use crate::EmulatorError;
 
@@ -52,6 +52,11 @@ pub(crate) use registration::{ConsentRegistration, TenantRegistration};
 /// client_id = "33333333-3333-3333-3333-333333333333"
 /// resource = "api://orders"            # client id or App ID URI of the resource app
 /// role = "Orders.Read"
+///
+/// [[tenants.managed_identities]]       # tokens from the managed identity endpoints
+/// client_id = "88888888-8888-4888-8888-888888888888"
+/// display_name = "orders-worker"       # object_id, resource_id: generated when omitted
+/// system_assigned = false
 ///
 /// [[tenants.groups]]
 /// object_id = "55555555-5555-5555-5555-555555555555"   # generated if omitted
@@ -123,6 +128,49 @@ pub struct TenantConfig {
     /// on for the built-in development tenant).
     #[serde(default)]
     pub auto_consent: bool,
+    /// Managed identities (service principals whose tokens come from the managed identity
+    /// endpoints).
+    #[serde(default)]
+    pub managed_identities: Vec<ManagedIdentityConfig>,
+}
+
+/// A managed identity in a [`TenantConfig`] (see [`ManagedIdentity`](crate::ManagedIdentity)).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ManagedIdentityConfig {
+    /// Client id (a GUID).
+    pub client_id: String,
+    /// Object id (principal id, a GUID); generated if omitted.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Azure resource id; by default one under the `emulator` resource group.
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The system-assigned identity of the emulated host (at most one).
+    #[serde(default)]
+    pub system_assigned: bool,
+}
+
+/// A federated identity credential in an [`AppConfig`] (see
+/// [`FederatedCredential`](crate::FederatedCredential)).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FederatedCredentialConfig {
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Issuer, compared exactly with the token's `iss`.
+    pub issuer: String,
+    /// Subject, compared exactly with the token's `sub`.
+    pub subject: String,
+    /// Accepted audiences; default `["api://AzureADTokenExchange"]`.
+    #[serde(default)]
+    pub audiences: Vec<String>,
 }
 
 /// One app registration in a [`TenantConfig`].
@@ -159,6 +207,9 @@ pub struct AppConfig {
     /// `accessTokenAcceptedVersion`: 1 (default) or 2.
     #[serde(default)]
     pub access_token_version: Option<u8>,
+    /// Federated identity credentials (workload identity federation).
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredentialConfig>,
 }
 
 /// An app role in an [`AppConfig`]: a plain value (a role for applications, as before) or a

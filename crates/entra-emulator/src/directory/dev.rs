@@ -84,6 +84,7 @@ pub(crate) fn dev_tenant() -> TenantRegistration {
         users: vec![adele, alex],
         consents: Vec::new(),
         auto_consent: true,
+        managed_identities: Vec::new(),
         assignments: roles
             .into_iter()
             .map(|role| RoleAssignment {

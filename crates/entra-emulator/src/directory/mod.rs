@@ -17,6 +17,7 @@ mod ids;
 mod permissions;
 mod tenant;
 mod user;
+mod workload;
 
 use std::collections::HashMap;
 
@@ -26,9 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use app::{App, TokenVersion};
 pub use config::{
-    AppConfig, AppRoleConfig, ConsentConfig, EmulatorConfig, GroupConfig, RedirectUrisConfig,
-    RequestedPermissionsConfig, RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig,
-    UserConfig, UserRoleConfig,
+    AppConfig, AppRoleConfig, ConsentConfig, EmulatorConfig, FederatedCredentialConfig,
+    GroupConfig, ManagedIdentityConfig, RedirectUrisConfig, RequestedPermissionsConfig,
+    RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig, UserConfig, UserRoleConfig,
 };
 pub(crate) use config::{ConsentRegistration, TenantRegistration};
 pub(crate) use consent::ConsentGrant;
@@ -45,6 +46,8 @@ pub use permissions::{
     AllowedMemberTypes, AppRole, DelegatedScope, Platform, RequestedPermissions,
 };
 pub use user::{Group, Password, User, UserKind, UserRoleAssignment};
+pub(crate) use workload::IdentitySelector;
+pub use workload::{AZURE_AD_TOKEN_EXCHANGE, FederatedCredential, ManagedIdentity};
 
 use ids::check_guid;
 pub(crate) use ids::{normalize_domain, pairwise_sub, service_principal_id};
@@ -348,6 +351,7 @@ impl Directory {
             users,
             consents,
             auto_consent,
+            managed_identities,
         } = registration;
         self.add_tenant(&id);
         for domain in &domains {
@@ -355,6 +359,9 @@ impl Directory {
         }
         for app in apps {
             self.register_app(&id, app);
+        }
+        for identity in managed_identities {
+            self.add_managed_identity(&id, identity)?;
         }
         for assignment in assignments {
             self.assign_app_role(&id, assignment);

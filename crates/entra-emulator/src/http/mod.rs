@@ -16,9 +16,11 @@ mod errors;
 mod form;
 mod keys;
 mod logout;
+mod managed_identity;
 mod pages;
 mod token;
 mod userinfo;
+mod workload;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -105,6 +107,25 @@ pub(crate) fn router(state: Shared) -> Router {
         .route(
             urls::GRAPH_ME,
             tagged(Endpoint::Graph, userinfo::graph_me_route()),
+        )
+        .route(
+            urls::MSI_TOKEN,
+            tagged(
+                Endpoint::ManagedIdentity,
+                managed_identity::app_service_route(),
+            ),
+        )
+        .route(
+            urls::IMDS_TOKEN,
+            tagged(Endpoint::ManagedIdentity, managed_identity::imds_route()),
+        )
+        .route(
+            urls::WORKLOAD_DISCOVERY,
+            tagged(Endpoint::WorkloadIssuer, workload::discovery_route()),
+        )
+        .route(
+            urls::WORKLOAD_JWKS,
+            tagged(Endpoint::WorkloadIssuer, workload::keys_route()),
         );
     let not_found: MethodRouter<()> = track(&state, None, any(not_found));
     router.fallback_service(not_found).with_state(state)

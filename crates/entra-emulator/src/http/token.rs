@@ -36,7 +36,7 @@ use super::client_auth::{self, AuthenticatedClient, ClientCredentials};
 use super::errors::correlation_id;
 use super::form::Form;
 use super::{AadError, Shared, json_response, resolve_tenant};
-use crate::directory::{TenantName, TokenVersion};
+use crate::directory::{App, Tenant, TenantName, TokenVersion};
 use crate::faults::log_client;
 use crate::keys::SigningKey;
 use crate::mint::{ClaimSet, access_token_header, random_between, sign_jwt};
@@ -278,12 +278,7 @@ impl Grant {
             state.now(),
             lifetime,
         );
-        // A resource with app-specific keys gets its tokens signed with the newest of them.
-        let key = tenant
-            .app_keys(&resource.client_id)
-            .last()
-            .cloned()
-            .unwrap_or_else(|| state.active_key());
+        let key = resource_signing_key(state, tenant, resource);
         Ok(Grant {
             claims,
             key,
@@ -355,6 +350,16 @@ impl Grant {
         }
         resp
     }
+}
+
+/// The key tokens for `resource` are signed with: the newest of its app-specific keys when it
+/// has some, else the emulator's active key.
+pub(crate) fn resource_signing_key(state: &State, tenant: &Tenant, resource: &App) -> SigningKey {
+    tenant
+        .app_keys(&resource.client_id)
+        .last()
+        .cloned()
+        .unwrap_or_else(|| state.active_key())
 }
 
 /// The resource a client credentials request names: `scope={resource}/.default` (exactly one

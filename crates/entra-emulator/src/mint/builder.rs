@@ -336,6 +336,7 @@ impl TokenBuilder {
             aio: self.ids.aio.clone(),
             uti: self.ids.uti.clone(),
             rh: self.ids.rh.clone(),
+            managed_identity: None,
         };
         let mut claims = set.build(&self.state.urls);
         apply_ops(&mut claims, &self.claim_ops);

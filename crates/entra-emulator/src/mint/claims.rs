@@ -23,6 +23,9 @@ pub(crate) struct ClaimSet {
     pub(crate) aio: String,
     pub(crate) uti: String,
     pub(crate) rh: String,
+    /// App-only tokens of a managed identity: its object id (`oid`, `sub`) and resource id
+    /// (`xms_mirid`).
+    pub(crate) managed_identity: Option<(String, String)>,
 }
 
 /// The signed-in user of a delegated token.
@@ -67,6 +70,10 @@ impl ClaimSet {
             aio: ids.aio,
             uti: ids.uti,
             rh: ids.rh,
+            managed_identity: client
+                .managed_identity
+                .as_ref()
+                .map(|mi| (mi.principal_id().to_owned(), mi.azure_resource_id())),
         }
     }
 
@@ -95,7 +102,10 @@ impl ClaimSet {
         }
         match &self.user {
             None => {
-                let oid = service_principal_id(tid, &self.client_id);
+                let oid = match &self.managed_identity {
+                    Some((oid, _)) => oid.clone(),
+                    None => service_principal_id(tid, &self.client_id),
+                };
                 put("idp", json!(urls.issuer(TokenVersion::V1, tid)));
                 put("idtyp", json!("app"));
                 put("oid", json!(oid));
@@ -132,6 +142,9 @@ impl ClaimSet {
         put("tid", json!(tid));
         put("uti", json!(self.uti));
         put("ver", json!(self.version.as_str()));
+        if let Some((_, mirid)) = &self.managed_identity {
+            put("xms_mirid", json!(mirid));
+        }
         if let Some(u) = &self.user {
             super::delegated::put_groups(&mut m, tid, u);
         }

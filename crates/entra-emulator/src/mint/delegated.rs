@@ -88,6 +88,7 @@ impl ClaimSet {
             aio: ids.aio,
             uti: ids.uti,
             rh: ids.rh,
+            managed_identity: None,
         }
     }
 }

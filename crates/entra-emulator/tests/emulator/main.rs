@@ -6,6 +6,7 @@ mod directory;
 mod discovery;
 mod faults;
 mod keys;
+mod managed_identity;
 mod minting;
 mod serving;
 mod token;

@@ -29,6 +29,8 @@ pub(crate) struct TenantRegistration {
     pub(crate) consents: Vec<ConsentRegistration>,
     /// Development-mode consent.
     pub(crate) auto_consent: bool,
+    /// Managed identities.
+    pub(crate) managed_identities: Vec<ManagedIdentity>,
 }
 
 impl EmulatorConfig {
@@ -157,6 +159,11 @@ impl EmulatorConfig {
                 users,
                 consents,
                 auto_consent: t.auto_consent,
+                managed_identities: t
+                    .managed_identities
+                    .iter()
+                    .map(identity_from_config)
+                    .collect(),
             });
         }
         Ok(out)
@@ -239,6 +246,16 @@ fn app_from_config(a: &AppConfig) -> Result<App, EmulatorError> {
     for p in &a.requested_permissions {
         app = app.requests(p.resource.clone(), p.scopes.iter().cloned());
     }
+    for f in &a.federated_credentials {
+        let mut credential = FederatedCredential::new(f.issuer.clone(), f.subject.clone());
+        if let Some(name) = &f.name {
+            credential = credential.name(name.clone());
+        }
+        if !f.audiences.is_empty() {
+            credential.audiences = f.audiences.clone();
+        }
+        app = app.federated_credential(credential);
+    }
     app = app.access_token_version(match a.access_token_version {
         None | Some(1) => TokenVersion::V1,
         Some(2) => TokenVersion::V2,
@@ -250,6 +267,23 @@ fn app_from_config(a: &AppConfig) -> Result<App, EmulatorError> {
         }
     });
     Ok(app)
+}
+
+fn identity_from_config(m: &ManagedIdentityConfig) -> ManagedIdentity {
+    let mut identity = ManagedIdentity::new(m.client_id.clone());
+    if let Some(id) = &m.object_id {
+        identity = identity.object_id(id.clone());
+    }
+    if let Some(id) = &m.resource_id {
+        identity = identity.resource_id(id.clone());
+    }
+    if let Some(name) = &m.display_name {
+        identity = identity.display_name(name.clone());
+    }
+    if m.system_assigned {
+        identity = identity.system_assigned();
+    }
+    identity
 }
 
 /// `["User"]`, `["Application"]` or both (case-insensitive).
