@@ -30,6 +30,25 @@ pub enum Error {
     #[error("cannot sign client assertion: {0}")]
     Signing(String),
 
+    /// A [`ClientAssertionSource`](crate::ClientAssertionSource) could not give an assertion:
+    /// for workload identity, the federated token file cannot be read or is empty (the message
+    /// names the file, never its content).
+    #[error("cannot obtain the client assertion: {0}")]
+    ClientAssertion(String),
+
+    /// On-behalf-of: the user or an administrator has not consented to the downstream scopes
+    /// (AADSTS65001). An API answers its caller 403
+    /// ([`Error::challenge_response`]).
+    #[error("consent required for {}: {}", .0.scope, .0.entra)]
+    ConsentRequired(Box<crate::DownstreamChallenge>),
+
+    /// On-behalf-of: the user must go through an interaction first: a Conditional Access claims
+    /// challenge (`interaction_required` with `claims`), multi-factor authentication
+    /// (AADSTS50076, 50079), ... An API answers its caller 401 with the claims challenge in
+    /// `WWW-Authenticate` ([`Error::challenge_response`]).
+    #[error("user interaction required for {}: {}", .0.scope, .0.entra)]
+    UiRequired(Box<crate::DownstreamChallenge>),
+
     /// Entra ID answered with an OAuth2 error response (`invalid_client`, `AADSTS...`).
     #[error(transparent)]
     Entra(Box<EntraError>),
@@ -81,16 +100,14 @@ impl Error {
     /// }
     /// ```
     pub fn aadsts_code(&self) -> Option<u32> {
-        match self {
-            Error::Entra(e) => e.aadsts_code(),
-            _ => None,
-        }
+        self.entra().and_then(EntraError::aadsts_code)
     }
 
     /// The typed Entra ID error response, if this is one.
     pub fn entra(&self) -> Option<&EntraError> {
         match self {
             Error::Entra(e) => Some(e),
+            Error::ConsentRequired(c) | Error::UiRequired(c) => Some(&c.entra),
             _ => None,
         }
     }
@@ -99,6 +116,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Entra(e) => Some(e.status),
+            Error::ConsentRequired(c) | Error::UiRequired(c) => Some(c.entra.status),
             Error::UnexpectedStatus { status, .. } => Some(*status),
             _ => None,
         }
@@ -165,6 +183,11 @@ pub struct EntraError {
     pub correlation_id: Option<String>,
     /// Entra's `timestamp` for the failed request.
     pub timestamp: Option<String>,
+    /// The `claims` challenge (a JSON object, as text) that Entra sends with
+    /// `interaction_required` when Conditional Access asks for more (MFA, a compliant device).
+    pub claims: Option<String>,
+    /// The `suberror` some answers carry (`basic_action`, `consent_required`, ...).
+    pub suberror: Option<String>,
     /// The `Retry-After` delay the server asked for, if any.
     pub retry_after: Option<Duration>,
 }
@@ -194,6 +217,10 @@ impl EntraError {
             trace_id: Option<String>,
             #[serde(default)]
             correlation_id: Option<String>,
+            #[serde(default)]
+            claims: Option<String>,
+            #[serde(default)]
+            suberror: Option<String>,
         }
         let body: Body = serde_json::from_slice(body).ok()?;
         let error_codes = body
@@ -214,6 +241,8 @@ impl EntraError {
             trace_id: body.trace_id,
             correlation_id: body.correlation_id,
             timestamp: body.timestamp,
+            claims: body.claims.filter(|c| !c.trim().is_empty()),
+            suberror: body.suberror,
             retry_after,
         })
     }
@@ -265,6 +294,8 @@ impl fmt::Debug for EntraError {
             .field("trace_id", &self.trace_id)
             .field("correlation_id", &self.correlation_id)
             .field("timestamp", &self.timestamp)
+            .field("claims", &self.claims)
+            .field("suberror", &self.suberror)
             .field("retry_after", &self.retry_after)
             .finish()
     }

@@ -78,6 +78,7 @@
 //! `reqwest` request.
 
 mod assertion;
+mod assertion_source;
 mod authority;
 mod cache;
 mod certificate;
@@ -85,10 +86,16 @@ mod credential;
 mod credentials;
 mod error;
 mod layer;
+mod obo;
 mod secret;
 mod token;
+mod workload;
 
 pub use assertion::{AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
+pub use assertion_source::{
+    AssertionFuture, AssertionRequest, ClientAssertionFn, ClientAssertionSource,
+    client_assertion_fn,
+};
 pub use cache::TokenCache;
 pub use certificate::ClientCertificate;
 pub use credential::{TokenCredential, TokenFuture};
@@ -100,8 +107,12 @@ pub use entra_core::{
 };
 pub use error::{EntraError, Error};
 pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
+pub use obo::{DownstreamChallenge, OnBehalfOf, OnBehalfOfCredential};
 pub use secret::ClientSecret;
 pub use token::AccessToken;
+pub use workload::{
+    FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,
+};
 /// The zeroize-on-drop wrapper of the `zeroize` crate, as returned by
 /// [`ClientCredentials::client_assertion`] and accepted by [`ClientSecret`]'s `From`.
 pub use zeroize::Zeroizing;

@@ -8,14 +8,15 @@ use super::{ClientCredentials, Credential, Inner, defaults};
 use crate::assertion::{AssertionOptions, MAX_ASSERTION_LIFETIME};
 use crate::authority::{self, EndpointVersion};
 use crate::{
-    AssertionAlgorithm, AuthorityHost, ClientCertificate, ClientSecret, Clock, Error, SystemClock,
-    TokenCache,
+    AssertionAlgorithm, AuthorityHost, ClientAssertionSource, ClientCertificate, ClientSecret,
+    Clock, Error, SystemClock, TokenCache,
 };
 
 /// Configures [`ClientCredentials`]; start with [`ClientCredentials::builder`].
 ///
-/// Exactly one credential is required: [`client_secret`](Self::client_secret) or
-/// [`certificate`](Self::certificate). Everything is checked by [`build`](Self::build).
+/// Exactly one credential is required: [`client_secret`](Self::client_secret),
+/// [`certificate`](Self::certificate) or
+/// [`client_assertion_source`](Self::client_assertion_source). Everything is checked by [`build`](Self::build).
 #[must_use]
 #[derive(Debug)]
 pub struct ClientCredentialsBuilder {
@@ -80,6 +81,15 @@ impl ClientCredentialsBuilder {
     /// Authenticate with a certificate (a signed client assertion).
     pub fn certificate(mut self, certificate: ClientCertificate) -> Self {
         self.credential = Some(Credential::Certificate(certificate));
+        self
+    }
+
+    /// Authenticate with client assertions from a source (a closure made with
+    /// [`client_assertion_fn`](crate::client_assertion_fn), a
+    /// [`FederatedTokenFile`](crate::FederatedTokenFile), or any [`ClientAssertionSource`]),
+    /// asked afresh for every token request: an assertion is never reused for a second request.
+    pub fn client_assertion_source(mut self, source: impl ClientAssertionSource + 'static) -> Self {
+        self.credential = Some(Credential::AssertionSource(Arc::new(source)));
         self
     }
 
@@ -170,7 +180,10 @@ impl ClientCredentialsBuilder {
         }
         let authority = authority::parse_authority(&self.authority)?;
         let credential = self.credential.ok_or_else(|| {
-            Error::Config("no credential: set a client secret or a certificate".into())
+            Error::Config(
+                "no credential: set a client secret, a certificate or a client assertion source"
+                    .into(),
+            )
         })?;
         if let Credential::Secret(s) = &credential
             && s.secret().is_empty()

@@ -18,9 +18,12 @@ use zeroize::Zeroizing;
 
 use crate::assertion::{self, AssertionOptions};
 use crate::cache::{CacheKey, Target};
-use crate::{AccessToken, ClientCertificate, ClientSecret, Clock, Error, TokenCache};
+use crate::{
+    AccessToken, ClientAssertionSource, ClientCertificate, ClientSecret, Clock, Error, TokenCache,
+};
 
 pub use builder::ClientCredentialsBuilder;
+pub(crate) use request::Grant;
 
 /// The defaults of [`ClientCredentialsBuilder`].
 pub mod defaults {
@@ -38,11 +41,13 @@ pub mod defaults {
     pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 }
 
-/// The secret or certificate the app proves its identity with.
+/// The secret, certificate or assertion source the app proves its identity with.
 #[derive(Clone)]
 enum Credential {
     Secret(ClientSecret),
     Certificate(ClientCertificate),
+    /// Asked for a client assertion on every token request ([`crate::ClientAssertionSource`]).
+    AssertionSource(Arc<dyn ClientAssertionSource>),
 }
 
 impl fmt::Debug for Credential {
@@ -50,6 +55,7 @@ impl fmt::Debug for Credential {
         match self {
             Credential::Secret(s) => s.fmt(f),
             Credential::Certificate(c) => c.fmt(f),
+            Credential::AssertionSource(s) => s.fmt(f),
         }
     }
 }
@@ -139,8 +145,8 @@ impl ClientCredentials {
                 self.inner.clock.now(),
                 &self.inner.assertion,
             ),
-            Credential::Secret(_) => Err(Error::Config(
-                "client assertions need a certificate credential".into(),
+            Credential::Secret(_) | Credential::AssertionSource(_) => Err(Error::Config(
+                "client assertions are signed only with a certificate credential".into(),
             )),
         }
     }
@@ -175,6 +181,16 @@ impl ClientCredentials {
         &self.inner.cache
     }
 
+    /// The clock tokens are timed with.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// How long before expiry cached tokens are renewed.
+    pub(crate) fn refresh_margin(&self) -> Duration {
+        self.inner.refresh_margin
+    }
+
     async fn cached(&self, target: Target) -> Result<AccessToken, Error> {
         let inner = &self.inner;
         let key = CacheKey {
@@ -193,7 +209,10 @@ impl ClientCredentials {
                 &key,
                 move || clock.now(),
                 inner.refresh_margin,
-                move || async move { this.fetch_with_retries(&target).await },
+                move || async move {
+                    this.fetch_with_retries(&Grant::ClientCredentials(&target))
+                        .await
+                },
             )
             .await
     }

@@ -11,20 +11,31 @@ use super::{ClientCredentials, Credential};
 use crate::assertion;
 use crate::cache::Target;
 use crate::token::parse_token_response;
-use crate::{AccessToken, EntraError, Error};
+use crate::{AccessToken, AssertionRequest, EntraError, Error};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The grant type of on-behalf-of requests.
+const OBO_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The largest token endpoint response body read.
 const MAX_BODY: usize = 1 << 20;
 
+/// What a token request asks for. No `Debug`: it holds the user's token.
+#[derive(Clone, Copy)]
+pub(crate) enum Grant<'a> {
+    /// The app's own token (client credentials), for a v2 scope or a v1 resource.
+    ClientCredentials(&'a Target),
+    /// A token for `scope` (v2) on behalf of the user whose access token is `assertion`.
+    OnBehalfOf { assertion: &'a str, scope: &'a str },
+}
+
 impl ClientCredentials {
-    pub(super) async fn fetch_with_retries(
+    pub(crate) async fn fetch_with_retries(
         &self,
-        target: &Target,
+        grant: &Grant<'_>,
     ) -> Result<(AccessToken, SystemTime), Error> {
         let mut retries = 0;
         loop {
-            match self.fetch_once(target).await {
+            match self.fetch_once(grant).await {
                 Ok(ok) => return Ok(ok),
                 Err(e) if e.is_retryable() && retries < self.inner.max_retries => {
                     let delay = self.retry_delay(retries, e.retry_after());
@@ -62,19 +73,29 @@ impl ClientCredentials {
         half + half.mul_f64(fraction)
     }
 
-    async fn fetch_once(&self, target: &Target) -> Result<(AccessToken, SystemTime), Error> {
+    async fn fetch_once(&self, grant: &Grant<'_>) -> Result<(AccessToken, SystemTime), Error> {
         let inner = &self.inner;
-        let (endpoint, target_param) = match target {
-            Target::Scope(scope) => (&inner.endpoint_v2, ("scope", scope.as_str())),
-            Target::Resource(resource) => (&inner.endpoint_v1, ("resource", resource.as_str())),
+        let (endpoint, target_param) = match grant {
+            Grant::ClientCredentials(Target::Scope(scope)) => {
+                (&inner.endpoint_v2, ("scope", scope.as_str()))
+            }
+            Grant::ClientCredentials(Target::Resource(resource)) => {
+                (&inner.endpoint_v1, ("resource", resource.as_str()))
+            }
+            Grant::OnBehalfOf { scope, .. } => (&inner.endpoint_v2, ("scope", *scope)),
         };
         let sent_at = inner.clock.now();
         let assertion;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", &inner.client_id),
-            target_param,
-        ];
+        let mut form: Vec<(&str, &str)> = match grant {
+            Grant::ClientCredentials(_) => vec![("grant_type", "client_credentials")],
+            Grant::OnBehalfOf { assertion, .. } => vec![
+                ("grant_type", OBO_GRANT),
+                ("requested_token_use", "on_behalf_of"),
+                ("assertion", assertion),
+            ],
+        };
+        form.push(("client_id", &inner.client_id));
+        form.push(target_param);
         match &inner.credential {
             Credential::Secret(secret) => form.push(("client_secret", secret.secret())),
             Credential::Certificate(cert) => {
@@ -88,6 +109,22 @@ impl ClientCredentials {
                 form.push(("client_assertion_type", JWT_BEARER));
                 form.push(("client_assertion", &assertion));
             }
+            // Asked afresh for every request (a rotated file, a short-lived token).
+            Credential::AssertionSource(source) => {
+                assertion = source
+                    .client_assertion(AssertionRequest {
+                        client_id: &inner.client_id,
+                        token_endpoint: endpoint,
+                    })
+                    .await?;
+                if assertion.trim().is_empty() {
+                    return Err(Error::ClientAssertion(
+                        "the client assertion source returned an empty assertion".into(),
+                    ));
+                }
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", &assertion));
+            }
         }
         let body = form_body(&form);
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -95,6 +132,10 @@ impl ClientCredentials {
             endpoint = %endpoint,
             tenant = %inner.tenant,
             client_id = %inner.client_id,
+            grant = match grant {
+                Grant::ClientCredentials(_) => "client_credentials",
+                Grant::OnBehalfOf { .. } => "on_behalf_of",
+            },
             target = %target_param.1,
             client_request_id = %request_id,
             "requesting token"

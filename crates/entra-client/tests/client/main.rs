@@ -3,8 +3,12 @@
 //!
 //! - `assertion`: client assertions, checked by an independent verifier;
 //! - `emulator`: the client against the local Entra emulator over HTTP on 127.0.0.1;
+//! - `obo`: on-behalf-of against the emulator (claims, the per-user cache, expiry, consent, an
+//!   axum handler) and a scripted server (claims challenges);
 //! - `pkcs12`: `.pfx` files written at test time, AES and legacy encryption;
-//! - `wire`: request format, retries, timeouts and error mapping against a scripted server.
+//! - `wire`: request format, retries, timeouts and error mapping against a scripted server;
+//! - `workload`: workload identity (the token file rotated between requests, its errors, the
+//!   environment convention) and client assertion sources, against a scripted server.
 //!
 //! `tests/crypto_provider.rs` stays a binary of its own: it checks process-wide state (which
 //! jsonwebtoken crypto provider is installed) that the tests here would disturb.
@@ -14,5 +18,7 @@ mod common;
 
 mod assertion;
 mod emulator;
+mod obo;
 mod pkcs12;
 mod wire;
+mod workload;

@@ -1,0 +1,279 @@
+//! Workload identity federation and client assertion sources against a scripted stand-in for
+//! Entra (it records the assertion each request carried): the token file read afresh for every
+//! request, its errors, and the environment convention without touching the process
+//! environment.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use entra_client::{
+    ClientCredentials, Error, ManualClock, TokenCredential, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialBuilder, Zeroizing, client_assertion_fn,
+};
+
+use crate::common::fake::{FakeServer, Reply};
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "5c1d8a4e-7f3b-4e2a-9c6d-1b8e0f4a7d32";
+const SCOPE: &str = "https://storage.azure.com/.default";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("entra-client-wi-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn credential(server: &FakeServer, file: &Path, clock: &ManualClock) -> WorkloadIdentityCredential {
+    WorkloadIdentityCredential::builder(TENANT, CLIENT, file)
+        .authority(server.base_url.clone())
+        .clock(clock.clone())
+        .max_retries(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_token_file_is_read_afresh_for_every_request() {
+    let dir = TempDir::new();
+    let file = dir.path("azure-identity-token");
+    std::fs::write(&file, "kubelet.token.one\n").unwrap();
+    let server = FakeServer::start(vec![
+        Reply::token("access-token-one", 3600),
+        Reply::token("access-token-two", 3600),
+    ])
+    .await;
+    let clock = ManualClock::new(SystemTime::now());
+    let credential = credential(&server, &file, &clock);
+
+    let first = credential.token(SCOPE).await.unwrap();
+    assert_eq!(first.secret(), "access-token-one");
+    // From the cache: the file is not needed, no request.
+    std::fs::write(&file, "kubelet.token.two").unwrap();
+    assert_eq!(
+        credential.token(SCOPE).await.unwrap().secret(),
+        "access-token-one"
+    );
+    assert_eq!(server.requests().len(), 1);
+
+    // The token expires: the next request carries the rotated file's token.
+    clock.advance(Duration::from_secs(3600));
+    let second = TokenCredential::token(&credential, &[SCOPE]).await.unwrap();
+    assert_eq!(second.secret(), "access-token-two");
+
+    let sent = server.requests();
+    assert_eq!(sent.len(), 2);
+    for (request, assertion) in sent.iter().zip(["kubelet.token.one", "kubelet.token.two"]) {
+        assert_eq!(request.path, format!("/{TENANT}/oauth2/v2.0/token"));
+        assert_eq!(
+            request.param("grant_type").as_deref(),
+            Some("client_credentials")
+        );
+        assert_eq!(request.param("client_id").as_deref(), Some(CLIENT));
+        assert_eq!(request.param("scope").as_deref(), Some(SCOPE));
+        assert_eq!(
+            request.param("client_assertion_type").as_deref(),
+            Some(JWT_BEARER)
+        );
+        assert_eq!(
+            request.param("client_assertion").as_deref(),
+            Some(assertion)
+        );
+        assert_eq!(request.param("client_secret"), None);
+    }
+    let shown = format!("{credential:?}");
+    assert!(!shown.contains("kubelet.token"), "{shown}");
+    assert!(shown.contains("azure-identity-token"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_missing_or_empty_file_fails_before_any_request_and_names_the_file() {
+    let dir = TempDir::new();
+    let file = dir.path("not-there");
+    let server = FakeServer::start(vec![Reply::token("unused", 3600)]).await;
+    let clock = ManualClock::new(SystemTime::now());
+    let credential = credential(&server, &file, &clock);
+
+    let e = credential.token(SCOPE).await.unwrap_err();
+    assert!(matches!(e, Error::ClientAssertion(_)), "{e:?}");
+    let message = e.to_string();
+    assert!(message.contains(&file.display().to_string()), "{message}");
+    assert!(
+        message.starts_with(
+            "cannot obtain the client assertion: cannot read the federated token file"
+        ),
+        "{message}"
+    );
+    assert!(!e.is_retryable());
+
+    std::fs::write(&file, "\n").unwrap();
+    let e = credential.token(SCOPE).await.unwrap_err();
+    assert!(e.to_string().contains("is empty"), "{e}");
+    assert!(server.requests().is_empty(), "nothing was sent");
+
+    // Once the kubelet has written it, the same credential works.
+    std::fs::write(&file, "kubelet.token").unwrap();
+    assert_eq!(credential.token(SCOPE).await.unwrap().secret(), "unused");
+}
+
+#[tokio::test]
+async fn entra_refusing_the_assertion_is_an_entra_error_without_the_assertion() {
+    let dir = TempDir::new();
+    let file = dir.path("token");
+    std::fs::write(&file, "kubelet.secret.token").unwrap();
+    let server = FakeServer::start(vec![Reply::json(
+        400,
+        r#"{"error":"invalid_client","error_description":"AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:default:other'.","error_codes":[700213]}"#,
+    )])
+    .await;
+    let clock = ManualClock::new(SystemTime::now());
+    let e = credential(&server, &file, &clock)
+        .token(SCOPE)
+        .await
+        .unwrap_err();
+    assert_eq!(e.aadsts_code(), Some(700213));
+    assert!(!format!("{e} {e:?}").contains("kubelet.secret.token"));
+}
+
+#[test]
+fn the_environment_convention_without_the_process_environment() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    // Every missing variable named; no value shown.
+    let e = WorkloadIdentityCredentialBuilder::from_lookup(env(&[(
+        "AZURE_CLIENT_ID",
+        "client-id-value",
+    )]))
+    .unwrap_err();
+    assert!(matches!(e, Error::Config(_)));
+    let message = e.to_string();
+    assert!(
+        message.contains("AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE are not set"),
+        "{message}"
+    );
+    assert!(!message.contains("client-id-value"), "{message}");
+
+    let credential = WorkloadIdentityCredentialBuilder::from_lookup(env(&[
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", CLIENT),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "/var/run/secrets/azure/tokens/azure-identity-token",
+        ),
+        ("AZURE_AUTHORITY_HOST", "https://login.chinacloudapi.cn/"),
+    ]))
+    .unwrap()
+    .build()
+    .unwrap();
+    let creds = credential.client_credentials();
+    assert_eq!(creds.tenant_id(), TENANT);
+    assert_eq!(creds.client_id(), CLIENT);
+    assert_eq!(
+        creds.token_endpoint(),
+        format!("https://login.chinacloudapi.cn/{TENANT}/oauth2/v2.0/token")
+    );
+    assert_eq!(
+        credential.token_file(),
+        Path::new("/var/run/secrets/azure/tokens/azure-identity-token")
+    );
+}
+
+#[tokio::test]
+async fn an_assertion_source_is_asked_for_every_request_and_never_reused() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let server = FakeServer::start(vec![
+        Reply::json(503, r#"{"error":"temporarily_unavailable"}"#),
+        Reply::token("t1", 3600),
+        Reply::token("t2", 3600),
+    ])
+    .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let clock = ManualClock::new(SystemTime::now());
+    let creds = ClientCredentials::builder(TENANT, CLIENT)
+        .authority(server.base_url.clone())
+        .client_assertion_source(client_assertion_fn(move |request| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let audience = request.token_endpoint.to_owned();
+            async move { Ok(Zeroizing::new(format!("assertion-{n}-for-{audience}"))) }
+        }))
+        .clock(clock.clone())
+        .retry_base_delay(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    assert_eq!(creds.token(SCOPE).await.unwrap().secret(), "t1");
+    assert_eq!(creds.token(SCOPE).await.unwrap().secret(), "t1");
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(creds.token(SCOPE).await.unwrap().secret(), "t2");
+
+    // The retry after the 503 asked again too: three requests, three assertions.
+    let endpoint = creds.token_endpoint().to_owned();
+    let sent: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.param("client_assertion").unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        (0..3)
+            .map(|n| format!("assertion-{n}-for-{endpoint}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert!(format!("{creds:?}").contains("ClientAssertionFn(..)"));
+    // Certificates sign assertions; a source's are its own.
+    assert!(matches!(
+        creds.client_assertion(&endpoint),
+        Err(Error::Config(_))
+    ));
+
+    // A source's failure is the request's, and nothing is sent.
+    let failing = ClientCredentials::builder(TENANT, CLIENT)
+        .authority(server.base_url.clone())
+        .client_assertion_source(client_assertion_fn(|_| async {
+            Err(Error::ClientAssertion("the signing service is down".into()))
+        }))
+        .build()
+        .unwrap();
+    let e = failing.token(SCOPE).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot obtain the client assertion: the signing service is down"
+    );
+    assert_eq!(server.requests().len(), 3);
+    // An empty assertion is refused before it is sent.
+    let empty = ClientCredentials::builder(TENANT, CLIENT)
+        .authority(server.base_url.clone())
+        .client_assertion_source(client_assertion_fn(|_| async {
+            Ok(Zeroizing::new(String::new()))
+        }))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        empty.token(SCOPE).await,
+        Err(Error::ClientAssertion(_))
+    ));
+    assert_eq!(server.requests().len(), 3);
+}
