@@ -210,7 +210,6 @@ impl FederatedCredential {
     }
 
     /// Whether `aud` is one of the accepted audiences (the default one when none is set).
-    #[allow(dead_code)]
     pub(crate) fn accepts_audience(&self, aud: &str) -> bool {
         if self.audiences.is_empty() {
             return aud == AZURE_AD_TOKEN_EXCHANGE;

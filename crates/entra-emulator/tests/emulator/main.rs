@@ -5,6 +5,7 @@ mod common;
 mod directory;
 mod discovery;
 mod faults;
+mod federation;
 mod keys;
 mod managed_identity;
 mod minting;

@@ -1,7 +1,9 @@
-//! Client authentication at the token endpoint: a client secret (form or HTTP Basic) or a
-//! certificate-signed client assertion (`private_key_jwt`).
+//! Client authentication at the token endpoint: a client secret (form or HTTP Basic), a
+//! certificate-signed client assertion (`private_key_jwt`), or a federated one (workload
+//! identity federation: a token of an external issuer, see [`federated`]).
 
 mod assertion;
+mod federated;
 mod replay;
 
 use std::time::SystemTime;
@@ -61,6 +63,8 @@ pub(crate) enum ClientAuthMethod {
     Secret,
     /// A client assertion signed with a registered certificate's key.
     Certificate,
+    /// A token of an external issuer accepted through a federated identity credential.
+    Federated,
 }
 
 impl ClientAuthMethod {
@@ -68,7 +72,7 @@ impl ClientAuthMethod {
     pub(crate) fn acr(self) -> &'static str {
         match self {
             ClientAuthMethod::Secret => "1",
-            ClientAuthMethod::Certificate => "2",
+            ClientAuthMethod::Certificate | ClientAuthMethod::Federated => "2",
         }
     }
 }
@@ -81,7 +85,8 @@ pub(crate) struct AuthenticatedClient {
 }
 
 /// Authenticate the client of a token request to the tenant `tid` (lower-cased): with its
-/// assertion when it sent one, else with its secret.
+/// assertion when it sent one (federated when it comes with a `client_id` and its `iss` is an
+/// issuer URL, not the client id), else with its secret.
 pub(crate) fn authenticate(
     state: &State,
     tid: &str,
@@ -92,6 +97,15 @@ pub(crate) fn authenticate(
             None => return Err(AadError::missing_parameter("client_assertion_type")),
             Some(JWT_BEARER) => {}
             Some(_) => return Err(AadError::unsupported_assertion_type()),
+        }
+        if let Some(client_id) = credentials.client_id.as_deref()
+            && federated::is_federated(assertion, client_id)
+        {
+            federated::verify(state, tid, client_id, assertion)?;
+            return Ok(AuthenticatedClient {
+                client_id: client_id.to_owned(),
+                method: ClientAuthMethod::Federated,
+            });
         }
         let client_id = assertion::verify(state, tid, credentials.client_id.as_deref(), assertion)?;
         return Ok(AuthenticatedClient {

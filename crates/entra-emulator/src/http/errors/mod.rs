@@ -219,6 +219,31 @@ impl AadError {
         )
     }
 
+    pub(crate) fn federated_issuer_mismatch(issuer: &str) -> AadError {
+        AadError::federated_mismatch(700211, "issuer", issuer)
+    }
+
+    pub(crate) fn federated_audience_mismatch(audience: &str) -> AadError {
+        AadError::federated_mismatch(700212, "audience", audience)
+    }
+
+    pub(crate) fn federated_subject_mismatch(subject: &str) -> AadError {
+        AadError::federated_mismatch(700213, "subject", subject)
+    }
+
+    fn federated_mismatch(code: u32, what: &str, value: &str) -> AadError {
+        AadError::invalid_client(
+            code,
+            format!(
+                "No matching federated identity record found for presented assertion {what} \
+                 '{}'. Please check your federated identity credential Subject, Audience and \
+                 Issuer against the presented assertion. \
+                 https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+                sanitize(value)
+            ),
+        )
+    }
+
     pub(crate) fn assertion_replayed() -> AadError {
         AadError::invalid_client(
             7000274,
