@@ -1,22 +1,4 @@
-//! Client assertions from a source: something outside this crate (a file the platform rotates,
-//! a key vault, a signing service, another identity provider) yields the JWT the app
-//! authenticates with, afresh for every token request.
-//!
-//! ```no_run
-//! use entra_client::{ClientCredentials, Error, Zeroizing, client_assertion_fn};
-//!
-//! # async fn demo() -> Result<(), Error> {
-//! let creds = ClientCredentials::builder("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001")
-//!     .client_assertion_source(client_assertion_fn(|_request| async {
-//!         // e.g. a token from another identity provider, trusted by a federated credential
-//!         let jwt = std::fs::read_to_string("/var/run/secrets/token")
-//!             .map_err(|e| Error::ClientAssertion(format!("cannot read the token: {e}")))?;
-//!         Ok(Zeroizing::new(jwt))
-//!     }))
-//!     .build()?;
-//! let token = creds.token("https://graph.microsoft.com/.default").await?;
-//! # let _ = token; Ok(()) }
-//! ```
+//! Client assertions from a source: [`ClientAssertionSource`], [`client_assertion_fn`].
 
 use std::fmt;
 use std::future::Future;
@@ -43,6 +25,26 @@ pub struct AssertionRequest<'a> {
     pub token_endpoint: &'a str,
 }
 
+/// Client assertions from a source: something outside this crate (a file the platform rotates,
+/// a key vault, a signing service, another identity provider) yields the JWT the app
+/// authenticates with, afresh for every token request.
+///
+/// ```no_run
+/// use entra_client::{ClientCredentials, Error, Zeroizing, client_assertion_fn};
+///
+/// # async fn demo() -> Result<(), Error> {
+/// let creds = ClientCredentials::builder("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001")
+///     .client_assertion_source(client_assertion_fn(|_request| async {
+///         // e.g. a token from another identity provider, trusted by a federated credential
+///         let jwt = std::fs::read_to_string("/var/run/secrets/token")
+///             .map_err(|e| Error::ClientAssertion(format!("cannot read the token: {e}")))?;
+///         Ok(Zeroizing::new(jwt))
+///     }))
+///     .build()?;
+/// let token = creds.token("https://graph.microsoft.com/.default").await?;
+/// # let _ = token; Ok(()) }
+/// ```
+///
 /// A source of client assertions, asked once for every token request (never cached by this
 /// crate beyond that request): set it with
 /// [`ClientCredentialsBuilder::client_assertion_source`](crate::ClientCredentialsBuilder::client_assertion_source).

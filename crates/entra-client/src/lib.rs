@@ -1,5 +1,6 @@
 //! Microsoft Entra ID (Azure AD) access tokens for apps: the OAuth2 client-credentials flow with
-//! a client secret or a certificate, and a token cache.
+//! a client secret, a certificate or a client assertion (workload identity federation),
+//! on-behalf-of for web APIs calling downstream APIs as their user, and a token cache.
 //!
 //! ```
 //! use entra_client::{ClientCredentials, ClientSecret};
@@ -37,6 +38,27 @@
 //!   with `x5t#S256` ([`AssertionAlgorithm`]), `aud` = the token endpoint, `iss` = `sub` = the
 //!   client id, a random `jti`, and a lifetime of at most 10 minutes. The `x5c` chain header is
 //!   opt-in ([`ClientCredentialsBuilder::send_x5c`]) for subject name + issuer authentication.
+//! - A [`ClientAssertionSource`]: anything that yields a client assertion (a closure, with
+//!   [`client_assertion_fn`]), asked afresh for every token request
+//!   ([`ClientCredentialsBuilder::client_assertion_source`]).
+//! - [`WorkloadIdentityCredential`]: workload identity federation as on AKS: the token in the
+//!   file named by `AZURE_FEDERATED_TOKEN_FILE` ([`FederatedTokenFile`], read afresh for every
+//!   request, as the kubelet rotates it) is the client assertion; `AZURE_CLIENT_ID`,
+//!   `AZURE_TENANT_ID` and `AZURE_AUTHORITY_HOST` name the app, the tenant and the authority
+//!   ([`WorkloadIdentityCredential::from_env`], or [`WorkloadIdentityCredential::builder`] with
+//!   explicit values). No secret anywhere.
+//!
+//! # On behalf of a user
+//!
+//! A web API that receives a user's token calls downstream APIs as that user with
+//! [`OnBehalfOf`]: Entra's on-behalf-of grant with the API's own credential (any of the above),
+//! downstream tokens cached per user token (by its SHA-256, never the token), downstream scopes
+//! and client, bounded (10 000 entries by default), renewed before they expire. Entra's consent
+//! (AADSTS65001) and interaction (claims challenge, MFA) answers are [`Error::ConsentRequired`]
+//! and [`Error::UiRequired`]; [`Error::challenge_response`] turns them into the 403 or 401 (with
+//! `WWW-Authenticate: Bearer error="insufficient_claims", claims="..."`) that an axum handler
+//! returns to its caller. With `entra-auth`, pass the incoming `BearerToken` as
+//! `bearer.as_str()`.
 //!
 //! # Endpoints and clouds
 //!

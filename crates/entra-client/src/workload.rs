@@ -1,28 +1,4 @@
-//! Workload identity federation, the AKS convention (as azure-identity's
-//! `WorkloadIdentityCredential`): the platform writes a token of its own (a Kubernetes
-//! service-account token) to a file, and the app presents it to Entra as its client assertion.
-//! Entra accepts it when the app registration (or user-assigned managed identity) has a
-//! federated identity credential for its issuer and subject, with audience
-//! `api://AzureADTokenExchange`. No secret is stored anywhere.
-//!
-//! The AKS webhook sets four environment variables, which
-//! [`WorkloadIdentityCredential::from_env`] reads:
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `AZURE_FEDERATED_TOKEN_FILE` | the token file, read afresh for every token request (the kubelet rotates it) |
-//! | `AZURE_CLIENT_ID` | the app's (or managed identity's) client id |
-//! | `AZURE_TENANT_ID` | the tenant |
-//! | `AZURE_AUTHORITY_HOST` | optional: the authority (default `https://login.microsoftonline.com`) |
-//!
-//! ```no_run
-//! use entra_client::WorkloadIdentityCredential;
-//!
-//! # async fn demo() -> Result<(), entra_client::Error> {
-//! let credential = WorkloadIdentityCredential::from_env()?;
-//! let token = credential.token("https://storage.azure.com/.default").await?;
-//! # let _ = token; Ok(()) }
-//! ```
+//! Workload identity federation: [`FederatedTokenFile`] and [`WorkloadIdentityCredential`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -99,8 +75,33 @@ impl ClientAssertionSource for FederatedTokenFile {
 
 /// An app's identity through workload identity federation: client credentials whose client
 /// assertion is the token in a [`FederatedTokenFile`], read afresh for every token request.
-///
 /// Tokens are cached like those of [`ClientCredentials`]. Cheap to clone.
+///
+/// Workload identity federation, the AKS convention (as azure-identity's
+/// `WorkloadIdentityCredential`): the platform writes a token of its own (a Kubernetes
+/// service-account token) to a file, and the app presents it to Entra as its client assertion.
+/// Entra accepts it when the app registration (or user-assigned managed identity) has a
+/// federated identity credential for its issuer and subject, with audience
+/// `api://AzureADTokenExchange`. No secret is stored anywhere.
+///
+/// The AKS webhook sets four environment variables, which
+/// [`WorkloadIdentityCredential::from_env`] reads:
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `AZURE_FEDERATED_TOKEN_FILE` | the token file, read afresh for every token request (the kubelet rotates it) |
+/// | `AZURE_CLIENT_ID` | the app's (or managed identity's) client id |
+/// | `AZURE_TENANT_ID` | the tenant |
+/// | `AZURE_AUTHORITY_HOST` | optional: the authority (default `https://login.microsoftonline.com`) |
+///
+/// ```no_run
+/// use entra_client::WorkloadIdentityCredential;
+///
+/// # async fn demo() -> Result<(), entra_client::Error> {
+/// let credential = WorkloadIdentityCredential::from_env()?;
+/// let token = credential.token("https://storage.azure.com/.default").await?;
+/// # let _ = token; Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct WorkloadIdentityCredential {
     credentials: ClientCredentials,
@@ -129,7 +130,7 @@ impl WorkloadIdentityCredential {
         }
     }
 
-    /// The credential configured by the process environment (see the [module](self) docs).
+    /// The credential configured by the process environment (see the table above).
     /// Fails with [`Error::Config`] naming every required variable that is not set.
     pub fn from_env() -> Result<Self, Error> {
         WorkloadIdentityCredentialBuilder::from_env()?.build()

@@ -1,44 +1,5 @@
-//! On-behalf-of: a web API that received a user's access token trades it for a token to a
-//! downstream API (Microsoft Graph, its own services) for the same user, authenticating with its
-//! own credential (secret, certificate or client assertion source).
-//!
-//! ```no_run
-//! use entra_client::{ClientCredentials, ClientSecret, OnBehalfOf};
-//!
-//! # async fn demo(incoming_user_token: &str) -> Result<(), entra_client::Error> {
-//! // Once, at start-up: the API's own credentials.
-//! let creds = ClientCredentials::builder("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001")
-//!     .client_secret(ClientSecret::new(std::env::var("CLIENT_SECRET").unwrap_or_default()))
-//!     .build()?;
-//! let obo = OnBehalfOf::new(creds);
-//!
-//! // Per request: the caller's token (with entra-auth: `bearer_token.as_str()`).
-//! let graph = obo.token(incoming_user_token, &["https://graph.microsoft.com/User.Read"]).await?;
-//! # let _ = graph; Ok(()) }
-//! ```
-//!
-//! The request is Entra's: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`,
-//! `requested_token_use=on_behalf_of`, `assertion=<the user's token>`, `scope=<downstream
-//! scopes>`, and the app's own client authentication, on the v2 endpoint.
-//!
-//! # Cache
-//!
-//! Downstream tokens are cached per (client, downstream scopes, user token), keyed by the
-//! SHA-256 of the user's token: the token itself is never kept once its request is sent, and a
-//! token obtained for one user's token is never returned for another. Each entry is renewed like
-//! an app token (within the refresh margin of expiry, one request at a time, run in a task no
-//! caller can cancel) and counts until its token expires. The cache holds at most
-//! [`OnBehalfOf::DEFAULT_CAPACITY`] entries (10 000; [`OnBehalfOf::with_capacity`] to change):
-//! a new entry in a full cache first drops the entries whose token has expired, then the least
-//! recently used one.
-//!
-//! # When the user must act
-//!
-//! Entra's consent-required answer (AADSTS65001) becomes [`Error::ConsentRequired`]; its
-//! `interaction_required` answers (a Conditional Access claims challenge, MFA: AADSTS50076,
-//! 50079) become [`Error::UiRequired`]. Neither can be resolved by the API: it answers its
-//! caller with [`Error::challenge_response`] (403, or 401 with the claims challenge in
-//! `WWW-Authenticate`), and the client app has the user sign in or consent again.
+//! On-behalf-of: [`OnBehalfOf`] (the grant, the per-user cache) and its typed challenges
+//! ([`challenge`]).
 
 mod cache;
 mod challenge;
@@ -55,7 +16,47 @@ use cache::{UserKey, UserTokenCache};
 
 pub use challenge::DownstreamChallenge;
 
-/// Obtains tokens for downstream APIs on behalf of the users whose tokens an API receives.
+/// On-behalf-of: a web API that received a user's access token trades it for a token to a
+/// downstream API (Microsoft Graph, its own services) for the same user, authenticating with its
+/// own credential (secret, certificate or client assertion source).
+///
+/// ```no_run
+/// use entra_client::{ClientCredentials, ClientSecret, OnBehalfOf};
+///
+/// # async fn demo(incoming_user_token: &str) -> Result<(), entra_client::Error> {
+/// // Once, at start-up: the API's own credentials.
+/// let creds = ClientCredentials::builder("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001")
+///     .client_secret(ClientSecret::new(std::env::var("CLIENT_SECRET").unwrap_or_default()))
+///     .build()?;
+/// let obo = OnBehalfOf::new(creds);
+///
+/// // Per request: the caller's token (with entra-auth: `bearer_token.as_str()`).
+/// let graph = obo.token(incoming_user_token, &["https://graph.microsoft.com/User.Read"]).await?;
+/// # let _ = graph; Ok(()) }
+/// ```
+///
+/// The request is Entra's: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`,
+/// `requested_token_use=on_behalf_of`, `assertion=<the user's token>`, `scope=<downstream
+/// scopes>`, and the app's own client authentication, on the v2 endpoint.
+///
+/// # Cache
+///
+/// Downstream tokens are cached per (client, downstream scopes, user token), keyed by the
+/// SHA-256 of the user's token: the token itself is never kept once its request is sent, and a
+/// token obtained for one user's token is never returned for another. Each entry is renewed like
+/// an app token (within the refresh margin of expiry, one request at a time, run in a task no
+/// caller can cancel) and counts until its token expires. The cache holds at most
+/// [`OnBehalfOf::DEFAULT_CAPACITY`] entries (10 000; [`OnBehalfOf::with_capacity`] to change):
+/// a new entry in a full cache first drops the entries whose token has expired, then the least
+/// recently used one.
+///
+/// # When the user must act
+///
+/// Entra's consent-required answer (AADSTS65001) becomes [`Error::ConsentRequired`]; its
+/// `interaction_required` answers (a Conditional Access claims challenge, MFA: AADSTS50076,
+/// 50079) become [`Error::UiRequired`]. Neither can be resolved by the API: it answers its
+/// caller with [`Error::challenge_response`] (403, or 401 with the claims challenge in
+/// `WWW-Authenticate`), and the client app has the user sign in or consent again.
 ///
 /// Cheap to clone: clones share the credentials and the cache. Create one per app at start-up.
 #[derive(Clone)]
