@@ -277,3 +277,143 @@ async fn an_assertion_source_is_asked_for_every_request_and_never_reused() {
     ));
     assert_eq!(server.requests().len(), 3);
 }
+
+/// Against the emulator's workload issuer (a Kubernetes-like OIDC issuer) and federated
+/// identity credential, on one manual clock for both: the emulator judges the file's token by
+/// it, the client times its cache by it.
+mod emulator {
+    use super::*;
+    use entra_client::Clock as _;
+    use entra_emulator::{
+        AZURE_AD_TOKEN_EXCHANGE, App, DEV_API_CLIENT_ID, DEV_TENANT_ID, Emulator,
+        FederatedCredential,
+    };
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use serde_json::Value;
+
+    const FED_APP: &str = "f3d1e2c4-5b6a-4c7d-8e9f-0a1b2c3d4e60";
+    const SUBJECT: &str = "system:serviceaccount:orders:orders-api";
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn api_scope() -> String {
+        format!("api://{DEV_API_CLIENT_ID}/.default")
+    }
+
+    async fn federated_emulator(clock: &ManualClock) -> (Emulator, String) {
+        let emu = Emulator::builder()
+            .clock(clock.clone())
+            .start()
+            .await
+            .unwrap();
+        let issuer = emu.add_workload_issuer("aks").unwrap();
+        emu.register_app(
+            DEV_TENANT_ID,
+            App::new(FED_APP).federated_credential(FederatedCredential::new(&issuer, SUBJECT)),
+        );
+        emu.assign_app_role(DEV_TENANT_ID, FED_APP, DEV_API_CLIENT_ID, "Api.Admin");
+        (emu, issuer)
+    }
+
+    fn verify(emu: &Emulator, token: &str) -> Value {
+        let jwk = emu.active_key().jwk(None);
+        let key = DecodingKey::from_rsa_components(
+            jwk["n"].as_str().unwrap(),
+            jwk["e"].as_str().unwrap(),
+        )
+        .unwrap();
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&[DEV_API_CLIENT_ID]);
+        // The emulator's clock is not the system's: check the times ourselves.
+        v.validate_exp = false;
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+            .expect("the token verifies")
+            .claims
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_file_is_exchanged_at_the_emulator() {
+        let clock = ManualClock::new(SystemTime::now());
+        let (emu, issuer) = federated_emulator(&clock).await;
+        let dir = TempDir::new();
+        let file = dir.path("azure-identity-token");
+        let kubelet_writes = |subject: &str| {
+            let token = emu
+                .workload_token(&issuer, subject, AZURE_AD_TOKEN_EXCHANGE, HOUR)
+                .unwrap();
+            std::fs::write(&file, token).unwrap();
+        };
+        kubelet_writes(SUBJECT);
+        let credential = WorkloadIdentityCredential::builder(DEV_TENANT_ID, FED_APP, &file)
+            .authority(emu.base_url().to_string())
+            .clock(clock.clone())
+            .max_retries(0)
+            .build()
+            .unwrap();
+
+        let first = credential.token(&api_scope()).await.unwrap();
+        let claims = verify(&emu, first.secret());
+        assert_eq!(claims["azp"], FED_APP);
+        assert_eq!(claims["azpacr"], "2", "a client assertion, not a secret");
+        assert_eq!(claims["roles"], serde_json::json!(["Api.Admin"]));
+        assert_eq!(
+            claims["oid"],
+            emu.service_principal_id(DEV_TENANT_ID, FED_APP)
+        );
+
+        // An hour later the first file token has expired (at the emulator too); the kubelet
+        // has rotated the file, with a key the issuer rotated meanwhile.
+        clock.advance(first.remaining(clock.now()));
+        emu.rotate_workload_issuer_key(&issuer).unwrap();
+        kubelet_writes(SUBJECT);
+        let second = credential.token(&api_scope()).await.unwrap();
+        assert_ne!(second.secret(), first.secret());
+        assert_eq!(verify(&emu, second.secret())["azp"], FED_APP);
+
+        // A file with another service account's token: Entra's AADSTS700213, read afresh.
+        clock.advance(second.remaining(clock.now()));
+        kubelet_writes("system:serviceaccount:orders:someone-else");
+        let e = credential.token(&api_scope()).await.unwrap_err();
+        assert_eq!(e.aadsts_code(), Some(700213), "{e}");
+        let token_text = std::fs::read_to_string(&file).unwrap();
+        assert!(!format!("{e} {e:?}").contains(&token_text));
+
+        // A token left unrotated past its lifetime: AADSTS700024.
+        kubelet_writes(SUBJECT);
+        clock.advance(HOUR + Duration::from_secs(600));
+        let e = credential.token(&api_scope()).await.unwrap_err();
+        assert_eq!(e.aadsts_code(), Some(700024), "{e}");
+        kubelet_writes(SUBJECT);
+        credential.token(&api_scope()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_environment_convention_at_the_emulator() {
+        let clock = ManualClock::new(SystemTime::now());
+        let (emu, issuer) = federated_emulator(&clock).await;
+        let dir = TempDir::new();
+        let file = dir.path("token");
+        std::fs::write(
+            &file,
+            emu.workload_token(&issuer, SUBJECT, AZURE_AD_TOKEN_EXCHANGE, HOUR)
+                .unwrap(),
+        )
+        .unwrap();
+        let env = [
+            ("AZURE_TENANT_ID", DEV_TENANT_ID.to_owned()),
+            ("AZURE_CLIENT_ID", FED_APP.to_owned()),
+            ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+            ("AZURE_AUTHORITY_HOST", emu.base_url().to_string()),
+        ];
+        let credential = WorkloadIdentityCredentialBuilder::from_lookup(|name| {
+            env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+        let token = TokenCredential::token(&credential, &[&api_scope()])
+            .await
+            .unwrap();
+        assert_eq!(verify(&emu, token.secret())["azp"], FED_APP);
+    }
+}
