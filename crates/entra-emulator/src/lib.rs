@@ -10,6 +10,9 @@
 //! | `GET /{tenant}/discovery/keys[?appid=]` | v1 key set |
 //! | `POST /{tenant}/oauth2/v2.0/token` | client credentials, `scope={resource}/.default`; password (ROPC) |
 //! | `POST /{tenant}/oauth2/token` | v1 client credentials, `resource=` |
+//! | `GET /msi/token` | managed identity tokens, App Service protocol (api-version 2019-08-01) |
+//! | `GET /metadata/identity/oauth2/token` | managed identity tokens, IMDS protocol (api-version 2018-02-01) |
+//! | `GET /workload/{name}/.well-known/openid-configuration`, `/workload/{name}/openid/v1/jwks` | a workload identity issuer ([`Emulator::add_workload_issuer`]) |
 //!
 //! `{tenant}` is a registered tenant id, one of its domain names (see
 //! [`Emulator::add_tenant_domain`]), `common` or `organizations`. Under a domain name the
@@ -89,6 +92,54 @@
 //! // A browser (or reqwest) opening `url` is redirected to http://localhost:3000/?code=...;
 //! // redeem the code with code_verifier = Emulator::SIGN_IN_URL_VERIFIER.
 //! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Managed identities and workload identity
+//!
+//! A service with no secret gets tokens in two ways, both served:
+//!
+//! * **Managed identities** ([`ManagedIdentity`], [`Emulator::add_managed_identity`]): service
+//!   principals without credentials whose app-only tokens come from
+//!   [`Emulator::managed_identity_endpoints`]: the App Service / Container Apps / Functions
+//!   protocol at `/msi/token` (api-version `2019-08-01`, header `X-IDENTITY-HEADER` with the
+//!   per-emulator [`ManagedIdentityEndpoints::identity_header`]; 401 without it) and IMDS at
+//!   `/metadata/identity/oauth2/token` (api-version `2018-02-01`, header `Metadata: true`). With
+//!   no `client_id` / `principal_id` (`object_id`) / `mi_res_id` (`msi_res_id`) the
+//!   system-assigned identity answers. Tokens carry the identity's roles, `oid` = its object
+//!   id and `xms_mirid` = its resource id, and live 24 hours. Both are
+//!   [`Endpoint::ManagedIdentity`] for faults and counters.
+//! * **Workload identity federation** ([`FederatedCredential`], [`App::federated_credential`]):
+//!   the token endpoint accepts a token of a trusted issuer as `client_assertion`. The emulator
+//!   serves Kubernetes-like issuers ([`Emulator::add_workload_issuer`],
+//!   [`Emulator::workload_token`], [`Emulator::rotate_workload_issuer_key`]); it does not fetch
+//!   the keys of external issuers. Refusals: AADSTS700211 (issuer), 700213 (subject), 700212
+//!   (audience), 700024 (time range, by the emulator's clock), 700027 (signature).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use entra_emulator::{App, Emulator, FederatedCredential, ManagedIdentity, DEV_API_CLIENT_ID, DEV_TENANT_ID};
+//!
+//! let emu = Emulator::start().await?;
+//! // Managed identity: the system-assigned identity of the emulated host.
+//! emu.add_managed_identity(DEV_TENANT_ID, ManagedIdentity::new("0e4b7c2d-9a1f-4d3e-8b5c-6f2a1d9e7c40").system_assigned())?;
+//! emu.assign_app_role(DEV_TENANT_ID, "0e4b7c2d-9a1f-4d3e-8b5c-6f2a1d9e7c40", DEV_API_CLIENT_ID, "Files.Read.All");
+//! let mi = emu.managed_identity_endpoints();
+//! let url = format!("{}?resource=api://{DEV_API_CLIENT_ID}&api-version=2019-08-01", mi.app_service_endpoint);
+//! let http = reqwest::Client::builder().no_proxy().build()?;
+//! let answer = http.get(&url).header("X-IDENTITY-HEADER", &mi.identity_header).send().await?;
+//! assert_eq!(answer.status(), 200);
+//!
+//! // Workload identity: a Kubernetes-like issuer and an app that trusts one service account.
+//! let issuer = emu.add_workload_issuer("aks")?;
+//! let sa = "system:serviceaccount:default:my-app";
+//! emu.register_app(DEV_TENANT_ID, App::new("5c1d8a4e-7f3b-4e2a-9c6d-1b8e0f4a7d32")
+//!     .federated_credential(FederatedCredential::new(&issuer, sa)));
+//! let assertion = emu.workload_token(&issuer, sa, "api://AzureADTokenExchange", Duration::from_secs(3600))?;
+//! // POST it to the token endpoint as client_assertion, with client_id.
+//! # let _ = assertion;
 //! # Ok(()) }
 //! ```
 //!
