@@ -159,21 +159,30 @@ impl Error {
     /// An `http::Response<String>` is an axum response as it is (`IntoResponse`), so a handler
     /// returns it directly:
     ///
-    /// ```ignore
+    /// ```no_run
+    /// use axum::extract::State;
     /// use axum::response::{IntoResponse, Response};
-    /// use entra_auth::BearerToken;
+    /// use entra_client::OnBehalfOf;
     ///
-    /// async fn profile(State(obo): State<OnBehalfOf>, token: BearerToken) -> Result<String, Response> {
+    /// // With entra-auth, take its `BearerToken` extractor and pass `token.as_str()`.
+    /// async fn profile(State(obo): State<OnBehalfOf>, headers: http::HeaderMap) -> Result<String, Response> {
+    ///     let user_token = headers
+    ///         .get(http::header::AUTHORIZATION)
+    ///         .and_then(|v| v.to_str().ok())
+    ///         .and_then(|v| v.strip_prefix("Bearer "))
+    ///         .ok_or_else(|| http::StatusCode::UNAUTHORIZED.into_response())?;
     ///     let graph = obo
-    ///         .token(token.as_str(), &["https://graph.microsoft.com/User.Read"])
+    ///         .token(user_token, &["https://graph.microsoft.com/User.Read"])
     ///         .await
     ///         .map_err(|e| match e.challenge_response() {
-    ///             Some(challenge) => challenge.into_response(),
+    ///             Some(challenge) => challenge.into_response(), // 401 / 403 for the caller
     ///             None => http::StatusCode::BAD_GATEWAY.into_response(),
     ///         })?;
-    ///     // ... call Graph with `graph`
-    ///     # Ok(String::new())
+    ///     // ... call Graph with `graph.secret()`
+    ///     # let _ = graph;
+    ///     Ok(String::new())
     /// }
+    /// # let _app: axum::Router<OnBehalfOf> = axum::Router::new().route("/me", axum::routing::get(profile));
     /// ```
     pub fn challenge_response(&self) -> Option<Response<String>> {
         match self {
