@@ -354,14 +354,61 @@ impl App {
 }
 
 /// `http://localhost[:port]/path` or `http://127.0.0.1[:port]/path` without its port (and with
-/// `/` for an empty path); `None` for any other URI.
+/// `/` for an empty path); `None` for any other URI. The authority must be exactly a loopback
+/// host and an optional numeric port: `http://localhost:1@evil.example/` names `evil.example`
+/// to a browser and must not match.
 fn without_loopback_port(uri: &str) -> Option<String> {
     let rest = uri.strip_prefix("http://")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority.split(':').next()?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err()) {
+        return None;
+    }
     if host != "localhost" && host != "127.0.0.1" {
         return None;
     }
-    let path = if path.is_empty() { "/" } else { path };
+    let path = if path.is_empty() || path.starts_with(['?', '#']) {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
     Some(format!("http://{host}{path}"))
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::without_loopback_port as strip;
+
+    #[test]
+    fn only_a_loopback_host_and_a_numeric_port() {
+        assert_eq!(
+            strip("http://localhost:8400").as_deref(),
+            Some("http://localhost/")
+        );
+        assert_eq!(
+            strip("http://127.0.0.1:1/cb").as_deref(),
+            Some("http://127.0.0.1/cb")
+        );
+        assert_eq!(
+            strip("http://localhost").as_deref(),
+            Some("http://localhost/")
+        );
+        for bad in [
+            "http://localhost:1@evil.example/",
+            "http://localhost:1@evil.example",
+            "http://localhost:@evil.example/",
+            "http://localhost\\@evil.example/",
+            "http://localhost:99999/",
+            "http://localhost:/",
+            "http://localhost.evil.example/",
+            "https://localhost:1/",
+            "http://evil.example/",
+        ] {
+            assert_eq!(strip(bad), None, "{bad}");
+        }
+    }
 }

@@ -20,9 +20,10 @@ impl Password {
         Password(value.into())
     }
 
-    /// Is `candidate` this password? (Exact comparison.)
+    /// Is `candidate` this password? (Exact comparison, in constant time.)
     pub fn matches(&self, candidate: &str) -> bool {
-        self.0 == candidate
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), candidate.as_bytes())
+            .is_ok()
     }
 }
 
@@ -177,6 +178,15 @@ impl User {
     }
 
     /// Is this the user `name` names: its object id or its UPN (both case-insensitive)?
+    /// Does a `login_hint` name this user: the UPN, the object id or the mail address?
+    pub(crate) fn answers_hint(&self, hint: &str) -> bool {
+        self.is(hint)
+            || self
+                .mail
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(hint))
+    }
+
     pub(crate) fn is(&self, name: &str) -> bool {
         self.object_id.eq_ignore_ascii_case(name)
             || self.user_principal_name.eq_ignore_ascii_case(name)

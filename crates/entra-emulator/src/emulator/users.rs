@@ -194,8 +194,9 @@ impl Emulator {
         Some(crate::mint::sign_id_token(state, &claims))
     }
 
-    /// Revoke every refresh token the user (UPN or object id) holds in a tenant, as a password
-    /// reset or "revoke sessions" does in Entra: their next refresh gets `invalid_grant`.
+    /// Revoke every refresh token and end every sign-in session of the user (UPN or object id)
+    /// in a tenant, as a password reset or "revoke sessions" does in Entra: their next refresh
+    /// gets `invalid_grant`, and their browser signs in on the page again.
     pub fn revoke_refresh_tokens(&self, tenant_id: &str, upn_or_object_id: &str) {
         let state = self.state();
         let oid = {
@@ -208,6 +209,8 @@ impl Emulator {
             };
             user.object_id.to_ascii_lowercase()
         };
-        crate::state::lock(&state.store.refresh).revoke_user(&tenant_id.to_ascii_lowercase(), &oid);
+        let tid = tenant_id.to_ascii_lowercase();
+        crate::state::lock(&state.store.refresh).revoke_user(&tid, &oid);
+        crate::state::lock(&state.store.sessions).retain(|s| !(s.tid == tid && s.user_oid == oid));
     }
 }

@@ -60,13 +60,20 @@ impl RequestLog {
 }
 
 /// Parameters whose values never reach the log.
-const SENSITIVE: [&str; 6] = [
+const SENSITIVE: [&str; 11] = [
     "client_secret",
     "client_assertion",
     "assertion",
     "password",
     "refresh_token",
     "code",
+    "code_verifier",
+    // Equal to the verifier when the method is `plain`.
+    "code_challenge",
+    "device_code",
+    "id_token_hint",
+    // A user's name or mail.
+    "login_hint",
 ];
 
 /// The query with the values of sensitive parameters masked; the parameter names are
@@ -96,6 +103,12 @@ mod tests {
         assert_eq!(
             super::redact_query("a=1&client_secret=xyz&appid=2"),
             "a=1&client_secret=***&appid=2"
+        );
+        assert_eq!(
+            super::redact_query(
+                "code_challenge=c&login_hint=adele&id_token_hint=t&device_code=d&code_verifier=v&state=s"
+            ),
+            "code_challenge=***&login_hint=***&id_token_hint=***&device_code=***&code_verifier=***&state=s"
         );
         assert_eq!(
             super::redact_query("client%5Fsecret=xyz&Code"),

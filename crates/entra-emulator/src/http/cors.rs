@@ -51,6 +51,31 @@ pub(crate) fn token_endpoint(state: &Shared, route: MethodRouter<Shared>) -> Met
         .layer::<_, std::convert::Infallible>(cors)
 }
 
+/// CORS for any origin, as Graph and the userinfo endpoint answer: a single-page app calls them
+/// from the browser with its bearer token (no cookies), so the preflight for `Authorization`
+/// must pass, and the challenge of a refusal must be readable.
+pub(crate) fn any_origin(route: MethodRouter<Shared>, methods: &[Method]) -> MethodRouter<Shared> {
+    let cors = CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods(methods.to_vec())
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("client-request-id"),
+        ])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::HeaderName::from_static("client-request-id"),
+            header::HeaderName::from_static("request-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(PREFLIGHT_MAX_AGE_SECS));
+    route
+        .layer::<_, std::convert::Infallible>(axum::middleware::map_response(strip_allow_origin))
+        .layer::<_, std::convert::Infallible>(cors)
+}
+
+/// `json_response` sets `Access-Control-Allow-Origin: *` for the metadata endpoints; where a
+/// CORS layer decides, this clears it first.
 async fn strip_allow_origin(mut response: Response) -> Response {
     response
         .headers_mut()

@@ -12,8 +12,7 @@ use serde_json::json;
 use super::authorize::{AuthorizationRequest, Prompt, Target, begin};
 use super::form::Form;
 use super::token::Scopes;
-use super::{AadError, Shared, json_response, pages, resolve_tenant};
-use crate::directory::TenantName;
+use super::{AadError, Shared, client_tenant, json_response, pages};
 use crate::mint::random_b64;
 use crate::state::{State, lock, read};
 use crate::store::{DeviceCode, DeviceState};
@@ -57,16 +56,11 @@ fn start(state: &State, tenant: &str, form: &Form) -> Result<Response, AadError>
         .get("scope")
         .ok_or_else(|| AadError::missing_parameter("scope"))?;
     let scopes = Scopes::parse(scope)?;
-    let tid = {
+    // The tenant first: it takes the directory lock itself (never nest two read locks: a
+    // waiting writer in between would deadlock).
+    let tid = client_tenant(state, tenant, client_id)?;
+    {
         let directory = read(&state.directory);
-        let tid = match resolve_tenant(state, tenant)? {
-            TenantName::Specific { tid, .. } => tid,
-            TenantName::Independent(_) => directory
-                .tenants()
-                .find(|(_, t)| t.app(client_id).is_some())
-                .map(|(tid, _)| tid.to_owned())
-                .ok_or_else(|| AadError::application_not_found(client_id, tenant))?,
-        };
         let tenant = directory
             .tenant(&tid)
             .ok_or_else(|| AadError::tenant_not_found(&tid))?;
@@ -78,12 +72,8 @@ fn start(state: &State, tenant: &str, form: &Form) -> Result<Response, AadError>
         let resource = tenant
             .resource(&scopes.resource)
             .ok_or_else(|| AadError::resource_not_found(&scopes.resource, &tid))?;
-        let asked = scopes.values_for(client, resource);
-        if asked.is_empty() || asked.iter().any(|s| resource.find_scope(s).is_none()) {
-            return Err(AadError::invalid_scope(scope));
-        }
-        tid
-    };
+        scopes.grantable(client, resource, scope)?;
+    }
     let now = state.now();
     let device_code = random_b64(48);
     let user_code = user_code();

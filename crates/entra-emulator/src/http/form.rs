@@ -21,6 +21,11 @@ impl Form {
         )
     }
 
+    /// The longest value in the form, in bytes.
+    pub(crate) fn longest_value(&self) -> usize {
+        self.0.iter().map(|(_, v)| v.len()).max().unwrap_or(0)
+    }
+
     /// The first value of `name`; `None` when it is absent or empty.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0

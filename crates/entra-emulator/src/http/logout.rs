@@ -4,13 +4,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 
 use super::authorize::{clear_cookie, session_cookie};
 use super::form::{Form, encode_query_value};
-use super::{Shared, resolve_tenant};
+use super::{Shared, found, pages, resolve_tenant};
 use crate::directory::{Platform, TenantName};
 use crate::state::{State, lock, read};
 
@@ -30,7 +30,7 @@ pub(crate) fn route() -> MethodRouter<Shared> {
         } else {
             Form::parse(query.as_bytes())
         };
-        clear_cookie(logout(&state, &tenant, &params, &headers))
+        clear_cookie(logout(&state, &tenant, &params, &headers), &state)
     };
     get(handle).post(handle)
 }
@@ -44,11 +44,7 @@ fn logout(state: &State, tenant: &str, params: &Form, headers: &HeaderMap) -> Re
         .get("post_logout_redirect_uri")
         .filter(|uri| registered(state, tenant, uri));
     let Some(uri) = target else {
-        let page = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-                    <title>Signed out - Entra emulator</title></head><body><main>\
-                    <h1>You signed out of your account</h1><p>It's a good idea to close all \
-                    browser windows.</p></main></body></html>\n";
-        return (StatusCode::OK, Html(page)).into_response();
+        return pages::signed_out();
     };
     let location = match params.get("state") {
         Some(s) => {
@@ -57,11 +53,7 @@ fn logout(state: &State, tenant: &str, params: &Form, headers: &HeaderMap) -> Re
         }
         None => uri.to_owned(),
     };
-    let mut r = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
+    found(&location)
 }
 
 /// Is `uri` a redirect URI an app of the tenant registered (on any platform)?

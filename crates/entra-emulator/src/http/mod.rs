@@ -3,7 +3,7 @@
 //!
 //! One file (or folder) per endpoint family: [`discovery`], [`keys`], [`token`] (with
 //! [`client_auth`]), [`authorize`] (sign-in, consent, the session), [`device`], [`logout`],
-//! [`userinfo`] (and Graph's `/v1.0/me`); [`pages`] renders HTML, [`bearer`] checks tokens the
+//! [`userinfo`], [`graph`] (Graph's `/v1.0/me`); [`pages`] renders HTML, [`bearer`] checks tokens the
 //! emulator issued, [`errors`] has the `AADSTS` answers.
 
 mod authorize;
@@ -14,6 +14,7 @@ mod device;
 mod discovery;
 mod errors;
 mod form;
+mod graph;
 mod keys;
 mod logout;
 mod managed_identity;
@@ -106,7 +107,7 @@ pub(crate) fn router(state: Shared) -> Router {
         )
         .route(
             urls::GRAPH_ME,
-            tagged(Endpoint::Graph, userinfo::graph_me_route()),
+            tagged(Endpoint::Graph, graph::graph_me_route()),
         )
         .route(
             urls::MSI_TOKEN,
@@ -174,6 +175,33 @@ fn resolve_tenant(state: &State, tenant: &str) -> Result<TenantName, AadError> {
     read(&state.directory)
         .resolve(tenant)
         .ok_or_else(|| AadError::tenant_not_found(tenant))
+}
+
+/// The tenant a request of `client_id` is for: the one the path names or, at `common` and
+/// `organizations`, the first tenant where the app is registered.
+fn client_tenant(state: &State, tenant: &str, client_id: &str) -> Result<String, AadError> {
+    match resolve_tenant(state, tenant)? {
+        TenantName::Specific { tid, .. } => Ok(tid),
+        TenantName::Independent(_) => read(&state.directory)
+            .tenants()
+            .find(|(_, t)| t.app(client_id).is_some())
+            .map(|(tid, _)| tid.to_owned())
+            .ok_or_else(|| AadError::application_not_found(client_id, tenant)),
+    }
+}
+
+/// A 302 to `location`. Characters a header cannot carry (non-ASCII in a registered redirect
+/// URI, controls) are percent-encoded, so there is always a usable `Location`.
+fn found(location: &str) -> Response {
+    let encoded =
+        percent_encoding::utf8_percent_encode(location, percent_encoding::CONTROLS).to_string();
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(&encoded) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// A JSON answer with Entra's headers.

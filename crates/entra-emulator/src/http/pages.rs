@@ -140,6 +140,13 @@ pub(crate) fn device_code_done(app_name: &str, approved: bool) -> Response {
     page("Device sign-in", &body, StatusCode::OK)
 }
 
+/// After sign-out, when there is no registered place to return to.
+pub(crate) fn signed_out() -> Response {
+    let body = "<h1>You signed out of your account</h1>\n<p>It's a good idea to close all \
+                browser windows.</p>\n";
+    page("Signed out", body, StatusCode::OK)
+}
+
 /// An error Entra shows on a page rather than sending to the redirect URI.
 pub(crate) fn error(e: &AadError) -> Response {
     let body = format!(

@@ -352,6 +352,16 @@ impl Grant {
     }
 }
 
+/// A code or refresh token issued to a single-page app is redeemed cross-origin (with an
+/// `Origin` header), and only such a one may be (AADSTS9002327, 9002326).
+fn check_origin(spa: bool, headers: &HeaderMap) -> Result<(), AadError> {
+    match (spa, headers.contains_key(header::ORIGIN)) {
+        (true, false) => Err(AadError::spa_requires_cross_origin()),
+        (false, true) => Err(AadError::cross_origin_only_for_spa()),
+        _ => Ok(()),
+    }
+}
+
 /// The key tokens for `resource` are signed with: the newest of its app-specific keys when it
 /// has some, else the emulator's active key.
 pub(crate) fn resource_signing_key(state: &State, tenant: &Tenant, resource: &App) -> SigningKey {

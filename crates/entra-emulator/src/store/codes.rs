@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::sessions::Approval;
+use super::approval::Approval;
 
 /// How long a code may wait to be redeemed (Entra's codes last about ten minutes).
 pub(crate) const CODE_LIFETIME_SECS: i64 = 600;
@@ -46,11 +46,20 @@ impl PkceMethod {
     }
 }
 
-/// A PKCE challenge (RFC 7636).
-#[derive(Clone, Debug)]
+/// A PKCE challenge (RFC 7636). `Debug` leaves the challenge out: under `plain` it is the
+/// verifier.
+#[derive(Clone)]
 pub(crate) struct Pkce {
     pub(crate) challenge: String,
     pub(crate) method: PkceMethod,
+}
+
+impl std::fmt::Debug for Pkce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkce")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pkce {

@@ -1,8 +1,8 @@
 //! Device authorization requests (RFC 8628): a device code the client polls with, a short user
 //! code the user types on the `/devicelogin` page, and what the user decided.
 
+use super::approval::Approval;
 use super::expiring::Expiring;
-use super::sessions::Approval;
 
 /// What the user has done with a device code so far.
 #[derive(Clone, Debug)]
@@ -15,8 +15,9 @@ pub(crate) enum DeviceState {
     Declined,
 }
 
-/// One device authorization request.
-#[derive(Clone, Debug)]
+/// One device authorization request. `Debug` leaves the user code out (it approves the
+/// request).
+#[derive(Clone)]
 pub(crate) struct DeviceCode {
     pub(crate) tid: String,
     pub(crate) client_id: String,
@@ -30,6 +31,19 @@ pub(crate) struct DeviceCode {
     /// this gets `expired_token` rather than an unknown code.
     pub(crate) expires_at: i64,
     pub(crate) state: DeviceState,
+}
+
+impl std::fmt::Debug for DeviceCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCode")
+            .field("tid", &self.tid)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("interval", &self.interval)
+            .field("expires_at", &self.expires_at)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long an expired device code is still recognised as expired.

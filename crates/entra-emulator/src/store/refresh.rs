@@ -1,9 +1,11 @@
 //! Refresh tokens: opaque, rotated on each use, in families. A rotated token that comes back
-//! revokes its whole family (it may have been stolen), as a reused refresh token does in
-//! Entra when rotation is enforced.
+//! revokes its whole family (it may have been stolen): reuse detection as OAuth 2.0 Security
+//! BCP (RFC 9700 4.14.2) describes it. This is stricter than Entra, which documents that it
+//! does not revoke a refresh token when it is used: an app that passes here also passes there,
+//! and one that keeps using spent refresh tokens finds out in development.
 
+use super::approval::Approval;
 use super::expiring::Expiring;
-use super::sessions::Approval;
 
 /// A refresh token as the emulator keeps it.
 #[derive(Clone, Debug)]
@@ -31,7 +33,7 @@ pub(crate) enum Redeemed {
     Reused,
     /// Past its lifetime; `spa`: issued to a single-page app (24 hours).
     Expired { spa: bool },
-    /// Unknown, expired or revoked.
+    /// Unknown, revoked, or another client's.
     Invalid,
 }
 
@@ -129,7 +131,6 @@ mod tests {
             user_oid: "u".into(),
             scope: "api://x/Read offline_access".into(),
             nonce: None,
-            auth_time: 0,
             sid: "s".into(),
         }
     }

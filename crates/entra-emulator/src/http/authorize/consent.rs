@@ -6,7 +6,7 @@ use crate::directory::ConsentRegistration;
 use crate::http::form::Form;
 use crate::http::token::Scopes;
 use crate::http::{AadError, pages};
-use crate::state::{State, lock, read, write};
+use crate::state::{State, read, write};
 use crate::store::Session;
 
 /// The consent a request needs from the signed-in user.
@@ -40,10 +40,7 @@ impl ConsentCheck {
         let resource = tenant
             .resource(&scopes.resource)
             .ok_or_else(|| AadError::resource_not_found(&scopes.resource, &request.tid))?;
-        let asked = scopes.values_for(client, resource);
-        if asked.is_empty() || asked.iter().any(|s| resource.find_scope(s).is_none()) {
-            return Err(AadError::invalid_scope(&request.scope));
-        }
+        let asked = scopes.grantable(client, resource, &request.scope)?;
         let refs: Vec<&str> = asked.iter().map(String::as_str).collect();
         let unconsented = tenant.missing_consent(
             Some(&session.user_oid),
@@ -79,10 +76,9 @@ impl ConsentCheck {
 }
 
 /// `POST /{tenant}/consent`: `flow`, `decision` = `accept` or `cancel`.
-pub(super) fn submit(state: &State, form: &Form) -> axum::response::Response {
-    let now = state.now();
+pub(super) fn submit(state: &State, tenant: &str, form: &Form) -> axum::response::Response {
     let flow = form.get("flow").unwrap_or_default();
-    let pending = lock(&state.store.pending).take(flow, now);
+    let pending = super::take_pending(state, tenant, flow);
     let Some(PendingAuthorization {
         request,
         signed_in: Some(session),
@@ -96,7 +92,7 @@ pub(super) fn submit(state: &State, form: &Form) -> axum::response::Response {
     match ConsentCheck::run(state, &request, &session) {
         Ok(check) => {
             check.grant(state, &request, &session);
-            proceed(state, None, request, session, true)
+            proceed(state, request, session, true)
         }
         Err(e) => refuse(state, &request, &e),
     }

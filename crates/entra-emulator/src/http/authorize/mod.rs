@@ -47,6 +47,19 @@ pub(crate) struct PendingAuthorization {
     pub(crate) signed_in: Option<Session>,
 }
 
+/// Take the request a page answers (its `flow` id), when it is still waiting and for the
+/// tenant the page's path names.
+fn take_pending(state: &State, tenant: &str, flow: &str) -> Option<PendingAuthorization> {
+    let tid = match super::resolve_tenant(state, tenant).ok()? {
+        crate::directory::TenantName::Specific { tid, .. } => tid,
+        crate::directory::TenantName::Independent(_) => return None,
+    };
+    let now = state.now();
+    lock(&state.store.pending)
+        .take(flow, now)
+        .filter(|p| p.request.tid == tid)
+}
+
 /// `GET|POST /{tenant}/oauth2/v2.0/authorize`.
 pub(crate) fn route() -> MethodRouter<Shared> {
     let handle = |AxState(state): AxState<Shared>,
@@ -68,17 +81,22 @@ pub(crate) fn route() -> MethodRouter<Shared> {
 /// `POST /{tenant}/login`: the sign-in page's answer.
 pub(crate) fn login_route() -> MethodRouter<Shared> {
     post(
-        |AxState(state): AxState<Shared>, headers: HeaderMap, body: Bytes| async move {
-            session::submit_sign_in(&state, &headers, &Form::parse(&body))
+        |AxState(state): AxState<Shared>,
+         Path(tenant): Path<String>,
+         headers: HeaderMap,
+         body: Bytes| async move {
+            session::submit_sign_in(&state, &tenant, &headers, &Form::parse(&body))
         },
     )
 }
 
 /// `POST /{tenant}/consent`: the consent page's answer.
 pub(crate) fn consent_route() -> MethodRouter<Shared> {
-    post(|AxState(state): AxState<Shared>, body: Bytes| async move {
-        consent::submit(&state, &Form::parse(&body))
-    })
+    post(
+        |AxState(state): AxState<Shared>, Path(tenant): Path<String>, body: Bytes| async move {
+            consent::submit(&state, &tenant, &Form::parse(&body))
+        },
+    )
 }
 
 fn authorize(state: &State, tenant: &str, params: &Form, headers: &HeaderMap) -> Response {
@@ -98,22 +116,24 @@ pub(crate) fn begin(state: &State, request: AuthorizationRequest, headers: &Head
     let session = current_session(state, headers, &request.tid)
         .filter(|s| hint_names_session_user(state, &request, s));
     match (request.prompt, session) {
-        (Prompt::None, None) => refuse(state, &request, &AadError::login_required()),
         (Prompt::None | Prompt::Default | Prompt::Consent, Some(session)) => {
-            proceed(state, None, request, session, false)
+            proceed(state, request, session, false)
         }
-        (_, session) => {
-            if let Some((session, cookie)) = session::auto_sign_in(state, &request.tid) {
-                let r = proceed(state, None, request, session, false);
+        (prompt, session) => {
+            let hint = request.login_hint.as_deref();
+            if let Some((session, cookie)) = session::auto_sign_in(state, &request.tid, hint) {
+                let r = proceed(state, request, session, false);
                 return session::with_cookie(r, &cookie, state);
+            }
+            if prompt == Prompt::None {
+                return refuse(state, &request, &AadError::login_required());
             }
             show_sign_in(state, request, session.as_ref(), None)
         }
     }
 }
 
-/// Does the request's `login_hint` (UPN, mail or object id) name the session's user? True
-/// without a hint.
+/// Does the request's `login_hint` name the session's user? True without a hint.
 fn hint_names_session_user(
     state: &State,
     request: &AuthorizationRequest,
@@ -126,12 +146,7 @@ fn hint_names_session_user(
     directory
         .tenant(&request.tid)
         .and_then(|t| t.user(&session.user_oid))
-        .is_some_and(|u| {
-            u.is(hint)
-                || u.mail
-                    .as_deref()
-                    .is_some_and(|m| m.eq_ignore_ascii_case(hint))
-        })
+        .is_some_and(|u| u.answers_hint(hint))
 }
 
 /// Keep the request and show the sign-in page for it.
@@ -149,12 +164,9 @@ fn show_sign_in(
             return pages::error(&AadError::tenant_not_found(&request.tid));
         };
         let app_name = app_name(tenant.app(&request.client_id), &request.client_id);
-        let preselected = |oid: &str, upn: &str| {
-            request
-                .login_hint
-                .as_deref()
-                .map(|h| h.eq_ignore_ascii_case(upn))
-                .unwrap_or_else(|| session.is_some_and(|s| s.user_oid.eq_ignore_ascii_case(oid)))
+        let preselected = |u: &crate::directory::User| match request.login_hint.as_deref() {
+            Some(hint) => u.answers_hint(hint),
+            None => session.is_some_and(|s| s.user_oid.eq_ignore_ascii_case(&u.object_id)),
         };
         let users: Vec<UserChoice> = tenant
             .users()
@@ -163,7 +175,7 @@ fn show_sign_in(
                 upn: u.user_principal_name.clone(),
                 display_name: u.display_name.clone(),
                 has_password: u.password.is_some(),
-                preselected: preselected(&u.object_id, &u.user_principal_name),
+                preselected: preselected(u),
             })
             .collect();
         (app_name, users)
@@ -181,7 +193,6 @@ fn show_sign_in(
 /// `consent_shown`: the user has just answered the consent page.
 fn proceed(
     state: &State,
-    flow: Option<String>,
     request: AuthorizationRequest,
     session: Session,
     consent_shown: bool,
@@ -193,8 +204,12 @@ fn proceed(
     if !check.admin_only.is_empty() {
         // `prompt=none` never shows a page, this one neither: the error goes back.
         if request.prompt == Prompt::None {
-            let e = AadError::interaction_required(&request.client_id, &check.admin_only);
+            let e = AadError::consent_required_silent(&request.client_id, &check.admin_only);
             return refuse(state, &request, &e);
+        }
+        // A device code ends here too, so that its client stops polling.
+        if let Target::Device { device_code } = &request.target {
+            set_device_state(state, device_code, DeviceState::Declined);
         }
         return pages::error(&AadError::admin_approval_required(
             &request.client_id,
@@ -210,11 +225,11 @@ fn proceed(
         return finish(state, &request, &session);
     }
     if request.prompt == Prompt::None {
-        let e = AadError::interaction_required(&request.client_id, &check.missing);
+        let e = AadError::consent_required_silent(&request.client_id, &check.missing);
         return refuse(state, &request, &e);
     }
     let now = state.now();
-    let flow = flow.unwrap_or_else(|| random_b64(24));
+    let flow = random_b64(24);
     let action = format!("/{}/consent", request.tid);
     let response = pages::consent(
         &action,
@@ -240,7 +255,6 @@ fn finish(state: &State, request: &AuthorizationRequest, session: &Session) -> R
         user_oid: session.user_oid.clone(),
         scope: request.scope.clone(),
         nonce: request.nonce.clone(),
-        auth_time: session.auth_time,
         sid: session.sid.clone(),
     };
     match &request.target {

@@ -4,7 +4,7 @@
 
 use super::super::AadError;
 use super::super::form::Form;
-use crate::directory::{Platform, TenantName};
+use crate::directory::Platform;
 use crate::state::{State, read};
 use crate::store::{Pkce, PkceMethod};
 
@@ -72,24 +72,22 @@ pub(crate) enum Refusal {
     Redirect(Redirect, AadError),
 }
 
+/// The longest parameter value an authorization request may carry.
+const MAX_PARAMETER_LEN: usize = 8 * 1024;
+
 impl AuthorizationRequest {
     /// Parse the query (GET) or form (POST) of an authorization request to `tenant`.
     pub(crate) fn parse(state: &State, tenant: &str, params: &Form) -> Result<Self, Refusal> {
         let page = Refusal::Page;
+        // What a request leaves in the store (state, nonce, hint, scope) stays small.
+        if params.longest_value() > MAX_PARAMETER_LEN {
+            return Err(page(AadError::request_too_long()));
+        }
         let client_id = params
             .get("client_id")
             .ok_or_else(|| page(AadError::missing_parameter("client_id")))?;
-        let name = super::super::resolve_tenant(state, tenant).map_err(page)?;
+        let tid = super::super::client_tenant(state, tenant, client_id).map_err(page)?;
         let directory = read(&state.directory);
-        let tid = match name {
-            TenantName::Specific { tid, .. } => tid,
-            // `common` and `organizations`: the tenant the app is registered in.
-            TenantName::Independent(_) => directory
-                .tenants()
-                .find(|(_, t)| t.app(client_id).is_some())
-                .map(|(tid, _)| tid.to_owned())
-                .ok_or_else(|| page(AadError::application_not_found(client_id, tenant)))?,
-        };
         let app = directory
             .tenant(&tid)
             .and_then(|t| t.app(client_id))
@@ -133,6 +131,9 @@ impl AuthorizationRequest {
         };
         let pkce = match params.get("code_challenge") {
             Some(challenge) => {
+                if !is_pkce_value(challenge) {
+                    return Err(refuse(AadError::invalid_code_challenge()));
+                }
                 let method = PkceMethod::parse(params.get("code_challenge_method"))
                     .ok_or_else(|| refuse(AadError::invalid_code_challenge_method()))?;
                 Some(Pkce {
@@ -155,4 +156,12 @@ impl AuthorizationRequest {
             target: Target::Code { redirect, pkce },
         })
     }
+}
+
+/// RFC 7636 4.1 and 4.2: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+fn is_pkce_value(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }

@@ -2,8 +2,7 @@
 //! parameters in the query), `fragment` (in the fragment) or `form_post` (a self-submitting
 //! form).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::request::{Redirect, ResponseMode};
 use crate::http::form::encode_query_value;
@@ -54,14 +53,5 @@ fn send(redirect: &Redirect, params: &[(&str, String)]) -> Response {
         }
         ResponseMode::Fragment => format!("{}#{encoded}", redirect.uri),
     };
-    let mut r = StatusCode::FOUND.into_response();
-    match HeaderValue::from_str(&location) {
-        Ok(v) => {
-            r.headers_mut().insert(header::LOCATION, v);
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(_) => pages::error(&AadError::invalid_grant()),
-    }
+    crate::http::found(&location)
 }

@@ -46,7 +46,6 @@ fn sign_in_user(state: &State, tid: &str, oid: &str) -> (Session, String) {
     let session = Session {
         tid: tid.to_owned(),
         user_oid: oid.to_ascii_lowercase(),
-        auth_time: now,
         sid: uuid::Uuid::new_v4().to_string(),
     };
     let cookie = random_b64(32);
@@ -61,13 +60,22 @@ fn sign_in_user(state: &State, tid: &str, oid: &str) -> (Session, String) {
 
 /// The auto sign-in user's session in tenant `tid`, when one is configured and the tenant has
 /// that user.
-pub(super) fn auto_sign_in(state: &State, tid: &str) -> Option<(Session, String)> {
+/// `login_hint`, when given, must name that user (a hint for someone else is never answered
+/// with the auto user's tokens).
+pub(super) fn auto_sign_in(
+    state: &State,
+    tid: &str,
+    login_hint: Option<&str>,
+) -> Option<(Session, String)> {
     let upn = state.auto_sign_in.as_deref()?;
-    let oid = read(&state.directory)
-        .tenant(tid)?
-        .user(upn)?
-        .object_id
-        .clone();
+    let oid = {
+        let directory = read(&state.directory);
+        let user = directory.tenant(tid)?.user(upn)?;
+        if login_hint.is_some_and(|hint| !user.answers_hint(hint)) {
+            return None;
+        }
+        user.object_id.clone()
+    };
     Some(sign_in_user(state, tid, &oid))
 }
 
@@ -83,33 +91,38 @@ pub(super) fn is_auto_user(state: &State, session: &Session) -> bool {
 }
 
 /// Set the session cookie on a response.
-pub(crate) fn with_cookie(mut response: Response, cookie: &str, state: &State) -> Response {
+pub(crate) fn with_cookie(response: Response, cookie: &str, state: &State) -> Response {
+    set_cookie(response, cookie, "", state)
+}
+
+/// Clear the session cookie (sign-out).
+pub(crate) fn clear_cookie(response: Response, state: &State) -> Response {
+    set_cookie(response, "", "; Max-Age=0", state)
+}
+
+/// The session cookie's one set of attributes: HttpOnly, SameSite=Lax, Secure over HTTPS.
+fn set_cookie(mut response: Response, value: &str, extra: &str, state: &State) -> Response {
     let secure = if state.urls.base().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    let value = format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax{secure}");
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// Clear the session cookie (sign-out).
-pub(crate) fn clear_cookie(mut response: Response) -> Response {
-    let value = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{extra}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }
 
 /// `POST /{tenant}/login`: `flow`, `user` (UPN), `password` for users that have one.
-pub(super) fn submit_sign_in(state: &State, headers: &HeaderMap, form: &Form) -> Response {
-    let now = state.now();
+pub(super) fn submit_sign_in(
+    state: &State,
+    tenant: &str,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Response {
     let flow = form.get("flow").unwrap_or_default();
-    let Some(pending) = lock(&state.store.pending).take(flow, now) else {
+    let Some(pending) = super::take_pending(state, tenant, flow) else {
         return pages::error(&AadError::sign_in_expired());
     };
     let PendingAuthorization { request, .. } = pending;
@@ -129,7 +142,7 @@ pub(super) fn submit_sign_in(state: &State, headers: &HeaderMap, form: &Form) ->
     match outcome {
         Ok(oid) => {
             let (session, cookie) = sign_in_user(state, &request.tid, &oid);
-            let response = proceed(state, None, request, session, false);
+            let response = proceed(state, request, session, false);
             with_cookie(response, &cookie, state)
         }
         Err(why) => {

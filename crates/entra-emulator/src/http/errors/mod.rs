@@ -260,7 +260,8 @@ impl AadError {
             format!(
                 "The provided request must include a 'scope' input parameter. The provided value \
                  for the input parameter 'scope' is not valid. The scope {} is not valid. For \
-                 the client credentials flow the scope must be '{{resource}}/.default'.",
+                 the client credentials flow the scope must be '{{resource}}/.default'; a user \
+                 flow names the scopes of one resource that the resource exposes.",
                 sanitize(scope)
             ),
         )

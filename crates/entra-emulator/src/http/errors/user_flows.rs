@@ -70,8 +70,8 @@ impl AadError {
         )
     }
 
-    /// `prompt=none` when the signed-in user must still consent.
-    pub(crate) fn interaction_required(client_id: &str, scopes: &[String]) -> AadError {
+    /// `prompt=none` when the signed-in user must still consent: Entra's `consent_required`.
+    pub(crate) fn consent_required_silent(client_id: &str, scopes: &[String]) -> AadError {
         AadError::bad_request(
             "consent_required",
             65001,
@@ -264,6 +264,24 @@ impl AadError {
             "This sign-in request has expired or was already completed. Start the sign-in again \
              from the application."
                 .to_owned(),
+        )
+    }
+
+    /// An authorization request with a parameter longer than the emulator keeps.
+    pub(crate) fn request_too_long() -> AadError {
+        AadError::bad_request(
+            "invalid_request",
+            90015,
+            "Requested query string is too long.".to_owned(),
+        )
+    }
+
+    /// A `code_challenge` that is not 43 to 128 characters of the unreserved set.
+    pub(crate) fn invalid_code_challenge() -> AadError {
+        AadError::bad_request(
+            "invalid_request",
+            501491,
+            "Invalid size of Code_Challenge parameter.".to_owned(),
         )
     }
 }

@@ -2,7 +2,7 @@
 //! short-lived, and bound to the client, the redirect URI and the PKCE challenge; a spa
 //! redirect URI's code must be redeemed cross-origin, and only such a code may be.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 use super::TokenRequest;
 use super::user::UserGrant;
@@ -49,17 +49,15 @@ pub(super) fn redeem(
     if issued.redirect_uri != redirect_uri {
         return Err(AadError::code_redirect_mismatch());
     }
-    let cross_origin = headers.contains_key(header::ORIGIN);
-    match (issued.spa, cross_origin) {
-        (true, false) => return Err(AadError::spa_requires_cross_origin()),
-        (false, true) => return Err(AadError::cross_origin_only_for_spa()),
-        _ => {}
-    }
-    if let Some(pkce) = &issued.pkce {
-        let verifier = form.get("code_verifier").unwrap_or_default();
-        if !pkce.verifies(verifier) {
+    super::check_origin(issued.spa, headers)?;
+    let verifier = form.get("code_verifier");
+    match (&issued.pkce, verifier) {
+        (Some(pkce), v) if !pkce.verifies(v.unwrap_or_default()) => {
             return Err(AadError::pkce_mismatch());
         }
+        // A verifier for a code that had no challenge: a downgrade attempt (RFC 9700 2.1.1).
+        (None, Some(_)) => return Err(AadError::pkce_mismatch()),
+        _ => {}
     }
     Ok(issued)
 }

@@ -33,7 +33,11 @@ pub(super) fn redeem(
         .is_some_and(|last| now - last < entry.interval);
     entry.last_poll = Some(now);
     match &entry.state {
-        DeviceState::Pending if too_soon => Err(AadError::slow_down()),
+        DeviceState::Pending if too_soon => {
+            // RFC 8628 3.5: this and every later poll waits 5 seconds longer.
+            entry.interval += 5;
+            Err(AadError::slow_down())
+        }
         DeviceState::Pending => Err(AadError::authorization_pending()),
         DeviceState::Declined => {
             devices.remove(device_code, now);

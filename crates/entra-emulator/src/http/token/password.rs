@@ -53,7 +53,6 @@ pub(super) fn grant(
             scope,
             nonce: None,
             sid: None,
-            auth_time: None,
             client_info: form.get("client_info") == Some("1"),
             family: None,
             spa: false,

@@ -2,7 +2,7 @@
 //! replaced (rotation); a reused token revokes its family; `scope` may narrow the grant or,
 //! as Entra's multi-resource refresh tokens do, name another consented resource.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 use super::TokenRequest;
 use crate::http::AadError;
@@ -22,17 +22,18 @@ pub(super) fn redeem(
         .get("refresh_token")
         .ok_or_else(|| AadError::missing_parameter("refresh_token"))?;
     let now = state.now();
+    // Bound to the tenant and the client: anyone else gets `invalid_grant` without spending it
+    // (and without learning the token's platform from the origin rule).
+    let owner = |a: &Approval| a.tid == request.tid && a.client_id.eq_ignore_ascii_case(client_id);
     // A single-page app's refresh token is redeemed cross-origin, and only such a token may
     // be, as its code was; checked before the token is spent.
-    let spa = lock(&state.store.refresh).peek(token, now).map(|g| g.spa);
-    let cross_origin = headers.contains_key(header::ORIGIN);
-    match (spa, cross_origin) {
-        (Some(true), false) => return Err(AadError::spa_requires_cross_origin()),
-        (Some(false), true) => return Err(AadError::cross_origin_only_for_spa()),
-        _ => {}
+    let spa = lock(&state.store.refresh)
+        .peek(token, now)
+        .filter(|g| owner(&g.approval))
+        .map(|g| g.spa);
+    if let Some(spa) = spa {
+        super::check_origin(spa, headers)?;
     }
-    // Bound to the tenant and the client: anyone else gets `invalid_grant` without spending it.
-    let owner = |a: &Approval| a.tid == request.tid && a.client_id.eq_ignore_ascii_case(client_id);
     let grant = match lock(&state.store.refresh).redeem(token, now, owner) {
         Redeemed::Valid(grant) => grant,
         Redeemed::Reused | Redeemed::Invalid => return Err(AadError::invalid_grant()),

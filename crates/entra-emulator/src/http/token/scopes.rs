@@ -3,6 +3,10 @@
 use super::AadError;
 use crate::directory::{App, GRAPH_DEFAULT_SCOPE, GRAPH_RESOURCE};
 
+/// The longest `scope` accepted: what the user flows keep (codes, refresh tokens, device
+/// codes) must stay small.
+const MAX_SCOPE_LEN: usize = 8 * 1024;
+
 /// Scopes that are OpenID Connect's, not a resource's.
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
@@ -24,21 +28,25 @@ impl Scopes {
     /// Parse `scope`. Scopes of two resources are AADSTS70011; only OpenID Connect scopes mean
     /// Microsoft Graph's `User.Read`, as in Entra.
     pub(crate) fn parse(scope: &str) -> Result<Scopes, AadError> {
+        if scope.len() > MAX_SCOPE_LEN {
+            return Err(AadError::invalid_scope(scope));
+        }
         let mut resource: Option<&str> = None;
         let mut values = Vec::new();
-        let (mut openid, mut offline_access, mut email) = (false, false, false);
+        let (mut oidc, mut openid, mut offline_access, mut email) = (false, false, false, false);
         for s in scope.split_whitespace() {
             if OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(s)) {
+                oidc = true;
                 openid |= s.eq_ignore_ascii_case("openid");
                 offline_access |= s.eq_ignore_ascii_case("offline_access");
                 email |= s.eq_ignore_ascii_case("email");
                 continue;
             }
-            let Some((r, v)) = s
-                .rsplit_once('/')
-                .filter(|(r, v)| !r.is_empty() && !v.is_empty())
-            else {
-                return Err(AadError::invalid_scope(scope));
+            // A scope without a resource is Microsoft Graph's (`User.Read`), as in Entra.
+            let (r, v) = match s.rsplit_once('/') {
+                None => (GRAPH_RESOURCE, s),
+                Some((r, v)) if !r.is_empty() && !v.is_empty() => (r, v),
+                Some(_) => return Err(AadError::invalid_scope(scope)),
             };
             match resource {
                 Some(prev) if !prev.eq_ignore_ascii_case(r) => {
@@ -50,7 +58,7 @@ impl Scopes {
         }
         let resource = match resource {
             Some(r) => r.to_owned(),
-            None if openid || offline_access => {
+            None if oidc => {
                 values.push(GRAPH_DEFAULT_SCOPE.to_owned());
                 GRAPH_RESOURCE.to_owned()
             }
@@ -63,6 +71,21 @@ impl Scopes {
             offline_access,
             email,
         })
+    }
+
+    /// The scope values to grant `client` on `resource`, when each is one the resource exposes
+    /// (AADSTS70011 for `scope` otherwise, or when nothing is left to grant).
+    pub(crate) fn grantable(
+        &self,
+        client: &App,
+        resource: &App,
+        scope: &str,
+    ) -> Result<Vec<String>, AadError> {
+        let values = self.values_for(client, resource);
+        if values.is_empty() || values.iter().any(|v| resource.find_scope(v).is_none()) {
+            return Err(AadError::invalid_scope(scope));
+        }
+        Ok(values)
     }
 
     /// The scope values to grant `client` on `resource`: as asked, or for
@@ -99,7 +122,17 @@ mod tests {
             Scopes::parse("api://x/A api://y/B").unwrap_err().code,
             70011
         );
-        assert_eq!(Scopes::parse("Files.Read").unwrap_err().code, 70011);
+        let bare = Scopes::parse("User.Read openid").unwrap();
+        assert_eq!(
+            (bare.resource.as_str(), bare.values.as_slice()),
+            (GRAPH_RESOURCE, &["User.Read".to_owned()][..])
+        );
+        assert_eq!(Scopes::parse("profile").unwrap().resource, GRAPH_RESOURCE);
+        assert_eq!(
+            Scopes::parse("api://x/A User.Read").unwrap_err().code,
+            70011
+        );
+        assert_eq!(Scopes::parse("api://x/").unwrap_err().code, 70011);
         assert_eq!(Scopes::parse("").unwrap_err().code, 70011);
     }
 }

@@ -36,7 +36,6 @@ pub(super) struct UserGrant<'a> {
     pub(super) nonce: Option<&'a str>,
     /// The sign-in session, when the user signed in interactively.
     pub(super) sid: Option<&'a str>,
-    pub(super) auth_time: Option<i64>,
     /// `client_info=1` was asked.
     pub(super) client_info: bool,
     /// The refresh token family to continue (a refresh), else a new one.
@@ -87,7 +86,6 @@ impl<'a> UserGrant<'a> {
             scope: &a.scope,
             nonce: a.nonce.as_deref(),
             sid: Some(&a.sid),
-            auth_time: Some(a.auth_time),
             client_info,
             family: None,
             spa: false,
@@ -131,11 +129,11 @@ pub(super) fn issue(state: &State, g: &UserGrant<'_>) -> Result<Grant, AadError>
     let user = tenant
         .user(g.user)
         .ok_or_else(|| AadError::user_not_found(tid))?;
-    let values = scopes.values_for(client, resource);
+    let values = scopes.grantable(client, resource, g.scope)?;
     let asked: Vec<&str> = values.iter().map(String::as_str).collect();
     let oid = user.object_id.to_ascii_lowercase();
     let missing = tenant.missing_consent(Some(&oid), g.client_id, &resource.client_id, &asked);
-    if !missing.is_empty() || values.is_empty() {
+    if !missing.is_empty() {
         return Err(AadError::consent_required(g.client_id, &missing));
     }
     let lifetime = random_between(3600, 5400) as i64;
@@ -149,10 +147,14 @@ pub(super) fn issue(state: &State, g: &UserGrant<'_>) -> Result<Grant, AadError>
         groups: resource.groups_claim,
     };
     let claims = ClaimSet::delegated(&delegation, now, lifetime);
+    // A grant without a browser session gets a session id once, kept by its refresh tokens.
+    let sid = g
+        .sid
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let id_token = scopes.openid.then(|| {
         let session = IdTokenSession {
             nonce: g.nonce,
-            sid: g.sid,
+            sid: Some(&sid),
             email: scopes.email,
         };
         let c = id_token_claims(state, tid, g.client_id, user, &session, now, 3600);
@@ -161,11 +163,7 @@ pub(super) fn issue(state: &State, g: &UserGrant<'_>) -> Result<Grant, AadError>
     let client_info = g
         .client_info
         .then(|| URL_SAFE_NO_PAD.encode(json!({ "uid": user.object_id, "utid": tid }).to_string()));
-    let key = tenant
-        .app_keys(&resource.client_id)
-        .last()
-        .cloned()
-        .unwrap_or_else(|| state.active_key());
+    let key = super::resource_signing_key(state, tenant, resource);
     let granted: Vec<String> = values
         .iter()
         .map(|v| format!("{}/{v}", scopes.resource))
@@ -180,8 +178,7 @@ pub(super) fn issue(state: &State, g: &UserGrant<'_>) -> Result<Grant, AadError>
             user_oid: oid.clone(),
             scope: g.scope.to_owned(),
             nonce: None,
-            auth_time: g.auth_time.unwrap_or(now),
-            sid: g.sid.unwrap_or_default().to_owned(),
+            sid,
         };
         let family = g.family.clone().unwrap_or_else(|| random_b64(16));
         let life = if g.spa {

@@ -149,11 +149,12 @@ async fn ropc_without_consent_is_refused_with_65001() {
     let scope = files_read();
     let resp = ropc(&emu, &ropc_form(&scope, DEV_USER_PASSWORD)).await;
     assert_aad_error(resp, 400, "invalid_grant", 65001).await;
-    // A scope the API does not expose is never consented.
+    // A scope the API does not expose can never be granted: 70011, as at the authorize and
+    // device code endpoints.
     emu.set_auto_consent(DEV_TENANT_ID, true);
     let unknown = format!("api://{DEV_API_CLIENT_ID}/Mail.Send");
     let resp = ropc(&emu, &ropc_form(&unknown, DEV_USER_PASSWORD)).await;
-    assert_aad_error(resp, 400, "invalid_grant", 65001).await;
+    assert_aad_error(resp, 400, "invalid_scope", 70011).await;
 }
 
 #[tokio::test]

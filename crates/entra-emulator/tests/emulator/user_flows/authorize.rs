@@ -418,7 +418,8 @@ async fn auto_sign_in_redirects_with_a_code_without_any_page() {
     let at = payload(body["access_token"].as_str().unwrap());
     assert_eq!(at["oid"], DEV_SECOND_USER_ID);
     assert_eq!(at["scp"], "Files.Read");
-    // prompt=none works with the session it started, not without one.
+    // prompt=none works with the session it started, and without one (headless silent
+    // sign-in), but never for a login_hint naming someone else.
     let resp = AuthRequest::spa(&pkce)
         .set("prompt", "none")
         .send(&emu, Some(&cookie))
@@ -428,7 +429,18 @@ async fn auto_sign_in_redirects_with_a_code_without_any_page() {
         .set("prompt", "none")
         .send(&emu, None)
         .await;
+    assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
+    let resp = AuthRequest::spa(&pkce)
+        .set("prompt", "none")
+        .set("login_hint", DEV_USER_UPN)
+        .send(&emu, None)
+        .await;
     assert_redirected_error(&resp, SPA_REDIRECT, "login_required", 50058, Some("st-1"));
+    let page = AuthRequest::spa(&pkce)
+        .set("login_hint", DEV_USER_UPN)
+        .send(&emu, None)
+        .await;
+    assert_eq!(page.status(), 200, "the page, for the hinted user");
 }
 
 #[tokio::test]
@@ -686,4 +698,123 @@ async fn over_https_the_session_cookie_is_secure() {
         "{attrs:?}"
     );
     assert!(redirected_query(&resp, SPA_REDIRECT).contains_key("code"));
+}
+
+/// A redirect URI whose authority hides another host behind the loopback name (`userinfo@`)
+/// is not the registered loopback URI: the code must never be sent to `evil.example`.
+#[tokio::test]
+async fn a_loopback_lookalike_redirect_uri_is_refused_on_a_page() {
+    let emu = Emulator::start().await.unwrap();
+    let pkce = pkce();
+    for lookalike in [
+        "http://localhost:1@evil.example/",
+        "http://localhost:@evil.example",
+        "http://localhost.evil.example/",
+    ] {
+        let resp = AuthRequest::cli(&pkce)
+            .set("redirect_uri", lookalike)
+            .set("prompt", "none")
+            .send(&emu, None)
+            .await;
+        assert!(resp.headers().get("location").is_none(), "{lookalike}");
+        assert_error_page(resp, 400, 50011).await;
+    }
+}
+
+/// What an authorization request leaves in the emulator stays small: an oversized parameter
+/// is refused before anything is kept.
+#[tokio::test]
+async fn an_oversized_parameter_is_refused_on_a_page() {
+    let emu = Emulator::start().await.unwrap();
+    let long = "x".repeat(9 * 1024);
+    let resp = AuthRequest::spa(&pkce())
+        .set("state", &long)
+        .send(&emu, None)
+        .await;
+    assert_error_page(resp, 400, 90015).await;
+}
+
+/// RFC 7636: a challenge is 43 to 128 unreserved characters.
+#[tokio::test]
+async fn a_malformed_code_challenge_is_refused() {
+    let emu = Emulator::start().await.unwrap();
+    for challenge in ["short", &"a".repeat(129), &format!("{}!", "a".repeat(43))] {
+        let resp = AuthRequest::spa(&pkce())
+            .set("code_challenge", challenge)
+            .send(&emu, None)
+            .await;
+        assert_redirected_error(&resp, SPA_REDIRECT, "invalid_request", 501491, Some("st-1"));
+    }
+}
+
+/// A device code whose scopes only an admin may consent to ends declined, so its client stops
+/// polling, instead of waiting for 15 minutes.
+#[tokio::test]
+async fn a_device_sign_in_that_needs_an_admin_declines_the_device_code() {
+    let (emu, tid) = admin_scope_tenant().await;
+    let start: Value = browser()
+        .post(format!("{}/{tid}/oauth2/v2.0/devicecode", emu.base_url()))
+        .form(&[
+            ("client_id", DEV_SPA_CLIENT_ID),
+            ("scope", "api://admin-api/Everything.ReadWrite"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = browser()
+        .post(format!("{}/devicelogin", emu.base_url()))
+        .form(&[("otc", start["user_code"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    let page = html(entry, 200).await;
+    let resp = submit_sign_in(&emu, &page, "ann@admin.example", None).await;
+    assert_error_page(resp, 400, 90094).await;
+    let poll = browser()
+        .post(emu.token_endpoint(&tid, TokenVersion::V2))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", DEV_SPA_CLIENT_ID),
+            ("device_code", start["device_code"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_aad_error(poll, 400, "authorization_declined", 70018).await;
+}
+
+/// The sign-in page's answer counts only at the tenant it was shown for.
+#[tokio::test]
+async fn a_sign_in_answer_posted_to_another_tenant_is_refused() {
+    let emu = Emulator::start().await.unwrap();
+    emu.add_tenant("33333333-0000-4000-8000-000000000003");
+    let page = html(AuthRequest::spa(&pkce()).send(&emu, None).await, 200).await;
+    let flow = input_value(&page, "flow");
+    let resp = browser()
+        .post(format!(
+            "{}/33333333-0000-4000-8000-000000000003/login",
+            emu.base_url()
+        ))
+        .form(&[("flow", flow.as_str()), ("user", DEV_SECOND_USER_UPN)])
+        .send()
+        .await
+        .unwrap();
+    assert_error_page(resp, 400, 50196).await;
+}
+
+/// Revoking a user's refresh tokens ends their browser sessions too.
+#[tokio::test]
+async fn revoking_a_user_ends_their_sessions() {
+    let emu = Emulator::start().await.unwrap();
+    let pkce = pkce();
+    let signed = sign_in(&emu, &AuthRequest::spa(&pkce), DEV_USER_UPN).await;
+    emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_USER_UPN);
+    let resp = AuthRequest::spa(&pkce)
+        .set("prompt", "none")
+        .send(&emu, Some(&signed.cookie))
+        .await;
+    assert_redirected_error(&resp, SPA_REDIRECT, "login_required", 50058, Some("st-1"));
 }

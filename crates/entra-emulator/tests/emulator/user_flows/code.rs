@@ -326,3 +326,38 @@ async fn client_info_is_answered_when_asked_as_msal_does() {
     .await;
     assert!(body.get("client_info").is_none(), "{body}");
 }
+
+/// A verifier for a code that was issued without a challenge is a downgrade attempt (RFC 9700
+/// 2.1.1): refused.
+#[tokio::test]
+async fn a_verifier_for_a_code_without_a_challenge_is_refused() {
+    let emu = Emulator::start().await.unwrap();
+    let web = "d0d0d0d0-1111-4222-8333-444455556667";
+    let redirect = "https://webapp.contoso.example/signin-oidc";
+    emu.register_app(
+        DEV_TENANT_ID,
+        App::new(web)
+            .secret(ClientSecret::new("web-secret"))
+            .redirect_uri(Platform::Web, redirect)
+            .requests(DEV_API_CLIENT_ID, ["Files.Read"]),
+    );
+    let signed = sign_in(
+        &emu,
+        &AuthRequest::new(web, redirect, &full_scope()),
+        DEV_USER_UPN,
+    )
+    .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", web),
+        ("client_secret", "web-secret"),
+        ("code", signed.code.as_str()),
+        ("redirect_uri", redirect),
+        (
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        ),
+    ];
+    let resp = token_post(&emu, &form, None).await;
+    assert_aad_error(resp, 400, "invalid_grant", 501481).await;
+}

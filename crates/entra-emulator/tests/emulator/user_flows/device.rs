@@ -274,17 +274,20 @@ async fn polling_within_the_interval_is_slow_down() {
     let code = device_code(&start);
     let first = poll(&emu, code).await;
     assert_aad_error(first, 400, "authorization_pending", 70016).await;
-    // At once, then 4 seconds later: too fast.
+    // At once: too fast, and (RFC 8628 3.5) the interval grows by 5 seconds, to 10.
     let at_once = poll(&emu, code).await;
     assert_aad_error(at_once, 400, "slow_down", 70016).await;
-    advance(&clock, 4);
+    advance(&clock, 9);
     let fast = poll(&emu, code).await;
     assert_aad_error(fast, 400, "slow_down", 70016).await;
-    // The interval counts from the last poll, even a refused one.
-    advance(&clock, 5);
+    // Now 15; it counts from the last poll, even a refused one.
+    advance(&clock, 14);
+    let fast = poll(&emu, code).await;
+    assert_aad_error(fast, 400, "slow_down", 70016).await;
+    advance(&clock, 20);
     let ok = poll(&emu, code).await;
     assert_aad_error(ok, 400, "authorization_pending", 70016).await;
-    advance(&clock, 6);
+    advance(&clock, 20);
     let ok = poll(&emu, code).await;
     assert_aad_error(ok, 400, "authorization_pending", 70016).await;
     // The interval is per device code: another one polled at once is only pending.

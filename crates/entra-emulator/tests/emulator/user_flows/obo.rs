@@ -324,9 +324,10 @@ async fn obo_request_errors_carry_entras_codes() {
         70011,
     )
     .await;
+    // A scope the downstream API does not expose can never be granted: 70011.
     let unexposed = format!("{DOWNSTREAM_URI}/Orders.Write");
     let resp = obo(&emu, &assertion, &unexposed).await;
-    assert_aad_error(resp, 400, "invalid_grant", 65001).await;
+    assert_aad_error(resp, 400, "invalid_scope", 70011).await;
     // On-behalf-of is a v2 grant here.
     let v1 = http()
         .post(emu.token_endpoint(DEV_TENANT_ID, TokenVersion::V1))

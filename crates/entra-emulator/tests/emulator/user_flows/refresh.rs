@@ -314,3 +314,39 @@ async fn user_grants_are_accepted_at_common_and_organizations() {
     .await;
     assert_aad_error(app_only, 400, "invalid_request", 50059).await;
 }
+
+/// Another client presenting a SPA's refresh token learns nothing about it (not even that it
+/// is a SPA's): `invalid_grant`, and the token is not spent.
+#[tokio::test]
+async fn another_clients_attempt_reveals_nothing_and_spends_nothing() {
+    let emu = Emulator::start().await.unwrap();
+    let rt = refresh_token(&spa_tokens(&emu).await);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_CLIENT_ID),
+        ("client_secret", DEV_CLIENT_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    let resp = token_post(&emu, &form, None).await;
+    assert_aad_error(resp, 400, "invalid_grant", 70000).await;
+    tokens(refresh(&emu, &rt, Some(SPA_ORIGIN)).await).await;
+}
+
+/// A password grant's ID tokens keep one `sid` across refreshes.
+#[tokio::test]
+async fn a_session_less_grant_keeps_its_sid_across_refreshes() {
+    let emu = Emulator::start().await.unwrap();
+    let scope = format!("{} openid offline_access", files_read());
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", DEV_SPA_CLIENT_ID),
+        ("username", DEV_USER_UPN),
+        ("password", DEV_USER_PASSWORD),
+        ("scope", scope.as_str()),
+    ];
+    let first = tokens(token_post(&emu, &form, None).await).await;
+    let sid = payload(first["id_token"].as_str().unwrap())["sid"].clone();
+    assert!(sid.as_str().is_some_and(|s| !s.is_empty()), "{sid}");
+    let next = tokens(refresh(&emu, &refresh_token(&first), None).await).await;
+    assert_eq!(payload(next["id_token"].as_str().unwrap())["sid"], sid);
+}
