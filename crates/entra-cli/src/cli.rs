@@ -47,6 +47,25 @@ Examples:
 Exit status: 0 token printed; 1 Entra refused the request (the AADSTS error is printed with its
 trace and correlation ids); 2 usage, credential file or network error.";
 
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  # sign in in the browser (a loopback redirect on 127.0.0.1), then get tokens without a prompt
+  entra login --tenant $TENANT --client-id $PUBLIC_APP --scope api://my-api/Files.Read
+  entra token --user --tenant $TENANT --client-id $PUBLIC_APP --scope api://my-api/Files.Read
+
+  # no browser here (SSH, a container): the device code flow, or print the URL only
+  entra login --device-code --tenant $TENANT --client-id $PUBLIC_APP --scope User.Read
+  entra login --no-browser --tenant $TENANT --client-id $PUBLIC_APP --scope User.Read
+
+  # against a local emulator (its dev SPA is a public client; http://localhost takes any port)
+  entra login --authority http://127.0.0.1:8400 --tenant 7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90 \\
+      --client-id e4a7d1c9-6b3f-4f2e-8d5a-9c1b7e3f5a24 \\
+      --scope api://3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61/Files.Read
+
+The tokens are kept in $XDG_CACHE_HOME/entra/tokens.json (else ~/.cache/entra/tokens.json),
+created 0600: it holds refresh tokens, treat it like a password. `entra logout` forgets them.
+Exit status: 0 signed in; 1 the sign-in was declined, expired or refused; 2 usage or network error.";
+
 const DECODE_EXAMPLES: &str = "\
 Examples:
   entra decode eyJ0eXAiOiJKV1QiLCJhbGciOi...
@@ -95,9 +114,16 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Get an access token with the client-credentials flow (client secret or certificate).
+    /// Get an access token with the client-credentials flow (client secret or certificate), or
+    /// the token of the user signed in with `entra login` (--user).
     #[command(after_help = TOKEN_EXAMPLES)]
     Token(TokenArgs),
+    /// Sign a user in (in the browser, or with a device code) and keep their tokens in the cache
+    /// file, for `entra token --user`.
+    #[command(after_help = LOGIN_EXAMPLES)]
+    Login(LoginArgs),
+    /// Forget a signed-in user: remove their tokens from the cache file.
+    Logout(UserArgs),
     /// Show what a token contains: header, claims, times, calling app, scopes, roles.
     /// The token is NOT verified.
     #[command(after_help = DECODE_EXAMPLES)]
@@ -120,7 +146,7 @@ const SECRET_OPTIONS: [&str; 2] = ["client_secret_env", "client_secret_file"];
 #[command(group(
     ArgGroup::new("credential")
         .required(true)
-        .args(["client_secret_env", "client_secret_file", "certificate"])
+        .args(["client_secret_env", "client_secret_file", "certificate", "user"])
 ))]
 pub(crate) struct TokenArgs {
     /// The tenant: its id (a GUID) or a domain such as contoso.onmicrosoft.com.
@@ -143,6 +169,29 @@ pub(crate) struct TokenArgs {
     /// certificate and its RSA private key (or the certificate alone, with --key).
     #[arg(long, value_name = "FILE", help_heading = "Credential (exactly one)")]
     pub certificate: Option<PathBuf>,
+
+    /// The user signed in with `entra login` (delegated scopes; refreshed without a prompt).
+    #[arg(long, help_heading = "Credential (exactly one)")]
+    pub user: bool,
+
+    /// With --user: the token cache file (default $XDG_CACHE_HOME/entra/tokens.json, else
+    /// ~/.cache/entra/tokens.json).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "user",
+        help_heading = "User options"
+    )]
+    pub cache_file: Option<PathBuf>,
+
+    /// With --user: which signed-in user, when several are (default: the last to sign in).
+    #[arg(
+        long,
+        value_name = "UPN",
+        requires = "user",
+        help_heading = "User options"
+    )]
+    pub username: Option<String>,
 
     /// The password of the .pfx / .p12 file, from this environment variable.
     #[arg(
@@ -178,7 +227,8 @@ pub(crate) struct TokenArgs {
     pub pss: bool,
 
     /// The scope: `{resource}/.default`, e.g. api://my-api/.default or
-    /// https://graph.microsoft.com/.default.
+    /// https://graph.microsoft.com/.default; with --user, delegated scopes such as
+    /// api://my-api/Files.Read (several separated by spaces).
     #[arg(long, value_name = "SCOPE")]
     pub scope: String,
 
@@ -195,6 +245,71 @@ pub(crate) struct TokenArgs {
     /// Give up on a token request after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
+}
+
+/// Which app and which cache file: `entra login` and `entra logout`.
+#[derive(Debug, Args)]
+pub(crate) struct UserArgs {
+    /// The tenant: its id, a domain, or organizations / common.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+
+    /// The application (client) id of a public client app (mobile and desktop platform, or a
+    /// http://localhost redirect URI for the browser sign-in).
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client_id: String,
+
+    /// The authority host (default https://login.microsoftonline.com), e.g. a local emulator
+    /// such as http://127.0.0.1:8400.
+    #[arg(long, value_name = "URL")]
+    pub authority: Option<String>,
+
+    /// The token cache file (default $XDG_CACHE_HOME/entra/tokens.json, else
+    /// ~/.cache/entra/tokens.json). It holds refresh tokens: keep it private.
+    #[arg(long, value_name = "FILE")]
+    pub cache_file: Option<PathBuf>,
+
+    /// The user: a login hint for the sign-in, and which account `logout` forgets.
+    #[arg(long, value_name = "UPN")]
+    pub username: Option<String>,
+
+    /// Give up on a request to Entra after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+/// Options of `entra login`.
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The app, tenant and cache file.
+    #[command(flatten)]
+    pub user: UserArgs,
+
+    /// A delegated scope to sign in for, e.g. api://my-api/Files.Read or User.Read (repeat, or
+    /// separate with spaces). openid, profile and offline_access are always added.
+    #[arg(long, value_name = "SCOPE", required = true)]
+    pub scope: Vec<String>,
+
+    /// Sign in with a device code: open the URL printed on any device and enter the code.
+    #[arg(long, conflicts_with_all = ["browser", "no_browser", "loopback_port"])]
+    pub device_code: bool,
+
+    /// Sign in in the browser on this machine (the default): authorization code + PKCE,
+    /// redirected to http://localhost:{port}.
+    #[arg(long)]
+    pub browser: bool,
+
+    /// With the browser sign-in: print the URL only, do not try to open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// The loopback port of the browser sign-in (default: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub loopback_port: u16,
+
+    /// Give up waiting for the browser after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sign_in_timeout: u64,
 }
 
 /// Options of `entra decode`.

@@ -13,6 +13,7 @@ mod input;
 mod output;
 mod times;
 mod token;
+mod user;
 mod verify;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Token(args) => token::run(&args).await.map(|()| ExitCode::SUCCESS),
+        Command::Login(args) => user::login(&args).await.map(|()| ExitCode::SUCCESS),
+        Command::Logout(args) => user::logout(&args).map(|()| ExitCode::SUCCESS),
         Command::Decode(args) => decode::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify::run(&args).await,
         Command::Emulator(args) => entra_emulator::cli::run(args)

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use entra_client::{
-    AssertionAlgorithm, ClientCertificate, ClientCredentials, ClientSecret, EntraError, Error,
+    AccessToken, AssertionAlgorithm, ClientCertificate, ClientCredentials, ClientSecret,
+    EntraError, Error,
 };
 use serde_json::json;
 
@@ -19,12 +20,21 @@ use crate::output::emit_line;
 
 /// Runs `entra token`.
 pub(crate) async fn run(args: &TokenArgs) -> Result<(), CliError> {
+    if args.user {
+        let token = crate::user::token(args).await?;
+        return print_token(&token, args.json);
+    }
     let credentials = credentials(args)?;
     let token = credentials
         .token(&args.scope)
         .await
         .map_err(|e| token_error(&e, &args.scope, credentials.token_endpoint()))?;
-    if args.json {
+    print_token(&token, args.json)
+}
+
+/// The token on stdout: alone, or as JSON with its type and expiry.
+fn print_token(token: &AccessToken, json: bool) -> Result<(), CliError> {
+    if json {
         let now = SystemTime::now();
         let expires_on = token
             .expires_on()

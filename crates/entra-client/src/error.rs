@@ -82,6 +82,27 @@ pub enum Error {
     /// Tokio runtime it ran on shut down. Asking again sends a new request.
     #[error("the token request was interrupted (its task panicked or its runtime shut down)")]
     Interrupted,
+
+    /// A user must sign in (again): no account is signed in, or its refresh token is missing,
+    /// expired or revoked, or Entra asks for an interaction (consent, MFA). Run a sign-in
+    /// ([`crate::UserCredential::sign_in_with_device_code`] or
+    /// [`crate::UserCredential::sign_in_with_browser`]), or opt in to one with
+    /// [`crate::UserCredentialBuilder::interactive`].
+    #[error("interaction required: {reason}")]
+    InteractionRequired {
+        /// Why, in words (never a token).
+        reason: String,
+        /// Entra's answer, when a refresh was refused.
+        entra: Option<Box<EntraError>>,
+    },
+
+    /// A user sign-in did not complete: declined, expired, the loopback redirect failed.
+    #[error(transparent)]
+    SignIn(#[from] crate::SignInError),
+
+    /// The token-cache file cannot be read or written (see [`crate::TokenCacheFile`]).
+    #[error("token cache file: {0}")]
+    TokenCacheFile(String),
 }
 
 impl From<EntraError> for Error {
@@ -107,6 +128,7 @@ impl Error {
     pub fn entra(&self) -> Option<&EntraError> {
         match self {
             Error::Entra(e) => Some(e),
+            Error::InteractionRequired { entra: Some(e), .. } => Some(e),
             Error::ConsentRequired(c) | Error::UiRequired(c) => Some(&c.entra),
             _ => None,
         }

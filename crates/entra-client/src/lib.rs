@@ -60,6 +60,43 @@
 //! returns to its caller. With `entra-auth`, pass the incoming `BearerToken` as
 //! `bearer.as_str()`.
 //!
+//! # User sign-in (CLIs and desktop tools)
+//!
+//! [`UserCredential`] signs a user in to a public client app and keeps their tokens:
+//! [`UserCredential::sign_in_with_device_code`] (RFC 8628: Entra's `message` shown through a
+//! callback, stderr by default; polls at once, then every `interval`, 5 s more after each
+//! `slow_down`; `authorization_declined` and `expired_token` are [`SignInError::Declined`] and
+//! [`SignInError::CodeExpired`]) or [`UserCredential::sign_in_with_browser`] (authorization code
+//! + PKCE S256 with `state` and `nonce`, redirected to `http://localhost:{port}` on a listener
+//! bound to 127.0.0.1; the system browser is opened where there is one, the URL printed
+//! otherwise, or handed to an [`open_url`](UserCredentialBuilder::open_url) callback; a redirect
+//! with another `state` is refused and ignored). Then [`UserCredential::token`] (also through
+//! [`TokenCredential`]) returns the cached access token while fresh and otherwise redeems the
+//! refresh token silently, storing the one Entra rotates in; one refresh at a time, in a task
+//! no caller can cancel. Without a usable refresh token it fails with
+//! [`Error::InteractionRequired`], or runs the sign-in the caller opted in to
+//! ([`UserCredentialBuilder::interactive`]).
+//!
+//! An optional [`TokenCacheFile`] keeps the accounts between runs: documented JSON (its format
+//! is on the type), `0600` on Unix, written through a temporary file and a rename; a corrupted
+//! file is an [`Error::TokenCacheFile`] and the next sign-in replaces it. **The file holds
+//! refresh tokens: treat it like a password.** The `entra` CLI uses it for `entra login` and
+//! `entra token --user`.
+//!
+//! ```no_run
+//! use entra_client::{TokenCacheFile, UserCredential};
+//!
+//! # async fn demo() -> Result<(), entra_client::Error> {
+//! let user = UserCredential::builder("organizations", "11111111-2222-3333-4444-555555555555")
+//!     .cache_file(TokenCacheFile::new("tokens.json"))
+//!     .build()?;
+//! if user.account()?.is_none() {
+//!     user.sign_in_with_device_code(&["api://my-api/Files.Read"]).await?;
+//! }
+//! let token = user.token(&["api://my-api/Files.Read"]).await?; // silent from here on
+//! # let _ = token; Ok(()) }
+//! ```
+//!
 //! # Endpoints and clouds
 //!
 //! [`ClientCredentials::token`] asks the v2 endpoint `{authority}/{tenant}/oauth2/v2.0/token` for a
@@ -83,8 +120,9 @@
 //!
 //! # Secrets
 //!
-//! Client secrets, private keys, assertions and tokens are never logged, never in `Debug`
-//! output and never in error messages. [`AccessToken::secret`] is the one way to read a token.
+//! Client secrets, private keys, assertions, tokens, refresh tokens, authorization and device
+//! codes are never logged, never in `Debug` output and never in error messages.
+//! [`AccessToken::secret`] is the one way to read a token.
 //!
 //! Client secrets, the key material of certificates while they are loaded, client assertions
 //! and the request body that carries a secret or an assertion are kept in buffers that are
@@ -111,6 +149,7 @@ mod layer;
 mod obo;
 mod secret;
 mod token;
+mod user;
 mod workload;
 
 pub use assertion::{AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
@@ -132,6 +171,10 @@ pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderEx
 pub use obo::{DownstreamChallenge, OnBehalfOf, OnBehalfOfCredential};
 pub use secret::ClientSecret;
 pub use token::AccessToken;
+pub use user::{
+    Account, DeviceCodeInfo, SignInError, SignInMethod, TokenCacheFile, UserCredential,
+    UserCredentialBuilder,
+};
 pub use workload::{
     FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,
 };

@@ -6,6 +6,7 @@
 //! - `obo`: on-behalf-of against the emulator (claims, the per-user cache, expiry, consent, an
 //!   axum handler) and a scripted server (claims challenges);
 //! - `pkcs12`: `.pfx` files written at test time, AES and legacy encryption;
+//! - `user`: user sign-in (device code, browser + loopback), silent refresh, the cache file;
 //! - `wire`: request format, retries, timeouts and error mapping against a scripted server;
 //! - `workload`: workload identity (the token file rotated between requests, its errors, the
 //!   environment convention) and client assertion sources, against a scripted server.
@@ -20,5 +21,6 @@ mod assertion;
 mod emulator;
 mod obo;
 mod pkcs12;
+mod user;
 mod wire;
 mod workload;

@@ -1,0 +1,228 @@
+//! The user flows' requests to Entra: one form POST (zeroized body, bounded answer, retried only
+//! when Entra answered 429 or 5xx, never after a timeout: a refresh token that Entra may have
+//! rotated must not be sent twice, or Entra revokes its whole family), and the token response
+//! with its refresh token, ID token and `client_info`.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use tracing::debug;
+use zeroize::Zeroizing;
+
+use super::Inner;
+use super::secret::SecretString;
+use crate::token::parse_token_response;
+use crate::{AccessToken, EntraError, Error};
+
+/// The largest response body read.
+const MAX_BODY: usize = 1 << 20;
+/// Retries after a 429 or 5xx answer.
+const MAX_RETRIES: u32 = 2;
+
+/// Scopes every user sign-in and refresh asks for besides the caller's: an ID token (who signed
+/// in) and a refresh token.
+pub(crate) const RESERVED_SCOPES: [&str; 3] = ["offline_access", "openid", "profile"];
+
+/// A successful answer: the access token, the refresh token (rotated), and who signed in.
+pub(crate) struct UserTokens {
+    pub(crate) access_token: AccessToken,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) id_claims: Option<IdClaims>,
+    /// `client_info`'s `uid.utid`: the home account id.
+    pub(crate) home_account_id: Option<String>,
+}
+
+/// The ID token claims the client uses. The ID token comes straight from the token endpoint
+/// over TLS, so (as MSAL does) its signature is not checked here; only its `nonce` is.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct IdClaims {
+    #[serde(default)]
+    pub(crate) oid: Option<String>,
+    #[serde(default)]
+    pub(crate) tid: Option<String>,
+    #[serde(default)]
+    pub(crate) preferred_username: Option<String>,
+    #[serde(default)]
+    pub(crate) nonce: Option<String>,
+}
+
+/// The outcome of one POST: the body of a success, or the error.
+pub(crate) enum Answer {
+    Ok(Zeroizing<Vec<u8>>),
+    Err(Error),
+}
+
+impl Inner {
+    /// POSTs `form` to `endpoint` with retries on 429 and 5xx answers.
+    pub(crate) async fn post_form(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Answer, Error> {
+        let mut retries = 0;
+        loop {
+            let answer = self.post_once(endpoint, form).await?;
+            match &answer {
+                Answer::Err(e)
+                    if retries < MAX_RETRIES
+                        && e.status().is_some_and(|s| s == 429 || s >= 500) =>
+                {
+                    let delay = e
+                        .retry_after()
+                        .unwrap_or(Duration::from_millis(500) * 2u32.pow(retries))
+                        .min(Duration::from_secs(30));
+                    retries += 1;
+                    debug!(error = %e, retry = retries, "user token request failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    async fn post_once(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Answer, Error> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        debug!(endpoint = %endpoint, client_id = %self.client_id, client_request_id = %request_id, "user flow request");
+        let mut response = self
+            .http
+            .post(endpoint)
+            .header(http::header::ACCEPT, "application/json")
+            .header("client-request-id", &request_id)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form_body(form))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(Error::from_reqwest)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let mut body = Zeroizing::new(Vec::new());
+        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(Error::InvalidResponse(format!(
+                    "response body larger than {MAX_BODY} bytes"
+                )));
+            }
+            body.reserve_exact(chunk.len());
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return Ok(Answer::Ok(body));
+        }
+        Ok(Answer::Err(
+            match EntraError::parse(status.as_u16(), &body, retry_after) {
+                Some(e) => Error::from(e),
+                None => Error::UnexpectedStatus {
+                    status: status.as_u16(),
+                    retry_after,
+                },
+            },
+        ))
+    }
+}
+
+/// The form body, in a buffer of its final size zeroized when reqwest drops it: it carries
+/// refresh tokens, codes, verifiers and device codes.
+fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
+    let capacity = form.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+    let mut body = Zeroizing::new(String::with_capacity(capacity));
+    url::form_urlencoded::Serializer::new(&mut *body).extend_pairs(form);
+    reqwest::Body::from(bytes::Bytes::from_owner(body))
+}
+
+/// Parses a successful user token response. The body is never echoed in errors.
+pub(crate) fn parse_user_tokens(body: &[u8], sent_at: SystemTime) -> Result<UserTokens, Error> {
+    #[derive(Deserialize)]
+    struct Extra {
+        #[serde(default)]
+        refresh_token: Option<SecretString>,
+        #[serde(default)]
+        id_token: Option<SecretString>,
+        #[serde(default)]
+        client_info: Option<String>,
+    }
+    let access_token = parse_token_response(body, sent_at)?;
+    let extra: Extra = serde_json::from_slice(body)
+        .map_err(|_| Error::InvalidResponse("not a user token response".into()))?;
+    let id_claims = match &extra.id_token {
+        Some(t) => Some(decode_id_token(t.expose())?),
+        None => None,
+    };
+    let home_account_id = extra.client_info.as_deref().and_then(decode_client_info);
+    Ok(UserTokens {
+        access_token,
+        refresh_token: extra.refresh_token.filter(|t| !t.expose().is_empty()),
+        id_claims,
+        home_account_id,
+    })
+}
+
+/// The payload of an ID token (not verified, see [`IdClaims`]).
+fn decode_id_token(token: &str) -> Result<IdClaims, Error> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| Error::InvalidResponse("the ID token is not a JWT".into()))?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| Error::InvalidResponse("the ID token payload is not base64url".into()))?;
+    serde_json::from_slice(&json)
+        .map_err(|_| Error::InvalidResponse("the ID token payload is not JSON claims".into()))
+}
+
+/// `client_info` = base64url(`{"uid":..,"utid":..}`) -> `uid.utid`.
+fn decode_client_info(info: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ClientInfo {
+        uid: String,
+        utid: String,
+    }
+    let json = URL_SAFE_NO_PAD.decode(info.trim_end_matches('=')).ok()?;
+    let c: ClientInfo = serde_json::from_slice(&json).ok()?;
+    Some(format!("{}.{}", c.uid, c.utid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_refresh_token_id_token_and_client_info() {
+        let claims = URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"o-1","tid":"t-1","preferred_username":"a@b.c","nonce":"n-1"}"#);
+        let info = URL_SAFE_NO_PAD.encode(br#"{"uid":"o-1","utid":"t-1"}"#);
+        let body = format!(
+            r#"{{"token_type":"Bearer","expires_in":3600,"access_token":"AT-SECRET","refresh_token":"RT-SECRET","id_token":"h.{claims}.s","client_info":"{info}","scope":"api://x/Files.Read openid"}}"#
+        );
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let t = parse_user_tokens(body.as_bytes(), now).unwrap();
+        assert_eq!(t.access_token.secret(), "AT-SECRET");
+        assert_eq!(t.refresh_token.as_ref().unwrap().expose(), "RT-SECRET");
+        let id = t.id_claims.unwrap();
+        assert_eq!(id.oid.as_deref(), Some("o-1"));
+        assert_eq!(id.preferred_username.as_deref(), Some("a@b.c"));
+        assert_eq!(id.nonce.as_deref(), Some("n-1"));
+        assert_eq!(t.home_account_id.as_deref(), Some("o-1.t-1"));
+        assert!(!format!("{:?}", t.refresh_token).contains("RT-SECRET"));
+    }
+
+    #[test]
+    fn a_bad_id_token_is_an_error_without_the_body() {
+        let body = br#"{"expires_in":3600,"access_token":"AT-SECRET","id_token":"not-a-jwt"}"#;
+        let e = parse_user_tokens(body, SystemTime::now())
+            .err()
+            .expect("an error");
+        assert!(matches!(e, Error::InvalidResponse(_)));
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+    }
+}
