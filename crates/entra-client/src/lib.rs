@@ -67,7 +67,7 @@
 //! callback, stderr by default; polls at once, then every `interval`, 5 s more after each
 //! `slow_down`; `authorization_declined` and `expired_token` are [`SignInError::Declined`] and
 //! [`SignInError::CodeExpired`]) or [`UserCredential::sign_in_with_browser`] (authorization code
-//! + PKCE S256 with `state` and `nonce`, redirected to `http://localhost:{port}` on a listener
+//! with PKCE S256, `state` and `nonce`, redirected to `http://localhost:{port}` on a listener
 //! bound to 127.0.0.1; the system browser is opened where there is one, the URL printed
 //! otherwise, or handed to an [`open_url`](UserCredentialBuilder::open_url) callback; a redirect
 //! with another `state` is refused and ignored). Then [`UserCredential::token`] (also through

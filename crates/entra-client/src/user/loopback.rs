@@ -48,18 +48,34 @@ impl Loopback {
         self.port
     }
 
-    /// Waits for the redirect carrying `state`. Other requests (a favicon, a stale tab, a
-    /// redirect with another `state`) are answered and ignored.
+    /// Waits for the redirect carrying `state`. Connections are served concurrently (a
+    /// browser's idle preconnection does not hold up the real one); other requests (a favicon,
+    /// a stale tab, a redirect with another `state`) are answered and ignored.
     pub(crate) async fn wait(&self, state: &str) -> Redirect {
+        let (found, mut answers) = tokio::sync::mpsc::channel::<Redirect>(1);
+        let mut connections = tokio::task::JoinSet::new();
         loop {
-            let Ok((stream, peer)) = self.listener.accept().await else {
-                continue;
-            };
-            match tokio::time::timeout(READ_TIMEOUT, handle(stream, state)).await {
-                Ok(Some(redirect)) => return redirect,
-                Ok(None) => {}
-                Err(_) => debug!(%peer, "loopback connection sent no request in time"),
+            tokio::select! {
+                Some(redirect) = answers.recv() => return redirect,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let (found, state) = (found.clone(), state.to_owned());
+                        connections.spawn(async move {
+                            match tokio::time::timeout(READ_TIMEOUT, handle(stream, &state)).await {
+                                Ok(Some(redirect)) => {
+                                    let _ = found.send(redirect).await;
+                                }
+                                Ok(None) => {}
+                                Err(_) => debug!(%peer, "loopback connection sent no request in time"),
+                            }
+                        });
+                    }
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                },
             }
+            // Reap finished connections so the set does not grow.
+            while connections.try_join_next().is_some() {}
         }
     }
 }
@@ -67,7 +83,7 @@ impl Loopback {
 /// One connection: the answer to the sign-in, or `None` when it was not it.
 async fn handle(mut stream: TcpStream, state: &str) -> Option<Redirect> {
     let target = read_request_target(&mut stream).await?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
     if path != "/" {
         respond(&mut stream, "404 Not Found", PAGE_REFUSED).await;
         return None;
@@ -108,7 +124,7 @@ async fn handle(mut stream: TcpStream, state: &str) -> Option<Redirect> {
 }
 
 /// The request target of a `GET`, once the whole head has arrived.
-async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
+async fn read_request_target(stream: &mut TcpStream) -> Option<zeroize::Zeroizing<String>> {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; MAX_REQUEST]);
     let mut len = 0;
     loop {
@@ -135,7 +151,7 @@ async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
         respond(stream, "405 Method Not Allowed", PAGE_REFUSED).await;
         return None;
     }
-    Some(target.to_owned())
+    Some(zeroize::Zeroizing::new(target.to_owned()))
 }
 
 fn parse_query(query: &str) -> HashMap<String, SecretString> {

@@ -17,7 +17,7 @@ use entra_client::{
 };
 use entra_emulator::{
     DEV_API_CLIENT_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_ID, DEV_USER_ID,
-    DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, Endpoint,
+    DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, Endpoint, Fault,
 };
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
@@ -339,6 +339,17 @@ async fn play_browser(
     assert!(redirect.starts_with("http://localhost:"), "{redirect}");
     assert!(q["scope"].contains("offline_access"));
     let mut answers = Vec::new();
+    // An idle connection (as a browser's preconnection) must not hold up the others.
+    let port: u16 = redirect.rsplit(':').next().unwrap().parse().unwrap();
+    let _idle = if forge {
+        Some(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        )
+    } else {
+        None
+    };
     if forge {
         for forged in [
             format!("{redirect}/?code=forged&state=not-the-state"),
@@ -388,11 +399,18 @@ async fn browser_sign_in_with_pkce_on_the_loopback_refuses_a_wrong_state() {
     let cred = b.build().unwrap();
     let scope = files_read();
     let scopes = [scope.as_str()];
+    let started = std::time::Instant::now();
     let (answers, account) = tokio::join!(
         play_browser(&emu, urls, DEV_USER_UPN, true, None),
         cred.sign_in_with_browser(&scopes)
     );
     let account = account.unwrap();
+    // Well within the 10 s a silent connection is given: it was served alongside.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(account.username.as_deref(), Some(DEV_USER_UPN));
     assert_eq!(answers.len(), 3);
     assert_eq!(answers[0].0, 400, "a wrong state is refused");
@@ -542,6 +560,35 @@ async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
     again.token(&[&scope]).await.unwrap();
     assert_eq!(emu.request_count(Endpoint::Token), before + 1);
     assert_ne!(stored_refresh_token(&file), rt3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
+    let clock = ManualClock::new(std::time::SystemTime::now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("cancel");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    let scope = files_read();
+    let rt = stored_refresh_token(&file);
+    clock.advance(Duration::from_secs(2 * 3600));
+    emu.set_fault(Endpoint::Token, Fault::Delay(Duration::from_millis(300)));
+    let before = emu.request_count(Endpoint::Token);
+    // The first caller gives up while the refresh is on the wire.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), cred.token(&[&scope])).await;
+    assert!(gave_up.is_err());
+    // The next caller joins the same refresh, which completed and stored the rotated token.
+    let token = cred.token(&[&scope]).await.unwrap();
+    emu.clear_fault(Endpoint::Token);
+    assert_eq!(claims(token.secret())["oid"], DEV_USER_ID);
+    assert_eq!(emu.request_count(Endpoint::Token), before + 1);
+    assert_ne!(stored_refresh_token(&file), rt);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
