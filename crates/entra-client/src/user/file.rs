@@ -59,6 +59,12 @@ const MAX_FILE: u64 = 4 << 20;
 /// - `scopes`: the scopes asked for at sign-in, without `openid profile offline_access`;
 ///   `access_tokens[].scopes` likewise, sorted.
 ///
+/// Several programs may use one file one after the other (as `entra` invocations do): the file is
+/// read on first use, and again before each refresh, and when another program has stored newer
+/// tokens for the account meanwhile (Entra rotates the refresh token at each use), those are
+/// taken instead of sending a spent refresh token. Two programs refreshing the same account at
+/// the same instant are not coordinated (there is no file lock).
+///
 /// Unknown fields are ignored. A file that does not parse, or has another `version`, is an
 /// [`Error::TokenCacheFile`] for silent use (nothing is sent anywhere); a new sign-in replaces
 /// it.

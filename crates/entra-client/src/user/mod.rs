@@ -364,6 +364,9 @@ impl Inner {
     /// The refresh task's work: redeem the refresh token for `scopes`; without a usable one,
     /// the opted-in sign-in or [`Error::InteractionRequired`].
     async fn refresh(&self, scopes: &[String]) -> Outcome {
+        if let Some(token) = self.adopt_newer_from_file(scopes) {
+            return Ok(token);
+        }
         let (refresh_token, had_account) = {
             let state = self.lock();
             (
@@ -437,6 +440,27 @@ impl Inner {
             }
             None => Err(failure),
         }
+    }
+
+    /// Another program using the same cache file (an earlier `entra token --user`) may have
+    /// refreshed this account since it was read: its refresh token is then the live one (ours is
+    /// spent), and its access token may serve. The file wins when its refresh token differs.
+    fn adopt_newer_from_file(&self, scopes: &[String]) -> Option<AccessToken> {
+        let file = self.file.as_ref()?;
+        let contents = file.load().ok()?;
+        let mut state = self.lock();
+        let current = state.account.as_ref()?;
+        let on_disk = contents
+            .accounts
+            .into_iter()
+            .find(|a| same_account(a, current))?;
+        if on_disk.refresh_token == current.refresh_token {
+            return None;
+        }
+        debug!("the cache file holds newer tokens for this account; using them");
+        let token = fresh(&on_disk, scopes, self.clock.now());
+        state.account = Some(on_disk);
+        token
     }
 
     async fn interact_or(

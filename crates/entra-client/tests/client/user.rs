@@ -564,6 +564,44 @@ async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
 }
 
 #[tokio::test]
+async fn two_programs_on_one_cache_file_do_not_spend_each_others_refresh_token() {
+    let clock = ManualClock::new(std::time::SystemTime::now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("two");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    auto_signed_in(&emu, &clock, Some(&file)).await;
+    let scope = files_read();
+    let program = || {
+        builder(&emu)
+            .clock(clock.clone())
+            .cache_file(file.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (program(), program());
+    // Both read the file.
+    assert!(a.account().unwrap().is_some() && b.account().unwrap().is_some());
+    clock.advance(Duration::from_secs(2 * 3600));
+    let before = emu.request_count(Endpoint::Token);
+    let from_a = a.token(&[&scope]).await.unwrap();
+    // B's refresh token is spent (A rotated it); B takes A's tokens from the file instead of
+    // sending the spent one, which would revoke the whole family.
+    let from_b = b.token(&[&scope]).await.unwrap();
+    assert_eq!(from_a.secret(), from_b.secret());
+    assert_eq!(emu.request_count(Endpoint::Token), before + 1);
+    clock.advance(Duration::from_secs(2 * 3600));
+    b.token(&[&scope]).await.unwrap();
+    a.token(&[&scope]).await.unwrap();
+    assert_eq!(emu.request_count(Endpoint::Token), before + 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
     let clock = ManualClock::new(std::time::SystemTime::now());
     let emu = Emulator::builder()
