@@ -83,6 +83,34 @@ pub enum Error {
     #[error("the token request was interrupted (its task panicked or its runtime shut down)")]
     Interrupted,
 
+    /// A credential cannot be used here: what it needs is not configured (its environment
+    /// variables are not set) or not there (no managed identity endpoint answers). A credential
+    /// chain moves on to its next credential ([`Error::is_unavailable`]).
+    #[error("{credential} is unavailable: {reason}")]
+    CredentialUnavailable {
+        /// The credential, e.g. `managed identity (IMDS)`.
+        credential: String,
+        /// Why, in words (never a secret).
+        reason: String,
+    },
+
+    /// A managed identity endpoint (IMDS, or App Service's) answered with an error status.
+    #[error("managed identity endpoint ({endpoint}) returned HTTP {status}: {message}")]
+    ManagedIdentity {
+        /// Which protocol the endpoint speaks.
+        endpoint: crate::ManagedIdentityKind,
+        /// The HTTP status code.
+        status: u16,
+        /// The endpoint's error description (never the token or the identity header).
+        message: String,
+        /// The `Retry-After` delay the endpoint asked for, if any.
+        retry_after: Option<Duration>,
+    },
+
+    /// No credential of a chain obtained a token; why, credential by credential.
+    #[error(transparent)]
+    Chain(Box<crate::ChainError>),
+
     /// A user must sign in (again): no account is signed in, or its refresh token is missing,
     /// expired or revoked, or Entra asks for an interaction (consent, MFA). Run a sign-in
     /// ([`crate::UserCredential::sign_in_with_device_code`] or
@@ -139,7 +167,9 @@ impl Error {
         match self {
             Error::Entra(e) => Some(e.status),
             Error::ConsentRequired(c) | Error::UiRequired(c) => Some(c.entra.status),
-            Error::UnexpectedStatus { status, .. } => Some(*status),
+            Error::UnexpectedStatus { status, .. } | Error::ManagedIdentity { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -149,9 +179,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout(_) | Error::Transport(_) | Error::Interrupted => true,
-            Error::Entra(_) | Error::UnexpectedStatus { .. } => self
-                .status()
-                .is_some_and(|s| s == 429 || (500..600).contains(&s)),
+            Error::Entra(_) | Error::UnexpectedStatus { .. } | Error::ManagedIdentity { .. } => {
+                self.status()
+                    .is_some_and(|s| s == 429 || (500..600).contains(&s))
+            }
             _ => false,
         }
     }
@@ -160,9 +191,16 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Entra(e) => e.retry_after,
-            Error::UnexpectedStatus { retry_after, .. } => *retry_after,
+            Error::UnexpectedStatus { retry_after, .. }
+            | Error::ManagedIdentity { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// Whether the credential cannot be used in this environment
+    /// ([`Error::CredentialUnavailable`]): a credential chain tries the next one.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::CredentialUnavailable { .. })
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {

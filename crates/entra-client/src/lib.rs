@@ -1,6 +1,7 @@
 //! Microsoft Entra ID (Azure AD) access tokens for apps: the OAuth2 client-credentials flow with
 //! a client secret, a certificate or a client assertion (workload identity federation),
-//! on-behalf-of for web APIs calling downstream APIs as their user, and a token cache.
+//! on-behalf-of for web APIs calling downstream APIs as their user, managed identity, a
+//! credential chain like azure-identity's `DefaultAzureCredential`, and a token cache.
 //!
 //! ```
 //! use entra_client::{ClientCredentials, ClientSecret};
@@ -59,6 +60,37 @@
 //! `WWW-Authenticate: Bearer error="insufficient_claims", claims="..."`) that an axum handler
 //! returns to its caller. With `entra-auth`, pass the incoming `BearerToken` as
 //! `bearer.as_str()`.
+//!
+//! # Managed identity
+//!
+//! [`ManagedIdentityCredential`] gets tokens for the managed identity of the Azure resource the
+//! program runs on, with no secret: the App Service protocol (App Service, Container Apps,
+//! Functions: `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, api-version 2019-08-01) or IMDS (VMs,
+//! scale sets, AKS nodes: `169.254.169.254`, api-version 2018-02-01), chosen from the environment
+//! as azure-identity does ([`ManagedIdentityCredential::from_env`]) or set with the builder (an
+//! emulator in tests). System-assigned, or user-assigned by client id, object id or resource id
+//! ([`ManagedIdentityId`]). IMDS's retry rules (404, 410 for 70 s, 429, 5xx, `Retry-After`) and
+//! a 1 s probe that reports the credential unavailable off Azure
+//! ([`Error::CredentialUnavailable`]); tokens cached like the others.
+//!
+//! # Credential chains
+//!
+//! [`DefaultCredential`] is azure-identity's `DefaultAzureCredential` for services: the
+//! environment's secret or certificate ([`EnvironmentCredential`]), then workload identity
+//! ([`WorkloadIdentityCredential`]), then managed identity, configured from the environment
+//! ([`DefaultCredential::from_env`], or [`DefaultCredential::from_env_vars`] in tests). The first
+//! credential that gives a token is kept; unconfigured ones are skipped, a configured one that
+//! fails ends the chain, and when nothing works [`Error::Chain`] says for each credential why.
+//! [`ChainedCredential`] builds a chain of any [`TokenCredential`]s.
+//!
+//! ```no_run
+//! use entra_client::{DefaultCredential, TokenCredential};
+//!
+//! # async fn demo() -> Result<(), entra_client::Error> {
+//! let credential = DefaultCredential::from_env();
+//! let token = credential.token(&["https://storage.azure.com/.default"]).await?;
+//! # let _ = token; Ok(()) }
+//! ```
 //!
 //! # User sign-in (CLIs and desktop tools)
 //!
@@ -142,10 +174,12 @@ mod assertion_source;
 mod authority;
 mod cache;
 mod certificate;
+mod chain;
 mod credential;
 mod credentials;
 mod error;
 mod layer;
+mod managed_identity;
 mod obo;
 mod secret;
 mod token;
@@ -159,6 +193,10 @@ pub use assertion_source::{
 };
 pub use cache::TokenCache;
 pub use certificate::ClientCertificate;
+pub use chain::{
+    AttemptOutcome, ChainAttempt, ChainError, ChainedCredential, DefaultCredential,
+    DefaultCredentialBuilder, EnvironmentCredential,
+};
 pub use credential::{TokenCredential, TokenFuture};
 pub use credentials::{ClientCredentials, ClientCredentialsBuilder, defaults};
 /// The clock and the clouds, shared with `entra-auth` (defined in `entra-core`).
@@ -168,6 +206,10 @@ pub use entra_core::{
 };
 pub use error::{EntraError, Error};
 pub use layer::{BearerTokenLayer, BearerTokenService, BoxError, RequestBuilderExt};
+pub use managed_identity::{
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
+    ManagedIdentityKind, defaults as managed_identity_defaults,
+};
 pub use obo::{DownstreamChallenge, OnBehalfOf, OnBehalfOfCredential};
 pub use secret::ClientSecret;
 pub use token::AccessToken;

@@ -1,0 +1,115 @@
+//! The retry rules of managed identity endpoints, as Microsoft documents them for IMDS: retry
+//! 404, 429 and 5xx with exponential backoff, 410 (IMDS being upgraded) for 70 seconds from the
+//! first request, and honour `Retry-After`. App Service endpoints: 429 and 5xx.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::{ManagedIdentityKind, defaults};
+use crate::Error;
+
+#[derive(Debug, Clone)]
+pub(crate) struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) base_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) upgrade_window: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: defaults::MAX_RETRIES,
+            base_delay: defaults::RETRY_BASE_DELAY,
+            max_delay: defaults::MAX_RETRY_DELAY,
+            upgrade_window: defaults::IMDS_UPGRADE_WINDOW,
+        }
+    }
+}
+
+/// Whether an endpoint of `kind` answering `status` may answer differently later.
+pub(crate) fn retryable_status(kind: ManagedIdentityKind, status: u16) -> bool {
+    match kind {
+        ManagedIdentityKind::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
+        ManagedIdentityKind::AppService => matches!(status, 429 | 500..=599),
+    }
+}
+
+impl RetryPolicy {
+    /// How long to wait before retrying after `error`, `retries` retries and `elapsed` time
+    /// since the first request; `None` to give up.
+    pub(crate) fn next_delay(
+        &self,
+        kind: ManagedIdentityKind,
+        error: &Error,
+        retries: u32,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        let status = match error {
+            Error::Timeout(_) | Error::Transport(_) => None,
+            Error::ManagedIdentity { status, .. } if retryable_status(kind, *status) => {
+                Some(*status)
+            }
+            _ => return None,
+        };
+        let delay = error
+            .retry_after()
+            .unwrap_or_else(|| self.backoff(retries))
+            .min(self.max_delay);
+        if kind == ManagedIdentityKind::Imds && status == Some(410) {
+            // IMDS is being upgraded: keep asking until the window closes, whatever the count.
+            let remaining = self.upgrade_window.checked_sub(elapsed)?;
+            return (!remaining.is_zero()).then(|| delay.min(remaining));
+        }
+        (retries < self.max_retries).then_some(delay)
+    }
+
+    /// Exponential backoff with jitter: half of `base * 2^retry` fixed, half random; capped.
+    fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(self.max_delay);
+        let half = exp / 2;
+        let mut random = [0u8; 4];
+        // On the (unexpected) failure of the system RNG, fall back to no jitter.
+        let _ = aws_lc_rs::rand::fill(&mut random);
+        let fraction = f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX);
+        half + half.mul_f64(fraction)
+    }
+
+    /// Runs `attempt` until it succeeds or [`next_delay`](Self::next_delay) gives up, sleeping
+    /// on Tokio's clock in between (paused in tests).
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        kind: ManagedIdentityKind,
+        mut attempt: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let start = tokio::time::Instant::now();
+        let mut retries = 0;
+        loop {
+            let error = match attempt().await {
+                Ok(ok) => return Ok(ok),
+                Err(error) => error,
+            };
+            let Some(delay) = self.next_delay(kind, &error, retries, start.elapsed()) else {
+                return Err(error);
+            };
+            retries += 1;
+            warn!(
+                endpoint = %kind,
+                error = %error,
+                retry = retries,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "managed identity token request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
