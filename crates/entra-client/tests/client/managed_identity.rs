@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::fake::{FakeServer, Recorded, Reply};
 use entra_client::{
-    Error, ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityKind,
-    TokenCredential,
+    Clock, Error, ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityKind,
+    ManualClock, TokenCredential,
 };
 
 const SCOPE: &str = "https://storage.azure.com/.default";
@@ -409,4 +409,46 @@ async fn once_imds_answered_connection_failures_are_retried_not_unavailable() {
         .unwrap_err();
     assert!(!e.is_unavailable(), "{e:?}");
     assert!(matches!(e, Error::Transport(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire() {
+    let clock = ManualClock::starting_now();
+    // A one-hour IMDS token: renewed 5 minutes before it expires.
+    let server = FakeServer::start(vec![
+        imds_token_for("tok-1", 3600),
+        imds_token_for("tok-2", 3600),
+    ])
+    .await;
+    let c = imds(&server).clock(clock.clone()).build().unwrap();
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "tok-1");
+    clock.advance(Duration::from_secs(3600 - 301));
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "tok-1");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "tok-2");
+    assert_eq!(server.requests().len(), 2);
+
+    // A 24-hour App Service token (absolute expires_on): renewed at half its life.
+    let now = clock.unix_seconds() as u64;
+    let server = FakeServer::start(vec![
+        app_service_token("day-1", now + 86_400),
+        app_service_token("day-2", now + 43_201 + 86_400),
+    ])
+    .await;
+    let c = app_service(&server).clock(clock.clone()).build().unwrap();
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "day-1");
+    clock.advance(Duration::from_secs(43_199));
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "day-1");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "day-2");
+    assert_eq!(server.requests().len(), 2);
+}
+
+fn imds_token_for(token: &str, expires_in: u64) -> Reply {
+    Reply::json(
+        200,
+        format!(
+            r#"{{"access_token":"{token}","expires_in":"{expires_in}","expires_on":"0","resource":"{RESOURCE}","token_type":"Bearer"}}"#
+        ),
+    )
 }
