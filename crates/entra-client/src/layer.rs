@@ -139,14 +139,12 @@ pub trait RequestBuilderExt: Sized {
 }
 
 impl RequestBuilderExt for reqwest::RequestBuilder {
-    fn with_entra_token<C: TokenCredential + ?Sized>(
+    async fn with_entra_token<C: TokenCredential + ?Sized>(
         self,
         credentials: &C,
         scope: &str,
-    ) -> impl Future<Output = Result<Self, Error>> + Send {
-        async move {
-            let value = credentials.authorization_header(&[scope]).await?;
-            Ok(self.header(http::header::AUTHORIZATION, value))
-        }
+    ) -> Result<Self, Error> {
+        let value = credentials.authorization_header(&[scope]).await?;
+        Ok(self.header(http::header::AUTHORIZATION, value))
     }
 }
