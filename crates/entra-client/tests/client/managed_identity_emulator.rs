@@ -250,3 +250,32 @@ async fn broken_answers_from_the_emulator() {
         }
     }
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_request() {
+    let emu = emulator().await;
+    for builder in [imds(&emu), app_service(&emu)] {
+        emu.reset_counters();
+        let c = builder.client_id(WORKER).build().unwrap();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(
+                    async move { c.token(&api_scope()).await.map(|t| t.secret().to_owned()) },
+                )
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for task in tasks {
+            tokens.push(task.await.unwrap().unwrap());
+        }
+        tokens.dedup();
+        assert_eq!(tokens.len(), 1, "{:?}", c.kind());
+        assert_eq!(
+            emu.request_count(Endpoint::ManagedIdentity),
+            1,
+            "{:?}",
+            c.kind()
+        );
+    }
+}
