@@ -20,9 +20,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::{
-    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID,
-    DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, EmulatorConfig,
-    EmulatorError, TlsOptions, TokenVersion,
+    DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_MANAGED_IDENTITY_CLIENT_ID,
+    DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_PASSWORD,
+    DEV_USER_UPN, Emulator, EmulatorConfig, EmulatorError, TlsOptions, TokenVersion,
 };
 
 /// Options of `entra-emulator` (and `entra emulator`).
@@ -179,8 +179,31 @@ fn banner(emu: &Emulator, config: Option<&EmulatorConfig>, dev_tenant: bool) -> 
             emu.sign_in_url(DEV_TENANT_ID, DEV_SPA_CLIENT_ID, "http://localhost:3000/"),
             emu.base_url(),
         ));
+        out.push_str(&format!(
+            "\nManaged identity {DEV_MANAGED_IDENTITY_CLIENT_ID}: user-assigned, role Files.Read.All on the API (select it by client id)\n"
+        ));
     }
+    out.push_str(&managed_identity_env(emu));
     out.push_str("\nPress Ctrl-C to stop.");
+    out
+}
+
+/// What to export so that a service finds the emulator's managed identity endpoints: the App
+/// Service variables, and for IMDS the host azure-identity reads. The identity header is a
+/// development secret of this emulator only, like the printed client secret.
+fn managed_identity_env(emu: &Emulator) -> String {
+    let endpoints = emu.managed_identity_endpoints();
+    let mut out = String::from(
+        "\nManaged identity endpoints (App Service / Container Apps / Functions protocol):\n",
+    );
+    for (name, value) in endpoints.env() {
+        out.push_str(&format!("  export {name}='{value}'\n"));
+    }
+    out.push_str(&format!(
+        "IMDS protocol: {}\n  export AZURE_POD_IDENTITY_AUTHORITY_HOST='{}'  (azure-identity)\n",
+        endpoints.imds_endpoint,
+        emu.base_url()
+    ));
     out
 }
 
@@ -237,5 +260,15 @@ mod tests {
             DEV_SPA_CLIENT_ID,
             "http://localhost:3000/"
         )));
+        let endpoints = emu.managed_identity_endpoints();
+        assert!(b.contains(&format!(
+            "export IDENTITY_ENDPOINT='{}'",
+            endpoints.app_service_endpoint
+        )));
+        assert!(b.contains(&format!(
+            "export IDENTITY_HEADER='{}'",
+            endpoints.identity_header
+        )));
+        assert!(b.contains(DEV_MANAGED_IDENTITY_CLIENT_ID));
     }
 }

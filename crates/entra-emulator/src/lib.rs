@@ -51,7 +51,9 @@
 //!   `http://localhost:3000/` for spa, `http://localhost` for public client), requesting the API's
 //!   delegated scope `Files.Read`;
 //! * two users: Adele Vance ([`DEV_USER_UPN`], password [`DEV_USER_PASSWORD`]) and Alex Wilber
-//!   ([`DEV_SECOND_USER_UPN`], no password).
+//!   ([`DEV_SECOND_USER_UPN`], no password);
+//! * a user-assigned managed identity [`DEV_MANAGED_IDENTITY_CLIENT_ID`] with the role
+//!   `Files.Read.All` on the API.
 //!
 //! The development tenant consents automatically (development mode): every scope a resource
 //! exposes counts as consented for every client and user (see [`Emulator::missing_consent`]).
@@ -209,13 +211,13 @@ pub use builder::EmulatorBuilder;
 pub use directory::{
     AZURE_AD_TOKEN_EXCHANGE, AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig,
     ClientSecret, ConsentConfig, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET,
-    DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_DOMAIN, DEV_TENANT_ID,
-    DEV_USER_ID, DEV_USER_PASSWORD, DEV_USER_UPN, DelegatedScope, EmulatorConfig,
-    FederatedCredential, FederatedCredentialConfig, GRAPH_APP_ID, GRAPH_RESOURCE, Group,
-    GroupConfig, ManagedIdentity, ManagedIdentityConfig, Password, Platform, RedirectUrisConfig,
-    RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig, ScopeConfig,
-    SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind, UserRoleAssignment,
-    UserRoleConfig,
+    DEV_MANAGED_IDENTITY_CLIENT_ID, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID,
+    DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD, DEV_USER_UPN, DelegatedScope,
+    EmulatorConfig, FederatedCredential, FederatedCredentialConfig, GRAPH_APP_ID, GRAPH_RESOURCE,
+    Group, GroupConfig, ManagedIdentity, ManagedIdentityConfig, Password, Platform,
+    RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig,
+    ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind,
+    UserRoleAssignment, UserRoleConfig,
 };
 pub use emulator::{Emulator, ManagedIdentityEndpoints};
 pub use error::EmulatorError;

@@ -1,6 +1,9 @@
 //! The built-in development tenant: its ids, its public secret, its users and its registration.
 
-use super::{App, ClientSecret, Platform, RoleAssignment, TenantRegistration, TokenVersion, User};
+use super::{
+    App, ClientSecret, ManagedIdentity, Platform, RoleAssignment, TenantRegistration, TokenVersion,
+    User,
+};
 
 /// Tenant id of the built-in development tenant.
 pub const DEV_TENANT_ID: &str = "7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90";
@@ -43,8 +46,14 @@ pub const DEV_SECOND_USER_UPN: &str = "alex.wilber@entraemulator.onmicrosoft.com
 /// Object id of [`DEV_SECOND_USER_UPN`].
 pub const DEV_SECOND_USER_ID: &str = "2f6e8a4c-7d1b-4c3e-9a5f-0b8d6c2e1f47";
 
+/// Client id of the development tenant's user-assigned managed identity, assigned the role
+/// `Files.Read.All` on [`DEV_API_CLIENT_ID`]: a service pointed at the emulator's managed
+/// identity endpoints gets its tokens with no secret (see
+/// [`Emulator::managed_identity_endpoints`](crate::Emulator::managed_identity_endpoints)).
+pub const DEV_MANAGED_IDENTITY_CLIENT_ID: &str = "6d2f9b1c-4a7e-4c3d-8b5f-3e1a9c7d2b84";
+
 /// The development tenant: its domain, the API, the daemon and the daemon's two roles, the SPA,
-/// two users, and development-mode consent.
+/// two users, a managed identity, and development-mode consent.
 pub(crate) fn dev_tenant() -> TenantRegistration {
     let roles = ["Api.Admin", "Files.Read.All"];
     let mut api = App::new(DEV_API_CLIENT_ID)
@@ -84,7 +93,11 @@ pub(crate) fn dev_tenant() -> TenantRegistration {
         users: vec![adele, alex],
         consents: Vec::new(),
         auto_consent: true,
-        managed_identities: Vec::new(),
+        managed_identities: vec![
+            ManagedIdentity::new(DEV_MANAGED_IDENTITY_CLIENT_ID)
+                .object_id("8b4e2a6d-1c9f-4d7b-a3e5-5f0c8d2b6a19")
+                .display_name("entra-emulator-dev-identity"),
+        ],
         assignments: roles
             .into_iter()
             .map(|role| RoleAssignment {
@@ -92,6 +105,11 @@ pub(crate) fn dev_tenant() -> TenantRegistration {
                 resource: DEV_API_CLIENT_ID.to_owned(),
                 role: role.to_owned(),
             })
+            .chain([RoleAssignment {
+                client_id: DEV_MANAGED_IDENTITY_CLIENT_ID.to_owned(),
+                resource: DEV_API_CLIENT_ID.to_owned(),
+                role: "Files.Read.All".to_owned(),
+            }])
             .collect(),
     }
 }

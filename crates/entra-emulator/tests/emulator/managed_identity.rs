@@ -714,3 +714,29 @@ async fn managed_identities_from_a_configuration_file() {
     let e = Emulator::builder().config(twice).start().await.unwrap_err();
     assert!(e.to_string().contains("system-assigned"), "{e}");
 }
+
+/// The development tenant's managed identity works out of the box: by client id, with its role
+/// on the dev API, over both protocols.
+#[tokio::test]
+async fn the_dev_tenants_managed_identity_gets_tokens_by_client_id() {
+    let (emu, _clock) = emulator().await;
+    for body in [
+        app_service_ok(
+            &emu,
+            &[("client_id", DEV_MANAGED_IDENTITY_CLIENT_ID)],
+            API_URI,
+        )
+        .await,
+        imds_ok(
+            &emu,
+            &[("client_id", DEV_MANAGED_IDENTITY_CLIENT_ID)],
+            API_URI,
+        )
+        .await,
+    ] {
+        assert_eq!(body["client_id"], DEV_MANAGED_IDENTITY_CLIENT_ID);
+        let claims = verify_v2(&emu, body["access_token"].as_str().unwrap()).await;
+        assert_eq!(claims["azp"], DEV_MANAGED_IDENTITY_CLIENT_ID);
+        assert_eq!(claims["roles"], json!(["Files.Read.All"]));
+    }
+}
