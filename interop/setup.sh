@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or update) the Python venv of the interop tests at target/interop-venv:
-# MSAL Python, requests and selenium, pinned in interop/requirements.txt.
+# MSAL Python, azure-identity, requests and selenium, pinned in interop/requirements.txt.
 #
 #   bash interop/setup.sh            # then: cargo test -p entra-rs-examples --test interop_msal
 #
@@ -24,4 +24,4 @@ echo "creating the interop venv at $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
   -r "$requirements"
 echo "$want" > "$stamp"
-"$venv/bin/python" -c 'import msal, requests, selenium; print("msal", msal.__version__, "| requests", requests.__version__, "| selenium", selenium.__version__)'
+"$venv/bin/python" -c 'import msal, azure.identity, requests, selenium; print("msal", msal.__version__, "| azure-identity", azure.identity.__version__, "| requests", requests.__version__, "| selenium", selenium.__version__)'
