@@ -3,6 +3,7 @@
 //!
 //! * App Service / Container Apps / Functions (`IDENTITY_ENDPOINT`, api-version `2019-08-01`):
 //!   `GET /msi/token?resource=R&api-version=2019-08-01[&client_id=|&principal_id=|&mi_res_id=]`
+//!   (`object_id=` is taken for `principal_id=`, as azure-identity sends it)
 //!   with `X-IDENTITY-HEADER: {IDENTITY_HEADER}`. Errors are App Service's JSON:
 //!   `{"statusCode": n, "message": "...", "correlationId": "..."}`.
 //! * IMDS (api-version `2018-02-01`):
@@ -133,7 +134,7 @@ fn app_service(state: &State, query: Option<&str>, headers: &HeaderMap) -> Resul
     let resource = q
         .get("resource")
         .ok_or_else(|| Refusal::bad_request("The 'resource' query parameter is required."))?;
-    let selector = selector(&q, ["client_id", "principal_id", "mi_res_id"])?;
+    let selector = selector(&q, APP_SERVICE_SELECTORS)?;
     let issued = issue(state, &selector, resource).map_err(|e| match e {
         IssueError::UnknownIdentity => {
             Refusal::bad_request("Unable to load the proper Managed Identity.")
@@ -178,7 +179,7 @@ fn imds(state: &State, query: Option<&str>, headers: &HeaderMap) -> Result<Value
     let resource = q
         .get("resource")
         .ok_or_else(|| Refusal::bad_request("Required audience parameter not specified"))?;
-    let selector = selector(&q, ["client_id", "object_id", "msi_res_id"])?;
+    let selector = selector(&q, IMDS_SELECTORS)?;
     let issued = issue(state, &selector, resource).map_err(|e| match e {
         IssueError::UnknownIdentity => Refusal::bad_request("Identity not found"),
         IssueError::Aad(e) => aad_refusal(&e),
@@ -207,23 +208,52 @@ fn aad_refusal(e: &AadError) -> Refusal {
 
 /// The identity a request names with one of `names` (client id, object id, resource id, in
 /// this order); none: the system-assigned identity; more than one: 400.
-fn selector(q: &Form, names: [&str; 3]) -> Result<IdentitySelector, Refusal> {
-    let given: Vec<(usize, &str)> = names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| q.get(n).map(|v| (i, v)))
-        .collect();
-    match given.as_slice() {
-        [] => Ok(IdentitySelector::System),
-        [(0, v)] => Ok(IdentitySelector::ClientId((*v).to_owned())),
-        [(1, v)] => Ok(IdentitySelector::ObjectId((*v).to_owned())),
-        [(_, v)] => Ok(IdentitySelector::ResourceId((*v).to_owned())),
-        _ => Err(Refusal::bad_request(format!(
-            "Only one of {} may be given.",
-            names.join(", ")
-        ))),
+/// The identity a request names: by client id, object id or resource id, each under the names
+/// its protocol (or a client of it) uses; none names the system-assigned identity.
+fn selector(q: &Form, names: SelectorNames) -> Result<IdentitySelector, Refusal> {
+    let kinds: [(&[&str], fn(String) -> IdentitySelector); 3] = [
+        (names.client_id, IdentitySelector::ClientId),
+        (names.object_id, IdentitySelector::ObjectId),
+        (names.resource_id, IdentitySelector::ResourceId),
+    ];
+    let mut given = kinds.iter().flat_map(|(list, make)| {
+        list.iter()
+            .filter_map(move |n| q.get(n).map(|v| make(v.to_owned())))
+    });
+    match (given.next(), given.next()) {
+        (None, _) => Ok(IdentitySelector::System),
+        (Some(one), None) => Ok(one),
+        _ => {
+            let all = [names.client_id, names.object_id, names.resource_id].concat();
+            Err(Refusal::bad_request(format!(
+                "Only one of {} may be given.",
+                all.join(", ")
+            )))
+        }
     }
 }
+
+/// The query parameter names of each identity selector in one protocol.
+#[derive(Clone, Copy)]
+struct SelectorNames {
+    client_id: &'static [&'static str],
+    object_id: &'static [&'static str],
+    resource_id: &'static [&'static str],
+}
+
+/// App Service documents `principal_id`; azure-identity sends `object_id` for the same thing.
+const APP_SERVICE_SELECTORS: SelectorNames = SelectorNames {
+    client_id: &["client_id"],
+    object_id: &["principal_id", "object_id"],
+    resource_id: &["mi_res_id"],
+};
+
+/// IMDS's names.
+const IMDS_SELECTORS: SelectorNames = SelectorNames {
+    client_id: &["client_id"],
+    object_id: &["object_id"],
+    resource_id: &["msi_res_id"],
+};
 
 enum IssueError {
     UnknownIdentity,

@@ -199,6 +199,8 @@ async fn app_service_selects_a_user_assigned_identity_three_ways() {
         ("client_id", WORKER),
         ("client_id", &WORKER.to_uppercase()),
         ("principal_id", WORKER_OID),
+        // What azure-identity sends for the object id over the App Service protocol.
+        ("object_id", WORKER_OID),
         ("mi_res_id", WORKER_RES),
         ("mi_res_id", &WORKER_RES.to_lowercase()),
     ] {
@@ -363,7 +365,7 @@ async fn app_service_errors() {
                 ("client_id", WORKER),
                 ("principal_id", WORKER_OID),
             ],
-            "Only one of client_id, principal_id, mi_res_id",
+            "Only one of client_id, principal_id, object_id, mi_res_id",
         ),
         (
             &[
