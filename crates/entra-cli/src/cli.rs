@@ -44,8 +44,26 @@ Examples:
       --client-id b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13 --client-secret-env ENTRA_DEV_SECRET \\
       --scope api://3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61/.default
 
-Exit status: 0 token printed; 1 Entra refused the request (the AADSTS error is printed with its
-trace and correlation ids); 2 usage, credential file or network error.";
+  # no secret at all: workload identity federation (AKS), or the resource's managed identity
+  entra token --tenant $AZURE_TENANT_ID --client-id $AZURE_CLIENT_ID \\
+      --federated-token-file $AZURE_FEDERATED_TOKEN_FILE --scope api://my-api/.default
+  entra token --managed-identity --scope https://storage.azure.com/.default
+  entra token --managed-identity --client-id $USER_ASSIGNED_ID --scope api://my-api/.default
+
+  # on behalf of a user: their token for this API on stdin (or --user-token-file), traded for a
+  # token to a downstream API with the API's own secret, certificate or federated token file
+  entra token --user ... --json | entra token --on-behalf-of --tenant $TENANT --client-id $API \\
+      --client-secret-env API_SECRET --scope https://graph.microsoft.com/User.Read
+
+  # whatever the environment provides, as DefaultAzureCredential: AZURE_CLIENT_SECRET /
+  # AZURE_CLIENT_CERTIFICATE_PATH, then AZURE_FEDERATED_TOKEN_FILE, then managed identity
+  entra token --chain --scope api://my-api/.default
+
+Managed identity uses App Service's endpoint when IDENTITY_ENDPOINT and IDENTITY_HEADER are set,
+IMDS (169.254.169.254, or AZURE_POD_IDENTITY_AUTHORITY_HOST, or --imds-endpoint) otherwise.
+Exit status: 0 token printed; 1 Entra or the managed identity endpoint refused the request (the
+AADSTS error is printed with its trace and correlation ids); 2 usage, credential file or network
+error, or no credential of the chain available (each one's reason is printed).";
 
 const LOGIN_EXAMPLES: &str = "\
 Examples:
@@ -114,10 +132,11 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Get an access token with the client-credentials flow (client secret or certificate), or
-    /// the token of the user signed in with `entra login` (--user).
+    /// Get an access token: client credentials (secret, certificate or federated token file),
+    /// managed identity, on-behalf-of a user, the user signed in with `entra login` (--user), or
+    /// the environment's credential chain (--chain).
     #[command(after_help = TOKEN_EXAMPLES)]
-    Token(TokenArgs),
+    Token(Box<TokenArgs>),
     /// Sign a user in (in the browser, or with a device code) and keep their tokens in the cache
     /// file, for `entra token --user`.
     #[command(after_help = LOGIN_EXAMPLES)]
@@ -136,26 +155,77 @@ pub(crate) enum Command {
     Emulator(entra_emulator::cli::Args),
 }
 
-/// The secret options: the certificate options conflict with them. (`requires = "certificate"`
-/// would be the natural way to say it, but clap accepts any member of the `credential` group for
-/// it: clap-rs/clap#4707.)
-const SECRET_OPTIONS: [&str; 2] = ["client_secret_env", "client_secret_file"];
+/// The credentials other than a certificate: the certificate options conflict with them.
+/// (`requires = "certificate"` would be the natural way to say it, but clap accepts any member of
+/// the `credential` group for it: clap-rs/clap#4707.)
+const NOT_CERTIFICATE: [&str; 6] = [
+    "client_secret_env",
+    "client_secret_file",
+    "user",
+    "federated_token_file",
+    "managed_identity",
+    "chain",
+];
+
+/// The credentials other than --user, and other than --managed-identity: the options of those
+/// two conflict with them. (`requires` is not enough: clap takes any member of the `credential`
+/// group for it, clap-rs/clap#4707.)
+const NOT_USER: [&str; 6] = [
+    "client_secret_env",
+    "client_secret_file",
+    "certificate",
+    "federated_token_file",
+    "managed_identity",
+    "chain",
+];
+const NOT_MANAGED_IDENTITY: [&str; 6] = [
+    "client_secret_env",
+    "client_secret_file",
+    "certificate",
+    "federated_token_file",
+    "user",
+    "chain",
+];
+
+/// The credentials that need no tenant, client id or authority on the command line (a managed
+/// identity takes an optional --client-id of its own).
+const NO_APP: [&str; 2] = ["managed_identity", "chain"];
 
 /// Options of `entra token`.
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("credential")
         .required(true)
-        .args(["client_secret_env", "client_secret_file", "certificate", "user"])
+        .args([
+            "client_secret_env",
+            "client_secret_file",
+            "certificate",
+            "federated_token_file",
+            "user",
+            "managed_identity",
+            "chain",
+        ])
 ))]
 pub(crate) struct TokenArgs {
-    /// The tenant: its id (a GUID) or a domain such as contoso.onmicrosoft.com.
-    #[arg(long, value_name = "TENANT")]
-    pub tenant: String,
+    /// The tenant: its id (a GUID) or a domain such as contoso.onmicrosoft.com. Not with
+    /// --managed-identity or --chain.
+    #[arg(
+        long,
+        value_name = "TENANT",
+        required_unless_present_any = NO_APP,
+        conflicts_with_all = NO_APP
+    )]
+    pub tenant: Option<String>,
 
-    /// The application (client) id of the app asking for the token.
-    #[arg(long, value_name = "CLIENT_ID")]
-    pub client_id: String,
+    /// The application (client) id of the app asking for the token; with --managed-identity,
+    /// the client id of a user-assigned identity. Not with --chain.
+    #[arg(
+        long,
+        value_name = "CLIENT_ID",
+        required_unless_present_any = NO_APP,
+        conflicts_with = "chain"
+    )]
+    pub client_id: Option<String>,
 
     /// Read the client secret from this environment variable.
     #[arg(long, value_name = "VAR", help_heading = "Credential (exactly one)")]
@@ -170,9 +240,28 @@ pub(crate) struct TokenArgs {
     #[arg(long, value_name = "FILE", help_heading = "Credential (exactly one)")]
     pub certificate: Option<PathBuf>,
 
+    /// Workload identity federation: the token in this file (an AKS service-account token, as
+    /// in AZURE_FEDERATED_TOKEN_FILE) is the client assertion of the app --client-id, which
+    /// trusts its issuer through a federated identity credential. No secret.
+    #[arg(long, value_name = "FILE", help_heading = "Credential (exactly one)")]
+    pub federated_token_file: Option<PathBuf>,
+
     /// The user signed in with `entra login` (delegated scopes; refreshed without a prompt).
     #[arg(long, help_heading = "Credential (exactly one)")]
     pub user: bool,
+
+    /// The managed identity of the Azure resource this runs on: App Service's endpoint when
+    /// IDENTITY_ENDPOINT and IDENTITY_HEADER are set, IMDS otherwise. System-assigned, or
+    /// user-assigned with --client-id, --object-id or --resource-id.
+    #[arg(long, help_heading = "Credential (exactly one)")]
+    pub managed_identity: bool,
+
+    /// The first credential the environment provides, as azure-identity's
+    /// DefaultAzureCredential: AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH (with
+    /// AZURE_TENANT_ID and AZURE_CLIENT_ID), then workload identity (AZURE_FEDERATED_TOKEN_FILE),
+    /// then managed identity. When none gives a token, each one's reason is printed.
+    #[arg(long, help_heading = "Credential (exactly one)")]
+    pub chain: bool,
 
     /// With --user: the token cache file (default $XDG_CACHE_HOME/entra/tokens.json, else
     /// ~/.cache/entra/tokens.json).
@@ -180,6 +269,7 @@ pub(crate) struct TokenArgs {
         long,
         value_name = "FILE",
         requires = "user",
+        conflicts_with_all = NOT_USER,
         help_heading = "User options"
     )]
     pub cache_file: Option<PathBuf>,
@@ -189,15 +279,74 @@ pub(crate) struct TokenArgs {
         long,
         value_name = "UPN",
         requires = "user",
+        conflicts_with_all = NOT_USER,
         help_heading = "User options"
     )]
     pub username: Option<String>,
+
+    /// On-behalf-of: exchange a user's access token for this app (read from stdin, or from
+    /// --user-token-file; never an argument) for a token to the downstream --scope, as that
+    /// user. The app authenticates with its secret, certificate or federated token file.
+    // With the credential group required, conflicting with its other members leaves the app's
+    // own credentials.
+    #[arg(
+        long,
+        conflicts_with_all = ["user", "managed_identity", "chain"],
+        help_heading = "On-behalf-of options"
+    )]
+    pub on_behalf_of: bool,
+
+    /// With --on-behalf-of: read the user's token from this file instead of stdin (a bare token,
+    /// `Bearer <token>`, or a JSON token response).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "on_behalf_of",
+        help_heading = "On-behalf-of options"
+    )]
+    pub user_token_file: Option<PathBuf>,
+
+    /// With --managed-identity: a user-assigned identity by the object (principal) id of its
+    /// service principal.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "managed_identity",
+        conflicts_with_all = NOT_MANAGED_IDENTITY,
+        conflicts_with_all = ["client_id", "resource_id"],
+        help_heading = "Managed identity options"
+    )]
+    pub object_id: Option<String>,
+
+    /// With --managed-identity: a user-assigned identity by its Azure resource id
+    /// (/subscriptions/.../userAssignedIdentities/NAME).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "managed_identity",
+        conflicts_with_all = NOT_MANAGED_IDENTITY,
+        conflicts_with = "client_id",
+        help_heading = "Managed identity options"
+    )]
+    pub resource_id: Option<String>,
+
+    /// With --managed-identity: ask IMDS at this token URL instead of
+    /// http://169.254.169.254/metadata/identity/oauth2/token (a local emulator's
+    /// http://127.0.0.1:8400/metadata/identity/oauth2/token), whatever the environment says.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "managed_identity",
+        conflicts_with_all = NOT_MANAGED_IDENTITY,
+        help_heading = "Managed identity options"
+    )]
+    pub imds_endpoint: Option<String>,
 
     /// The password of the .pfx / .p12 file, from this environment variable.
     #[arg(
         long,
         value_name = "VAR",
-        conflicts_with_all = SECRET_OPTIONS,
+        conflicts_with_all = NOT_CERTIFICATE,
         conflicts_with = "certificate_password_file",
         help_heading = "Certificate options"
     )]
@@ -207,7 +356,7 @@ pub(crate) struct TokenArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = SECRET_OPTIONS,
+        conflicts_with_all = NOT_CERTIFICATE,
         help_heading = "Certificate options"
     )]
     pub certificate_password_file: Option<PathBuf>,
@@ -217,24 +366,25 @@ pub(crate) struct TokenArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = SECRET_OPTIONS,
+        conflicts_with_all = NOT_CERTIFICATE,
         help_heading = "Certificate options"
     )]
     pub key: Option<PathBuf>,
 
     /// Sign the client assertion with PS256 and an `x5t#S256` header instead of RS256 and `x5t`.
-    #[arg(long, conflicts_with_all = SECRET_OPTIONS, help_heading = "Certificate options")]
+    #[arg(long, conflicts_with_all = NOT_CERTIFICATE, help_heading = "Certificate options")]
     pub pss: bool,
 
     /// The scope: `{resource}/.default`, e.g. api://my-api/.default or
-    /// https://graph.microsoft.com/.default; with --user, delegated scopes such as
-    /// api://my-api/Files.Read (several separated by spaces).
+    /// https://graph.microsoft.com/.default; with --user or --on-behalf-of, delegated scopes
+    /// such as api://my-api/Files.Read (several separated by spaces).
     #[arg(long, value_name = "SCOPE")]
     pub scope: String,
 
     /// The authority host (default https://login.microsoftonline.com): a sovereign cloud such as
-    /// https://login.microsoftonline.us, or a local emulator such as http://127.0.0.1:8400.
-    #[arg(long, value_name = "URL")]
+    /// https://login.microsoftonline.us, or a local emulator such as http://127.0.0.1:8400. Not
+    /// with --managed-identity or --chain (AZURE_AUTHORITY_HOST).
+    #[arg(long, value_name = "URL", conflicts_with_all = NO_APP)]
     pub authority: Option<String>,
 
     /// Print the whole response as JSON: token_type, expires_in, expires_on (Unix seconds),
@@ -417,6 +567,119 @@ mod tests {
         ]
         .concat();
         assert!(Cli::try_parse_from(ok).is_ok());
+    }
+
+    #[test]
+    fn credentials_without_an_app_take_no_tenant() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["entra", "token", "--scope", "s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let token = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Token(t) => t,
+            _ => panic!("not token"),
+        };
+        // Managed identity: no tenant, an optional identity, an optional IMDS endpoint.
+        let t = token(&["--managed-identity"]);
+        assert!(t.managed_identity && t.tenant.is_none() && t.client_id.is_none());
+        let t = token(&[
+            "--managed-identity",
+            "--client-id",
+            "c",
+            "--imds-endpoint",
+            "u",
+        ]);
+        assert_eq!(t.client_id.as_deref(), Some("c"));
+        assert_eq!(t.imds_endpoint.as_deref(), Some("u"));
+        assert!(parse(&["--managed-identity", "--resource-id", "/r"]).is_ok());
+        assert!(parse(&["--chain"]).is_ok());
+        // The app's credentials still need both.
+        let e = parse(&["--client-id", "c", "--federated-token-file", "f"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(
+            parse(&[
+                "--tenant",
+                "t",
+                "--client-id",
+                "c",
+                "--federated-token-file",
+                "f"
+            ])
+            .is_ok()
+        );
+        // On-behalf-of: with an app credential only; the user token file only with it.
+        let app = ["--tenant", "t", "--client-id", "c"];
+        for credential in [
+            &["--client-secret-env", "S"][..],
+            &["--client-secret-file", "f"],
+            &["--certificate", "c.pfx"],
+            &["--federated-token-file", "f"],
+        ] {
+            let args = [&app[..], credential, &["--on-behalf-of"]].concat();
+            assert!(parse(&args).is_ok(), "{args:?}");
+        }
+        for other in [&["--user"][..], &["--managed-identity"], &["--chain"]] {
+            let args = [other, &["--on-behalf-of"][..]].concat();
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+        let e = parse(
+            &[
+                &app[..],
+                &["--client-secret-env", "S", "--user-token-file", "u"],
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        // Conflicts.
+        for bad in [
+            &["--managed-identity", "--tenant", "t"][..],
+            &["--managed-identity", "--authority", "http://127.0.0.1:1"],
+            &[
+                "--managed-identity",
+                "--object-id",
+                "o",
+                "--resource-id",
+                "r",
+            ],
+            &["--managed-identity", "--pss"],
+            &["--chain", "--client-id", "c"],
+            &["--chain", "--managed-identity"],
+            &["--chain", "--authority", "http://127.0.0.1:1"],
+            &[
+                "--user",
+                "--tenant",
+                "t",
+                "--client-id",
+                "c",
+                "--key",
+                "k.pem",
+            ],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{bad:?}"
+            );
+        }
+        // Identity options need --managed-identity, user options --user.
+        for lonely in [
+            "--object-id",
+            "--resource-id",
+            "--imds-endpoint",
+            "--cache-file",
+            "--username",
+        ] {
+            let args = [&app[..], &["--client-secret-env", "S", lonely, "x"]].concat();
+            let e = parse(&args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

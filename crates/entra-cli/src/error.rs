@@ -33,6 +33,11 @@ impl CliError {
         }
     }
 
+    /// Whether this is a refusal (exit status 1).
+    pub(crate) fn is_refused(&self) -> bool {
+        self.status == REFUSED
+    }
+
     /// The exit status.
     pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.status)

@@ -52,6 +52,50 @@ pub(crate) fn read_token(arg: Option<&str>) -> Result<String, CliError> {
     normalize_token(&raw)
 }
 
+/// A token that is a secret (a user's token for on-behalf-of): from `file`, or else from stdin,
+/// never from an argument. The same wrappings as [`read_token`] are accepted; the text read and
+/// the token are kept in buffers zeroized on drop. `what` names it in messages, which never
+/// contain it; `hint` says how to give it when stdin is a terminal.
+pub(crate) fn secret_token(
+    file: Option<&Path>,
+    what: &str,
+    hint: &str,
+) -> Result<Zeroizing<String>, CliError> {
+    let raw = match file {
+        Some(path) => secret_from_file(path, what)?,
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(CliError::usage(format!("no {what} on stdin: {hint}")));
+            }
+            let bytes = read_zeroizing(&mut stdin.lock(), 0, MAX_TOKEN_INPUT)
+                .map_err(|e| CliError::usage(format!("cannot read the {what} from stdin: {e}")))?;
+            if bytes.len() as u64 > MAX_TOKEN_INPUT {
+                return Err(CliError::usage(format!(
+                    "the {what} on stdin is larger than 1 MiB: not a token"
+                )));
+            }
+            zeroizing_text(bytes)
+                .ok_or_else(|| CliError::usage(format!("the {what} on stdin is not UTF-8 text")))?
+        }
+    };
+    normalize_token(&raw)
+        .map(Zeroizing::new)
+        .map_err(|e| CliError::usage(format!("the {what}: {e}")))
+}
+
+/// The bytes as a `String` in the same buffer (no copy), or `None` (and the bytes zeroized) if
+/// they are not UTF-8.
+fn zeroizing_text(mut bytes: Zeroizing<Vec<u8>>) -> Option<Zeroizing<String>> {
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Some(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            None
+        }
+    }
+}
+
 /// Strips what commonly surrounds a token and checks that one token is left.
 pub(crate) fn normalize_token(raw: &str) -> Result<String, CliError> {
     let mut text = raw.trim();

@@ -1,15 +1,21 @@
-//! `entra token`: an access token with the client-credentials flow, from a client secret or a
-//! certificate, through `entra-client`.
+//! `entra token`: an access token from any credential of `entra-client`: client credentials
+//! (secret or certificate), workload identity federation (a federated token file), managed
+//! identity, on-behalf-of a user, the user signed in with `entra login`, or the environment's
+//! credential chain.
 //!
-//! Secrets and certificate passwords come from environment variables or files only; they and
-//! private keys never appear in output or in error messages.
+//! [`credential`] is the one place that turns the options into a credential; everything after
+//! it goes through the [`TokenCredential`] trait, so a new credential touches that function only.
+//!
+//! Secrets, certificate passwords and user tokens come from environment variables, files or
+//! stdin only; they and private keys never appear in output or in error messages.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use entra_client::{
     AccessToken, AssertionAlgorithm, ClientCertificate, ClientCredentials, ClientSecret,
-    EntraError, Error,
+    DefaultCredential, EntraError, Error, ManagedIdentityCredential, OnBehalfOf, TokenCredential,
+    WorkloadIdentityCredential,
 };
 use serde_json::json;
 
@@ -20,16 +26,117 @@ use crate::output::emit_line;
 
 /// Runs `entra token`.
 pub(crate) async fn run(args: &TokenArgs) -> Result<(), CliError> {
-    if args.user {
-        let token = crate::user::token(args).await?;
-        return print_token(&token, args.json);
-    }
-    let credentials = credentials(args)?;
-    let token = credentials
-        .token(&args.scope)
+    let chosen = credential(args)?;
+    let token = chosen
+        .credential
+        .token(&[args.scope.as_str()])
         .await
-        .map_err(|e| token_error(&e, &args.scope, credentials.token_endpoint()))?;
+        .map_err(|e| chosen.error(&e, args))?;
     print_token(&token, args.json)
+}
+
+/// A credential chosen by the options, and what its error messages need to know.
+pub(crate) struct Chosen {
+    /// The credential, whatever its kind.
+    pub(crate) credential: Box<dyn TokenCredential>,
+    /// Where its token requests go (named when they cannot be sent).
+    endpoint: String,
+    /// Whether the scope is an app-only `{resource}/.default` (the client-credentials hint for
+    /// AADSTS70011 applies), rather than delegated scopes (a user, on-behalf-of).
+    app_only: bool,
+}
+
+impl Chosen {
+    fn new(credential: impl TokenCredential + 'static, endpoint: &str, app_only: bool) -> Self {
+        Chosen {
+            credential: Box::new(credential),
+            endpoint: endpoint.to_owned(),
+            app_only,
+        }
+    }
+
+    /// One line for a failed token request; see [`credential_error`].
+    fn error(&self, error: &Error, args: &TokenArgs) -> CliError {
+        credential_error(error, args, &self.endpoint, self.app_only)
+    }
+}
+
+/// The credential the options name: the one place that maps `entra token`'s options to an
+/// `entra-client` credential (clap has checked that exactly one credential is named and that
+/// the options fit it).
+pub(crate) fn credential(args: &TokenArgs) -> Result<Chosen, CliError> {
+    let timeout = Duration::from_secs(args.timeout);
+    if args.chain {
+        // DefaultCredential::from_env(), with the request time limit of --timeout.
+        let chain = DefaultCredential::builder()
+            .client_credentials(move |b| b.timeout(timeout))
+            .managed_identity(move |b| b.timeout(timeout))
+            .build();
+        return Ok(Chosen::new(chain, "(the credential chain)", true));
+    }
+    if args.managed_identity {
+        let mut builder = ManagedIdentityCredential::builder().env().timeout(timeout);
+        if let Some(url) = &args.imds_endpoint {
+            builder = builder.imds_endpoint(url.trim());
+        }
+        if let Some(id) = &args.client_id {
+            builder = builder.client_id(id.trim());
+        } else if let Some(id) = &args.object_id {
+            builder = builder.object_id(id.trim());
+        } else if let Some(id) = &args.resource_id {
+            builder = builder.resource_id(id.trim());
+        }
+        let mi = builder
+            .build()
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let endpoint = mi.endpoint().to_owned();
+        return Ok(Chosen::new(mi, &endpoint, true));
+    }
+    if args.user {
+        let user = crate::user::credential(args)?;
+        let endpoint = user.token_endpoint().to_owned();
+        return Ok(Chosen::new(user, &endpoint, false));
+    }
+    // The app's own credential: a secret, a certificate or a federated token file.
+    let (app, workload) = if let Some(file) = &args.federated_token_file {
+        let (tenant, client_id) = app_ids(args)?;
+        let mut builder =
+            WorkloadIdentityCredential::builder(tenant, client_id, file.clone()).timeout(timeout);
+        if let Some(authority) = &args.authority {
+            builder = builder.authority(authority.trim());
+        }
+        let workload = builder
+            .build()
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        (workload.client_credentials().clone(), Some(workload))
+    } else {
+        (credentials(args)?, None)
+    };
+    let endpoint = app.token_endpoint().to_owned();
+    if args.on_behalf_of {
+        let mut user_token = input::secret_token(
+            args.user_token_file.as_deref(),
+            "user token",
+            "pipe it in, or use --user-token-file",
+        )?;
+        // Moved, not copied, into the credential (which keeps it zeroized on drop).
+        let user = OnBehalfOf::new(app).for_user(std::mem::take(&mut *user_token));
+        return Ok(Chosen::new(user, &endpoint, false));
+    }
+    Ok(match workload {
+        Some(workload) => Chosen::new(workload, &endpoint, true),
+        None => Chosen::new(app, &endpoint, true),
+    })
+}
+
+/// The tenant and the client id (clap requires both unless the credential needs neither).
+pub(crate) fn app_ids(args: &TokenArgs) -> Result<(&str, &str), CliError> {
+    match (&args.tenant, &args.client_id) {
+        (Some(tenant), Some(client_id)) => Ok((tenant.trim(), client_id.trim())),
+        _ => Err(CliError::usage(
+            "this credential needs --tenant and --client-id",
+        )),
+    }
 }
 
 /// The token on stdout: alone, or as JSON with its type and expiry.
@@ -53,11 +160,12 @@ fn print_token(token: &AccessToken, json: bool) -> Result<(), CliError> {
     }
 }
 
-/// Builds the credentials from the options: exactly one of the secret sources or a certificate
-/// (clap enforces that).
+/// Builds the client credentials from the options: exactly one of the secret sources or a
+/// certificate (clap enforces that).
 pub(crate) fn credentials(args: &TokenArgs) -> Result<ClientCredentials, CliError> {
-    let mut builder = ClientCredentials::builder(args.tenant.trim(), args.client_id.trim())
-        .timeout(Duration::from_secs(args.timeout));
+    let (tenant, client_id) = app_ids(args)?;
+    let mut builder =
+        ClientCredentials::builder(tenant, client_id).timeout(Duration::from_secs(args.timeout));
     if let Some(authority) = &args.authority {
         builder = builder.authority(authority.trim());
     }
@@ -174,6 +282,52 @@ pub(crate) fn load_certificate(
             ClientCertificate::from_pem(key_bytes, &bytes[..])
                 .map_err(|e| CliError::usage(format!("cannot load {shown}: {e}")))
         }
+    }
+}
+
+/// One line for a failed `entra token` request, whatever the credential: the chain's error names
+/// every credential and why it gave no token; managed identity endpoints' and on-behalf-of's
+/// refusals are refusals (exit 1); a user who must sign in is told how.
+fn credential_error(error: &Error, args: &TokenArgs, endpoint: &str, app_only: bool) -> CliError {
+    match error {
+        Error::Chain(chain) => {
+            // Exit 1 when a configured credential was refused, 2 when none was available.
+            let refused = chain
+                .failure()
+                .is_some_and(|e| credential_error(e, args, endpoint, app_only).is_refused());
+            let message = chain.to_string();
+            if refused {
+                CliError::refused(message)
+            } else {
+                CliError::usage(message)
+            }
+        }
+        Error::CredentialUnavailable { .. } | Error::ClientAssertion(_) => {
+            CliError::usage(error.to_string())
+        }
+        Error::ManagedIdentity { .. } => CliError::refused(format!("{error} (from {endpoint})")),
+        Error::ConsentRequired(challenge) | Error::UiRequired(challenge) => {
+            let what = if matches!(error, Error::ConsentRequired(_)) {
+                "consent required"
+            } else {
+                "user interaction required"
+            };
+            CliError::refused(format!(
+                "{what} for {}: {}",
+                challenge.scope,
+                entra_line(&challenge.entra)
+            ))
+        }
+        Error::InteractionRequired { .. } => CliError::refused(format!(
+            "{error}: run `entra login --tenant {} --client-id {}` (with --authority and \
+             --cache-file as here)",
+            args.tenant.as_deref().unwrap_or_default().trim(),
+            args.client_id.as_deref().unwrap_or_default().trim()
+        )),
+        Error::SignIn(_) => CliError::refused(error.to_string()),
+        Error::TokenCacheFile(_) => CliError::usage(error.to_string()),
+        Error::Entra(entra) if !app_only => CliError::refused(entra_line(entra)),
+        _ => token_error(error, &args.scope, endpoint),
     }
 }
 

@@ -6,9 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use entra_client::{
-    AccessToken, Error, SignInMethod, TokenCacheFile, UserCredential, UserCredentialBuilder,
-};
+use entra_client::{Error, SignInMethod, TokenCacheFile, UserCredential, UserCredentialBuilder};
 
 use crate::cli::{LoginArgs, TokenArgs, UserArgs};
 use crate::error::CliError;
@@ -82,21 +80,19 @@ pub(crate) fn logout(args: &UserArgs) -> Result<(), CliError> {
     }
 }
 
-/// `entra token --user`: the cached access token, else one from the refresh token. Never
-/// prompts: without a usable refresh token it says to run `entra login`.
-pub(crate) async fn token(args: &TokenArgs) -> Result<AccessToken, CliError> {
-    let credential = build(builder(
-        &args.tenant,
-        &args.client_id,
+/// `entra token --user`: the user's credential, which answers with the cached access token,
+/// else one from the refresh token. Never prompts: without a usable refresh token it fails with
+/// `Error::InteractionRequired`, which `entra token` explains as "run `entra login`".
+pub(crate) fn credential(args: &TokenArgs) -> Result<UserCredential, CliError> {
+    let (tenant, client_id) = crate::token::app_ids(args)?;
+    build(builder(
+        tenant,
+        client_id,
         args.authority.as_deref(),
         args.cache_file.as_deref(),
         args.username.as_deref(),
         args.timeout,
-    )?)?;
-    credential
-        .token(&[&args.scope])
-        .await
-        .map_err(|e| user_error(&e, &credential))
+    )?)
 }
 
 fn builder(
