@@ -211,7 +211,7 @@ fn aad_refusal(e: &AadError) -> Refusal {
 /// The identity a request names: by client id, object id or resource id, each under the names
 /// its protocol (or a client of it) uses; none names the system-assigned identity.
 fn selector(q: &Form, names: SelectorNames) -> Result<IdentitySelector, Refusal> {
-    let kinds: [(&[&str], fn(String) -> IdentitySelector); 3] = [
+    let kinds: [(&[&str], SelectorOf); 3] = [
         (names.client_id, IdentitySelector::ClientId),
         (names.object_id, IdentitySelector::ObjectId),
         (names.resource_id, IdentitySelector::ResourceId),
@@ -232,6 +232,9 @@ fn selector(q: &Form, names: SelectorNames) -> Result<IdentitySelector, Refusal>
         }
     }
 }
+
+/// Makes a selector of one kind from a query value.
+type SelectorOf = fn(String) -> IdentitySelector;
 
 /// The query parameter names of each identity selector in one protocol.
 #[derive(Clone, Copy)]
