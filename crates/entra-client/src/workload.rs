@@ -15,8 +15,9 @@ use crate::{
 /// A client assertion read from a file on every token request: the file a platform rotates
 /// (AKS's projected service-account token at `AZURE_FEDERATED_TOKEN_FILE`).
 ///
-/// Surrounding whitespace is trimmed. An unreadable or empty file is
-/// [`Error::ClientAssertion`], naming the file, never its content.
+/// Surrounding whitespace is trimmed. An unreadable, empty or oversized (over 64 KiB) file is
+/// [`Error::ClientAssertion`], naming the file, never its content. A file that never answers (a
+/// FIFO no one writes to) is given up on after the credential's request timeout.
 #[derive(Debug, Clone)]
 pub struct FederatedTokenFile {
     path: Arc<Path>,
@@ -49,14 +50,37 @@ impl FederatedTokenFile {
     }
 }
 
+/// The largest federated token file read: a projected service-account token is a few KiB.
+const MAX_TOKEN_FILE: usize = 64 * 1024;
+
 fn read_token(path: &Path) -> Result<Zeroizing<String>, Error> {
-    // The io error says why (not found, permission denied, not UTF-8), never what was read.
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    // The io error says why (not found, permission denied), never what was read.
+    let failed = |e: std::io::Error| {
         Error::ClientAssertion(format!(
             "cannot read the federated token file {}: {e}",
             path.display()
         ))
-    })?);
+    };
+    let file = std::fs::File::open(path).map_err(failed)?;
+    // Sized once (no reallocation leaves a copy of the token behind), zeroized on drop.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_TOKEN_FILE + 1));
+    file.take(MAX_TOKEN_FILE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() > MAX_TOKEN_FILE {
+        return Err(Error::ClientAssertion(format!(
+            "the federated token file {} is larger than {} KiB",
+            path.display(),
+            MAX_TOKEN_FILE / 1024
+        )));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::ClientAssertion(format!(
+            "the federated token file {} is not UTF-8",
+            path.display()
+        ))
+    })?;
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::ClientAssertion(format!(
@@ -402,6 +426,13 @@ mod tests {
         let e = source.read().await.unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
         assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+
+        // Read up to 64 KiB, no further.
+        std::fs::write(&path, vec![b'a'; MAX_TOKEN_FILE]).unwrap();
+        assert_eq!(source.read().await.unwrap().len(), MAX_TOKEN_FILE);
+        std::fs::write(&path, vec![b'a'; 4 * MAX_TOKEN_FILE]).unwrap();
+        let e = source.read().await.unwrap_err();
+        assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -111,12 +111,20 @@ impl ClientCredentials {
             }
             // Asked afresh for every request (a rotated file, a short-lived token).
             Credential::AssertionSource(source) => {
-                assertion = source
-                    .client_assertion(AssertionRequest {
-                        client_id: &inner.client_id,
-                        token_endpoint: endpoint,
-                    })
-                    .await?;
+                // Within the request timeout: a source that never answers (a FIFO as the token
+                // file, a vault call without a timeout) must not hold the shared refresh forever.
+                let ask = source.client_assertion(AssertionRequest {
+                    client_id: &inner.client_id,
+                    token_endpoint: endpoint,
+                });
+                assertion = tokio::time::timeout(inner.timeout, ask)
+                    .await
+                    .map_err(|_| {
+                        Error::ClientAssertion(format!(
+                            "the client assertion source did not answer within {} ms",
+                            inner.timeout.as_millis()
+                        ))
+                    })??;
                 if assertion.trim().is_empty() {
                     return Err(Error::ClientAssertion(
                         "the client assertion source returned an empty assertion".into(),

@@ -278,6 +278,81 @@ async fn an_assertion_source_is_asked_for_every_request_and_never_reused() {
     assert_eq!(server.requests().len(), 3);
 }
 
+/// A source that never answers (a vault call without a timeout, a FIFO no one writes to) is
+/// given up on after the request timeout instead of holding the shared refresh forever; the
+/// next request asks again. Tokio's clock is paused: the 30 s pass at once.
+#[tokio::test(start_paused = true)]
+async fn an_assertion_source_that_never_answers_times_out() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let server = FakeServer::start(vec![Reply::token("t1", 3600)]).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let creds = ClientCredentials::builder(TENANT, CLIENT)
+        .authority(server.base_url.clone())
+        .client_assertion_source(client_assertion_fn(move |_| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    std::future::pending::<()>().await;
+                }
+                Ok(Zeroizing::new("assertion".to_owned()))
+            }
+        }))
+        .timeout(Duration::from_secs(30))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(3600), creds.token(SCOPE))
+        .await
+        .expect("the credential hung on its assertion source")
+        .unwrap_err();
+    assert!(matches!(e, Error::ClientAssertion(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("did not answer within 30000 ms"),
+        "{e}"
+    );
+    assert!(server.requests().is_empty());
+    assert_eq!(creds.token(SCOPE).await.unwrap().secret(), "t1");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A FIFO as the federated token file, which no one writes to: reading it blocks (in a
+/// blocking thread); the credential gives up after its timeout. On the real clock (Tokio does
+/// not advance a paused clock while a blocking task runs), with a 200 ms timeout.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_token_file_that_never_answers_times_out() {
+    let dir = TempDir::new();
+    let fifo = dir.path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = FakeServer::start(vec![]).await;
+    let c = WorkloadIdentityCredential::builder(TENANT, CLIENT, &fifo)
+        .authority(server.base_url.clone())
+        .timeout(Duration::from_millis(200))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), c.token(SCOPE))
+        .await
+        .expect("the credential hung on its token file")
+        .unwrap_err();
+    assert!(matches!(e, Error::ClientAssertion(_)), "{e:?}");
+    assert!(e.to_string().contains("did not answer within"), "{e}");
+    assert!(server.requests().is_empty());
+    // Unblock the reader (open for writing, close: end of file) so the runtime, which waits for
+    // its blocking threads, can shut down. The open waits for the reader if it is not there yet.
+    let writer = std::thread::spawn(move || {
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    });
+    drop(writer);
+}
+
 /// Against the emulator's workload issuer (a Kubernetes-like OIDC issuer) and federated
 /// identity credential, on one manual clock for both: the emulator judges the file's token by
 /// it, the client times its cache by it.
