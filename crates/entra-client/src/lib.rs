@@ -100,9 +100,10 @@
 //! `slow_down`; `authorization_declined` and `expired_token` are [`SignInError::Declined`] and
 //! [`SignInError::CodeExpired`]) or [`UserCredential::sign_in_with_browser`] (authorization code
 //! with PKCE S256, `state` and `nonce`, redirected to `http://localhost:{port}` on a listener
-//! bound to 127.0.0.1; the system browser is opened where there is one, the URL printed
-//! otherwise, or handed to an [`open_url`](UserCredentialBuilder::open_url) callback; a redirect
-//! with another `state` is refused and ignored). Then [`UserCredential::token`] (also through
+//! bound to 127.0.0.1 and, where available, `[::1]`; the system browser is opened where there
+//! is one, the URL printed otherwise, or handed to an
+//! [`open_url`](UserCredentialBuilder::open_url) callback; a redirect with another `state` is
+//! refused and ignored). Then [`UserCredential::token`] (also through
 //! [`TokenCredential`]) returns the cached access token while fresh and otherwise redeems the
 //! refresh token silently, storing the one Entra rotates in; one refresh at a time, in a task
 //! no caller can cancel. Without a usable refresh token it fails with
@@ -110,9 +111,9 @@
 //! ([`UserCredentialBuilder::interactive`]).
 //!
 //! An optional [`TokenCacheFile`] keeps the accounts between runs: documented JSON (its format
-//! is on the type), `0600` on Unix, written through a temporary file and a rename; a corrupted
-//! file is an [`Error::TokenCacheFile`] and the next sign-in replaces it. **The file holds
-//! refresh tokens: treat it like a password.** The `entra` CLI uses it for `entra login` and
+//! is on the type), `0600` on Unix, written through a temporary file and a rename under an
+//! advisory lock on `{name}.lock`; a corrupted file is an [`Error::TokenCacheFile`] and the next
+//! sign-in replaces it. **The file holds refresh tokens: treat it like a password.** The `entra` CLI uses it for `entra login` and
 //! `entra token --user`.
 //!
 //! ```no_run

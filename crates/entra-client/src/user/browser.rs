@@ -1,4 +1,8 @@
-//! The authorization code flow with PKCE (S256) and a loopback redirect on 127.0.0.1.
+//! The authorization code flow with PKCE (S256) and a loopback redirect to
+//! `http://localhost:{port}`, served on 127.0.0.1 and (when available) `[::1]`. `localhost`, not
+//! `127.0.0.1`: Entra (and the emulator) match a public client's registered `http://localhost`
+//! loopback redirect URI on any port, but a registration as `http://localhost` does not cover
+//! `http://127.0.0.1:{port}`.
 
 use aws_lc_rs::digest;
 use base64::Engine as _;

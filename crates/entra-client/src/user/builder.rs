@@ -112,6 +112,12 @@ impl UserCredentialBuilder {
     /// Opt in: when no usable refresh token remains, [`UserCredential::token`] runs this sign-in
     /// instead of failing with [`Error::InteractionRequired`]. Off by default (a service or a
     /// script must not wait for a person).
+    ///
+    /// The sign-in runs in the shared refresh task, not in the caller's future: the prompt and
+    /// `open_url` callbacks are called on a Tokio worker thread, concurrent callers wait for the
+    /// same sign-in, and a caller that gives up (a timeout, a dropped future) leaves it running
+    /// until the user signs in, the device code expires or the
+    /// [sign-in timeout](Self::sign_in_timeout) passes.
     pub fn interactive(mut self, method: SignInMethod) -> Self {
         self.interactive = Some(method);
         self
@@ -136,9 +142,10 @@ impl UserCredentialBuilder {
         self
     }
 
-    /// How the device code flow waits between polls. Default: `tokio::time::sleep`, so a
-    /// paused Tokio clock (`tokio::time::pause`) drives it. Tests against a server on a manual
-    /// clock pass a function that moves that clock instead (and records the intervals).
+    /// How the device code flow waits between polls, and any request waits before trying again
+    /// a connection that could not be made. Default: `tokio::time::sleep`, so a paused Tokio
+    /// clock (`tokio::time::pause`) drives it. Tests against a server on a manual clock pass a
+    /// function that moves that clock instead (and records the intervals).
     pub fn poll_sleep<F, Fut>(mut self, sleep: F) -> Self
     where
         F: Fn(Duration) -> Fut + Send + Sync + 'static,
@@ -149,7 +156,8 @@ impl UserCredentialBuilder {
     }
 
     /// The loopback port of the browser sign-in (default 0: any free port). Entra accepts any
-    /// port for a public client's `http://localhost` redirect URI.
+    /// port for a public client's `http://localhost` redirect URI. The port is taken on
+    /// `127.0.0.1` (an error when it is in use) and, when available, on `[::1]`.
     pub fn loopback_port(mut self, port: u16) -> Self {
         self.loopback_port = port;
         self

@@ -106,10 +106,22 @@ impl Inner {
                         ("client_info", "1"),
                     ],
                 )
-                .await?;
+                .await;
+            // A poll that failed on the way (a timeout, a lost connection, 429 or 5xx after the
+            // request's own retries) is as good as `authorization_pending`: the next poll asks
+            // again, until the code expires. Sending the device code again is harmless.
+            let answer = match answer {
+                Err(e) | Ok(Answer::Err(e)) if e.is_retryable() => {
+                    debug!(error = %e, "device code: poll failed; polling on");
+                    None
+                }
+                Err(e) => return Err(e),
+                Ok(answer) => Some(answer),
+            };
             match answer {
-                Answer::Ok(body) => return parse_user_tokens(&body, sent_at),
-                Answer::Err(Error::Entra(e)) => match e.error.as_str() {
+                None => {}
+                Some(Answer::Ok(body)) => return parse_user_tokens(&body, sent_at),
+                Some(Answer::Err(Error::Entra(e))) => match e.error.as_str() {
                     "authorization_pending" => {}
                     "slow_down" => {
                         interval += SLOW_DOWN;
@@ -129,9 +141,16 @@ impl Inner {
                     }
                     _ => return Err(Error::Entra(e)),
                 },
-                Answer::Err(other) => return Err(other),
+                Some(Answer::Err(other)) => return Err(other),
             }
-            (self.poll_sleep)(interval).await;
+            // Never past the code's expiry: the loop then ends with `CodeExpired`.
+            let left = expires_on
+                .duration_since(self.clock.now())
+                .unwrap_or_default();
+            if left.is_zero() {
+                return Err(SignInError::CodeExpired.into());
+            }
+            (self.poll_sleep)(interval.min(left)).await;
         }
     }
 }

@@ -14,6 +14,9 @@ use crate::Error;
 pub(crate) const TOKEN_CACHE_FILE_VERSION: u32 = 1;
 /// A token-cache file larger than this is refused as corrupted.
 const MAX_FILE: u64 = 4 << 20;
+/// The latest time a file may name (9999-12-31T23:59:59Z, in Unix seconds): a larger
+/// `expires_on`, `refresh_on` or `signed_in_at` is a corrupted file.
+const MAX_UNIX_SECONDS: u64 = 253_402_300_799;
 
 /// A file that keeps signed-in users' tokens between runs of a program (the `entra` CLI's
 /// `entra login` / `entra token --user`).
@@ -59,15 +62,21 @@ const MAX_FILE: u64 = 4 << 20;
 /// - `scopes`: the scopes asked for at sign-in, without `openid profile offline_access`;
 ///   `access_tokens[].scopes` likewise, sorted.
 ///
-/// Several programs may use one file one after the other (as `entra` invocations do): the file is
-/// read on first use, and again before each refresh, and when another program has stored newer
-/// tokens for the account meanwhile (Entra rotates the refresh token at each use), those are
-/// taken instead of sending a spent refresh token. Two programs refreshing the same account at
-/// the same instant are not coordinated (there is no file lock).
+/// - `scopes`: also [`Account::scopes`](crate::Account::scopes), e.g. the scopes a tool asks
+///   for when its user names none.
 ///
-/// Unknown fields are ignored. A file that does not parse, or has another `version`, is an
-/// [`Error::TokenCacheFile`] for silent use (nothing is sent anywhere); a new sign-in replaces
-/// it.
+/// Several programs may use one file (as `entra` invocations do): the file is read on first use,
+/// and again before each refresh, and when another program has stored newer tokens for the
+/// account meanwhile (Entra rotates the refresh token at each use), those are taken instead of
+/// the ones read earlier. Each change (read, modify, write) holds an advisory lock on the sibling
+/// file `{name}.lock` (e.g. `tokens.json.lock`, created `0600` and left in place), so two
+/// programs saving at once do not lose each other's accounts; on Unix the directory is synced
+/// after the rename. Two programs refreshing the same account at the same instant still each
+/// send a refresh token (the lock is not held over the network); the later save wins.
+///
+/// Unknown fields are ignored. A file that does not parse, has another `version`, or names a
+/// time past the year 9999 is an [`Error::TokenCacheFile`] for silent use (nothing is sent
+/// anywhere); a new sign-in replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCacheFile {
     path: PathBuf,
@@ -188,7 +197,65 @@ impl TokenCacheFile {
                 contents.version
             )));
         }
+        let out_of_range = contents.accounts.iter().any(|a| {
+            a.signed_in_at > MAX_UNIX_SECONDS
+                || a.access_tokens.iter().any(|t| {
+                    t.expires_on > MAX_UNIX_SECONDS
+                        || t.refresh_on.is_some_and(|r| r > MAX_UNIX_SECONDS)
+                })
+        });
+        if out_of_range {
+            return Err(self.corrupted("a time is out of range"));
+        }
         Ok(contents)
+    }
+
+    /// Reads, changes and writes the file under its lock (see the type's documentation): the
+    /// change runs on the contents as they are now, so another program's accounts saved since
+    /// this one read the file are kept. A corrupted file is an error, or replaced by an empty
+    /// one when `replace_corrupted`.
+    pub(crate) fn update(
+        &self,
+        replace_corrupted: bool,
+        change: impl FnOnce(&mut FileContents),
+    ) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        let mut contents = match self.load() {
+            Ok(contents) => contents,
+            Err(e) if replace_corrupted => {
+                tracing::warn!(error = %e, "replacing the unusable token cache file");
+                FileContents::default()
+            }
+            Err(e) => return Err(e),
+        };
+        contents.version = TOKEN_CACHE_FILE_VERSION;
+        change(&mut contents);
+        self.save(&contents)
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tokens.json".into())
+    }
+
+    /// Takes the exclusive advisory lock on `{name}.lock` (blocking); released when the file
+    /// handle is dropped.
+    fn lock(&self) -> Result<fs::File, Error> {
+        let dir = self.dir();
+        create_private_dir(&dir).map_err(|e| self.error("cannot create the directory of", &e))?;
+        let path = dir.join(format!("{}.lock", self.file_name()));
+        let file = open_lock_file(&path).map_err(|e| self.error("cannot open the lock of", &e))?;
+        file.lock().map_err(|e| self.error("cannot lock", &e))?;
+        Ok(file)
     }
 
     fn corrupted(&self, why: &str) -> Error {
@@ -201,19 +268,12 @@ impl TokenCacheFile {
     /// Writes `contents`: a temporary file (0600) in the same directory, synced, then renamed
     /// over the file.
     pub(crate) fn save(&self, contents: &FileContents) -> Result<(), Error> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.error("cannot create the directory of", &e))?;
         let json = zeroize::Zeroizing::new(
             serde_json::to_vec_pretty(contents).map_err(|e| self.error("cannot serialize", &e))?,
         );
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tokens.json".into());
+        let name = self.file_name();
         let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
         let result = (|| {
             let mut file = create_private_file(&tmp)?;
@@ -226,8 +286,42 @@ impl TokenCacheFile {
             let _ = fs::remove_file(&tmp);
             return Err(self.error("cannot write", &e));
         }
+        sync_dir(&dir);
         Ok(())
     }
+}
+
+/// Makes the rename durable. Best effort: some file systems refuse to sync a directory.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) {
+    if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(error = %e, "cannot sync the token cache directory");
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) {}
+
+#[cfg(unix)]
+fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 #[cfg(unix)]

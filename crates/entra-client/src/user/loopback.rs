@@ -1,6 +1,9 @@
-//! The loopback redirect listener of the browser sign-in: 127.0.0.1 on an ephemeral port, one
-//! small HTTP/1.1 exchange per connection (no HTTP library: one `GET` line and its headers,
-//! bounded), until the redirect that carries the expected `state` arrives.
+//! The loopback redirect listener of the browser sign-in: 127.0.0.1 on an ephemeral port, and
+//! `[::1]` on the same port when it can (the redirect URI says `localhost`, which resolves to
+//! `::1` first on many systems), one small HTTP/1.1 exchange per connection (no HTTP library:
+//! one `GET` line and its headers, bounded), until the redirect that carries the expected
+//! `state` arrives. At most [`MAX_CONNECTIONS`] connections are served at once; more are
+//! answered `503` and closed at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +18,9 @@ use super::secret::SecretString;
 const MAX_REQUEST: usize = 16 * 1024;
 /// A connection that sends no complete request head within this is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once (a browser opens a few; each holds a task and a 16 KiB buffer).
+const MAX_CONNECTIONS: usize = 16;
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
 
 const PAGE_OK: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><h1>Signed in</h1><p>You can close this window and return to the application.</p></body></html>";
 const PAGE_FAILED: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><h1>Sign-in failed</h1><p>The application reports the reason. You can close this window.</p></body></html>";
@@ -28,11 +34,15 @@ pub(crate) enum Redirect {
 
 pub(crate) struct Loopback {
     listener: TcpListener,
+    /// `[::1]` on the same port; `None` where IPv6 loopback is unavailable (or the port is
+    /// taken there): `localhost` then has to resolve to 127.0.0.1, as it does on most systems.
+    listener_v6: Option<TcpListener>,
     port: u16,
 }
 
 impl Loopback {
-    /// Listens on `127.0.0.1:{port}` (0: any free port).
+    /// Listens on `127.0.0.1:{port}` (0: any free port) and, best effort, on `[::1]` on the
+    /// same port.
     pub(crate) async fn bind(port: u16) -> Result<Loopback, SignInError> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
             SignInError::Listener(format!("cannot listen on 127.0.0.1:{port}: {e}"))
@@ -41,7 +51,29 @@ impl Loopback {
             .local_addr()
             .map_err(|e| SignInError::Listener(e.to_string()))?
             .port();
-        Ok(Loopback { listener, port })
+        let listener_v6 = match TcpListener::bind(("::1", port)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                debug!(error = %e, port, "no IPv6 loopback listener; 127.0.0.1 only");
+                None
+            }
+        };
+        Ok(Loopback {
+            listener,
+            listener_v6,
+            port,
+        })
+    }
+
+    /// The next connection on either listener.
+    async fn accept(&self) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+        match &self.listener_v6 {
+            Some(v6) => tokio::select! {
+                a = self.listener.accept() => a,
+                a = v6.accept() => a,
+            },
+            None => self.listener.accept().await,
+        }
     }
 
     pub(crate) fn port(&self) -> u16 {
@@ -54,13 +86,21 @@ impl Loopback {
     pub(crate) async fn wait(&self, state: &str) -> Redirect {
         let (found, mut answers) = tokio::sync::mpsc::channel::<Redirect>(1);
         let mut connections = tokio::task::JoinSet::new();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             tokio::select! {
                 Some(redirect) = answers.recv() => return redirect,
-                accepted = self.listener.accept() => match accepted {
+                accepted = self.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            debug!(%peer, "loopback listener busy; connection refused");
+                            // One non-blocking write fits in the socket buffer; then closed.
+                            let _ = stream.try_write(BUSY);
+                            continue;
+                        };
                         let (found, state) = (found.clone(), state.to_owned());
                         connections.spawn(async move {
+                            let _slot = slot;
                             match tokio::time::timeout(READ_TIMEOUT, handle(stream, &state)).await {
                                 Ok(Some(redirect)) => {
                                     let _ = found.send(redirect).await;

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use self::file::{FileContents, StoredAccessToken, StoredAccount, TOKEN_CACHE_FILE_VERSION};
+use self::file::{FileContents, StoredAccessToken, StoredAccount};
 use self::request::{Answer, RESERVED_SCOPES, UserTokens, parse_user_tokens};
 use crate::{AccessToken, Clock, Error, TokenCredential, TokenFuture};
 
@@ -58,6 +58,9 @@ pub struct Account {
     pub object_id: Option<String>,
     /// The tenant the user signed in to (`tid`).
     pub tenant_id: Option<String>,
+    /// The scopes asked for at sign-in (without `openid profile offline_access`): what a tool
+    /// can ask for when its user names no scope.
+    pub scopes: Vec<String>,
 }
 
 /// Why a user sign-in did not complete.
@@ -104,7 +107,20 @@ pub enum SignInError {
 ///
 /// One refresh runs at a time, in a task of its own: concurrent callers share it, and a caller
 /// that gives up does not cancel it for the others. With a [`TokenCacheFile`], the account
-/// survives the process.
+/// survives the process (the file is read and written on Tokio's blocking threads).
+///
+/// A refresh only ever updates the account it started with: when a new sign-in (or a sign-out)
+/// happens while a refresh is on the wire, its answer is handed to the callers that were
+/// waiting for it and not stored; callers after the sign-in start a refresh of their own.
+///
+/// When the opted-in sign-in ([`UserCredentialBuilder::interactive`]) starts because a refresh
+/// found no usable refresh token, it runs inside that shared refresh task: the
+/// [prompt](UserCredentialBuilder::device_code_prompt) and
+/// [`open_url`](UserCredentialBuilder::open_url) callbacks are called on a Tokio worker thread
+/// (not the caller's), and a caller that gives up (drops its future, times out) does not stop
+/// it: the flow runs on until the user signs in, the device code expires, or the
+/// [sign-in timeout](UserCredentialBuilder::sign_in_timeout) passes, and other callers join it
+/// meanwhile.
 ///
 /// Cheap to clone; clones share the account and the refresh.
 #[derive(Clone)]
@@ -145,6 +161,9 @@ struct State {
     /// The cache file was read (or there is none).
     loaded: bool,
     account: Option<StoredAccount>,
+    /// Changes at each sign-in and sign-out: a refresh stores its answer only into the account
+    /// (and generation) it started with.
+    generation: u64,
     /// The refresh in flight: the scopes it is for, and its outcome once sent.
     refresh: Option<(Vec<String>, watch::Receiver<Option<Outcome>>)>,
 }
@@ -162,14 +181,23 @@ impl UserCredential {
     /// Signs a user in with the device code flow and keeps their tokens: asks Entra for a code,
     /// shows its message through the [prompt](UserCredentialBuilder::device_code_prompt), then
     /// polls the token endpoint (at once, then every `interval` Entra named, 5 s more after
-    /// each `slow_down`) until the user has signed in, declined, or the code expired.
+    /// each `slow_down`, never waiting past the code's expiry) until the user has signed in,
+    /// declined, or the code expired. A poll that fails on the way (timeout, lost connection,
+    /// 429 or 5xx) does not end the sign-in: polling goes on.
+    ///
+    /// A sign-in replaces the current account; a refresh of the previous account still on the
+    /// wire stores nothing.
     pub async fn sign_in_with_device_code(&self, scopes: &[&str]) -> Result<Account, Error> {
         self.sign_in(SignInMethod::DeviceCode, scopes).await
     }
 
     /// Signs a user in in the browser and keeps their tokens: listens on `127.0.0.1` (an
-    /// ephemeral port unless [set](UserCredentialBuilder::loopback_port)), builds the authorize
-    /// URL (PKCE S256, `state`, `nonce`, redirect `http://localhost:{port}`), hands it to the
+    /// ephemeral port unless [set](UserCredentialBuilder::loopback_port)) and on `[::1]` on the
+    /// same port where IPv6 loopback is available (the redirect URI names `localhost`, the
+    /// loopback redirect URI Entra registers for public clients, which a browser may resolve to
+    /// either address; without `[::1]`, `localhost` has to resolve to 127.0.0.1), builds the
+    /// authorize URL (PKCE S256, `state`, `nonce`, redirect `http://localhost:{port}`), hands it
+    /// to the
     /// [`open_url`](UserCredentialBuilder::open_url) callback (default: print it and open the
     /// system browser), accepts the one redirect carrying its `state` (others are refused with
     /// a 400 page and ignored), answers the browser with a small page, and redeems the code.
@@ -180,7 +208,7 @@ impl UserCredential {
     /// Signs a user in with `method` (see the two methods above).
     pub async fn sign_in(&self, method: SignInMethod, scopes: &[&str]) -> Result<Account, Error> {
         let key = normalize_scopes(scopes)?;
-        let (account, _) = self.inner.interactive_sign_in(method, &key).await?;
+        let (account, _) = self.inner.interactive_sign_in(method, &key, true).await?;
         Ok(account)
     }
 
@@ -188,10 +216,10 @@ impl UserCredential {
     /// `api://my-api/Files.Read`): the cached one while fresh, else from the refresh token.
     pub async fn token(&self, scopes: &[&str]) -> Result<AccessToken, Error> {
         let key = normalize_scopes(scopes)?;
+        self.inner.ensure_loaded().await?;
         loop {
             let (receiver, mine) = {
                 let mut state = self.inner.lock();
-                self.inner.ensure_loaded(&mut state)?;
                 let now = self.inner.clock.now();
                 if let Some(token) = state.account.as_ref().and_then(|a| fresh(a, &key, now)) {
                     return Ok(token);
@@ -224,25 +252,28 @@ impl UserCredential {
     }
 
     /// The signed-in account, if any (read from the cache file on first use).
+    ///
+    /// The first call may read the file on the calling thread.
     pub fn account(&self) -> Result<Option<Account>, Error> {
-        let mut state = self.inner.lock();
-        self.inner.ensure_loaded(&mut state)?;
-        Ok(state.account.as_ref().map(public_account))
+        self.inner.ensure_loaded_blocking()?;
+        Ok(self.inner.lock().account.as_ref().map(public_account))
     }
 
-    /// Forgets the signed-in account, here and in the cache file. Entra's session and the
-    /// refresh token itself stay valid until they expire or are revoked.
+    /// Forgets the signed-in account, here and in the cache file (written on the calling
+    /// thread). Entra's session and the refresh token itself stay valid until they expire or
+    /// are revoked. A refresh in flight stores nothing.
     pub fn sign_out(&self) -> Result<(), Error> {
+        self.inner.ensure_loaded_blocking()?;
         let account = {
             let mut state = self.inner.lock();
-            self.inner.ensure_loaded(&mut state)?;
+            state.generation += 1;
+            state.refresh = None;
             state.account.take()
         };
         if let (Some(file), Some(account)) = (&self.inner.file, account) {
-            let mut contents = file.load().unwrap_or_default();
-            contents.version = TOKEN_CACHE_FILE_VERSION;
-            contents.accounts.retain(|a| !same_account(a, &account));
-            file.save(&contents)?;
+            file.update(true, |contents| {
+                contents.accounts.retain(|a| !same_account(a, &account));
+            })?;
         }
         Ok(())
     }
@@ -336,15 +367,45 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads the cache file once: the most recent account of this app (or the one named by
-    /// `username`).
-    fn ensure_loaded(&self, state: &mut State) -> Result<(), Error> {
-        if state.loaded {
+    /// Reads the cache file once (on a blocking thread, without the state lock): the most
+    /// recent account of this app (or the one named by `username`).
+    async fn ensure_loaded(&self) -> Result<(), Error> {
+        if self.lock().loaded {
             return Ok(());
         }
-        if let Some(file) = &self.file {
-            let contents = file.load()?;
-            state.account = contents
+        let contents = match &self.file {
+            Some(file) => {
+                let file = file.clone();
+                Some(blocking(move || file.load()).await??)
+            }
+            None => None,
+        };
+        self.finish_loading(contents);
+        Ok(())
+    }
+
+    /// [`ensure_loaded`](Self::ensure_loaded) on the calling thread, for the synchronous
+    /// methods.
+    fn ensure_loaded_blocking(&self) -> Result<(), Error> {
+        if self.lock().loaded {
+            return Ok(());
+        }
+        let contents = match &self.file {
+            Some(file) => Some(file.load()?),
+            None => None,
+        };
+        self.finish_loading(contents);
+        Ok(())
+    }
+
+    /// Takes the account read from the file, unless a sign-in got there first.
+    fn finish_loading(&self, contents: Option<FileContents>) {
+        let mut state = self.lock();
+        if state.loaded {
+            return;
+        }
+        state.account = contents.and_then(|contents| {
+            contents
                 .accounts
                 .into_iter()
                 .filter(|a| a.same_app(&self.authority, &self.tenant, &self.client_id))
@@ -355,23 +416,23 @@ impl Inner {
                             .is_some_and(|name| name.eq_ignore_ascii_case(u))
                     })
                 })
-                .max_by_key(|a| a.signed_in_at);
-        }
+                .max_by_key(|a| a.signed_in_at)
+        });
         state.loaded = true;
-        Ok(())
     }
 
     /// The refresh task's work: redeem the refresh token for `scopes`; without a usable one,
     /// the opted-in sign-in or [`Error::InteractionRequired`].
     async fn refresh(&self, scopes: &[String]) -> Outcome {
-        if let Some(token) = self.adopt_newer_from_file(scopes) {
+        if let Some(token) = self.adopt_newer_from_file(scopes).await {
             return Ok(token);
         }
-        let (refresh_token, had_account) = {
+        let (refresh_token, had_account, owner) = {
             let state = self.lock();
             (
                 state.account.as_ref().and_then(|a| a.refresh_token.clone()),
                 state.account.is_some(),
+                Owner::of(&state),
             )
         };
         let Some(refresh_token) = refresh_token else {
@@ -400,7 +461,7 @@ impl Inner {
             Ok(Answer::Ok(body)) => {
                 let tokens = parse_user_tokens(&body, sent_at)?;
                 debug!("user token refreshed");
-                return self.store_refreshed(scopes, tokens);
+                return self.store_refreshed(scopes, tokens, &owner).await;
             }
             Ok(Answer::Err(e)) => e,
             Err(e) => e,
@@ -414,7 +475,7 @@ impl Inner {
             // Consent or MFA for these scopes: the refresh token still serves others.
             let token_still_good = matches!(entra.aadsts_code(), Some(65001 | 50076 | 50079));
             if !token_still_good {
-                self.drop_refresh_token();
+                self.drop_refresh_token(&owner).await;
             }
             let reason = format!(
                 "Entra refused the refresh token ({}{}); sign in again",
@@ -428,11 +489,16 @@ impl Inner {
         }
         // A transient failure: a still-valid token is better than none.
         let now = self.clock.now();
-        let cached = self.lock().account.as_ref().and_then(|a| {
-            find_token(a, scopes)
-                .filter(|t| unix(now) + MIN_REMAINING_ON_FAILURE.as_secs() < t.expires_on)
-                .map(to_access_token)
-        });
+        let cached = {
+            let state = self.lock();
+            owner.account_in(&state).and_then(|a| {
+                find_token(a, scopes)
+                    .filter(|t| {
+                        unix(now).saturating_add(MIN_REMAINING_ON_FAILURE.as_secs()) < t.expires_on
+                    })
+                    .and_then(to_access_token)
+            })
+        };
         match cached {
             Some(token) => {
                 warn!(error = %failure, "user token refresh failed; using the cached token until it expires");
@@ -445,9 +511,9 @@ impl Inner {
     /// Another program using the same cache file (an earlier `entra token --user`) may have
     /// refreshed this account since it was read: its refresh token is then the live one (ours is
     /// spent), and its access token may serve. The file wins when its refresh token differs.
-    fn adopt_newer_from_file(&self, scopes: &[String]) -> Option<AccessToken> {
-        let file = self.file.as_ref()?;
-        let contents = file.load().ok()?;
+    async fn adopt_newer_from_file(&self, scopes: &[String]) -> Option<AccessToken> {
+        let file = self.file.clone()?;
+        let contents = blocking(move || file.load()).await.ok()?.ok()?;
         let mut state = self.lock();
         let current = state.account.as_ref()?;
         let on_disk = contents
@@ -471,7 +537,7 @@ impl Inner {
     ) -> Outcome {
         match self.interactive {
             Some(method) => self
-                .interactive_sign_in(method, scopes)
+                .interactive_sign_in(method, scopes, false)
                 .await
                 .map(|(_, token)| token),
             None => Err(Error::InteractionRequired {
@@ -481,11 +547,14 @@ impl Inner {
         }
     }
 
-    /// A sign-in, then the account it made replaces the current one (and is saved).
+    /// A sign-in, then the account it made replaces the current one (and is saved). A sign-in
+    /// the caller started (`by_caller`, not the refresh task's) also frees the refresh slot:
+    /// callers after it do not join a refresh of the previous account.
     async fn interactive_sign_in(
         &self,
         method: SignInMethod,
         scopes: &[String],
+        by_caller: bool,
     ) -> Result<(Account, AccessToken), Error> {
         let tokens = match method {
             SignInMethod::DeviceCode => self.device_code_flow(scopes).await?,
@@ -522,27 +591,49 @@ impl Inner {
             let mut state = self.lock();
             state.loaded = true;
             state.account = Some(account.clone());
+            state.generation += 1;
+            if by_caller {
+                state.refresh = None;
+            }
         }
-        self.save(&account, true)?;
+        self.save(account, true).await?;
         debug!(username = ?public.username, "user signed in");
         Ok((public, token))
     }
 
     /// Stores the answer to a refresh: the new refresh token (Entra rotates it) and the access
-    /// token, in memory and in the file.
-    fn store_refreshed(&self, scopes: &[String], tokens: UserTokens) -> Outcome {
+    /// token, in memory and in the file; only into the account the refresh started with.
+    async fn store_refreshed(
+        &self,
+        scopes: &[String],
+        tokens: UserTokens,
+        owner: &Owner,
+    ) -> Outcome {
         let token = tokens.access_token.clone();
         let now = self.clock.now();
-        let account = {
+        let stored = {
             let mut state = self.lock();
-            let Some(account) = state.account.as_mut() else {
-                // Signed out meanwhile: hand the token over, keep nothing.
-                return Ok(token);
-            };
-            merge(account, scopes, tokens, self.refresh_margin, now);
-            account.clone()
+            match owner.account_in_mut(&mut state) {
+                Some(account) => {
+                    merge(account, scopes, tokens, self.refresh_margin, now);
+                    Ok(account.clone())
+                }
+                None => Err(tokens),
+            }
         };
-        if let Err(e) = self.save(&account, false) {
+        let account = match stored {
+            Ok(account) => account,
+            Err(tokens) => {
+                // Signed out, or another account signed in, meanwhile: hand the token over to
+                // those who asked before; the current account keeps its own tokens. The rotated
+                // refresh token goes to that account's entry in the file, if it is still there
+                // (not after a sign-out).
+                debug!("the account changed during the refresh; not stored as the current one");
+                self.store_in_file_only(owner, scopes, tokens, now).await;
+                return Ok(token);
+            }
+        };
+        if let Err(e) = self.save(account, false).await {
             // The refresh token is rotated: the one in the file is spent. Say so; the token
             // itself is good.
             warn!(error = %e, "cannot update the token cache file");
@@ -550,41 +641,114 @@ impl Inner {
         Ok(token)
     }
 
-    fn drop_refresh_token(&self) {
+    /// A refresh's answer for an account that is no longer the current one: merged into its
+    /// entry in the file when the file still has it.
+    async fn store_in_file_only(
+        &self,
+        owner: &Owner,
+        scopes: &[String],
+        tokens: UserTokens,
+        now: SystemTime,
+    ) {
+        let (Some(file), Some(home_account_id)) =
+            (self.file.clone(), owner.home_account_id.clone())
+        else {
+            return;
+        };
+        let app = (
+            self.authority.clone(),
+            self.tenant.clone(),
+            self.client_id.clone(),
+        );
+        let (scopes, margin) = (scopes.to_vec(), self.refresh_margin);
+        let saved = blocking(move || {
+            file.update(false, |contents| {
+                if let Some(account) = contents.accounts.iter_mut().find(|a| {
+                    a.same_app(&app.0, &app.1, &app.2) && a.home_account_id == home_account_id
+                }) {
+                    merge(account, &scopes, tokens, margin, now);
+                }
+            })
+        })
+        .await;
+        if let Err(e) | Ok(Err(e)) = saved {
+            warn!(error = %e, "cannot update the token cache file");
+        }
+    }
+
+    async fn drop_refresh_token(&self, owner: &Owner) {
         let account = {
             let mut state = self.lock();
-            let Some(account) = state.account.as_mut() else {
+            let Some(account) = owner.account_in_mut(&mut state) else {
                 return;
             };
             account.refresh_token = None;
             account.access_tokens.clear();
             account.clone()
         };
-        if let Err(e) = self.save(&account, false) {
+        if let Err(e) = self.save(account, false).await {
             warn!(error = %e, "cannot update the token cache file");
         }
     }
 
     /// Writes `account` into the file (replacing the same account of the same app), keeping the
-    /// others. A corrupted file is replaced after a sign-in (`replace_corrupted`), otherwise left
-    /// alone.
-    fn save(&self, account: &StoredAccount, replace_corrupted: bool) -> Result<(), Error> {
-        let Some(file) = &self.file else {
+    /// others, under the file's lock, on a blocking thread. A corrupted file is replaced after a
+    /// sign-in (`replace_corrupted`), otherwise left alone.
+    async fn save(&self, account: StoredAccount, replace_corrupted: bool) -> Result<(), Error> {
+        let Some(file) = self.file.clone() else {
             return Ok(());
         };
-        let mut contents = match file.load() {
-            Ok(contents) => contents,
-            Err(e) if replace_corrupted => {
-                warn!(error = %e, "replacing the unusable token cache file");
-                FileContents::default()
-            }
-            Err(e) => return Err(e),
-        };
-        contents.version = TOKEN_CACHE_FILE_VERSION;
-        contents.accounts.retain(|a| !same_account(a, account));
-        contents.accounts.push(account.clone());
-        file.save(&contents)
+        blocking(move || save_account(&file, account, replace_corrupted)).await?
     }
+}
+
+/// The account a refresh started with: it stores its answer into that account only.
+struct Owner {
+    generation: u64,
+    home_account_id: Option<String>,
+}
+
+impl Owner {
+    fn of(state: &State) -> Owner {
+        Owner {
+            generation: state.generation,
+            home_account_id: state.account.as_ref().map(|a| a.home_account_id.clone()),
+        }
+    }
+
+    fn account_in<'a>(&self, state: &'a State) -> Option<&'a StoredAccount> {
+        state.account.as_ref().filter(|a| {
+            state.generation == self.generation
+                && self.home_account_id.as_deref() == Some(a.home_account_id.as_str())
+        })
+    }
+
+    fn account_in_mut<'a>(&self, state: &'a mut State) -> Option<&'a mut StoredAccount> {
+        let generation = state.generation;
+        state.account.as_mut().filter(|a| {
+            generation == self.generation
+                && self.home_account_id.as_deref() == Some(a.home_account_id.as_str())
+        })
+    }
+}
+
+/// Writes `account` into `file` under its lock (the blocking part of [`Inner::save`]).
+pub(crate) fn save_account(
+    file: &TokenCacheFile,
+    account: StoredAccount,
+    replace_corrupted: bool,
+) -> Result<(), Error> {
+    file.update(replace_corrupted, move |contents| {
+        contents.accounts.retain(|a| !same_account(a, &account));
+        contents.accounts.push(account);
+    })
+}
+
+/// Runs blocking file I/O off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::Interrupted)
 }
 
 /// Puts a token answer into an account: the refresh token when one came (kept otherwise), the
@@ -629,14 +793,18 @@ fn find_token<'a>(account: &'a StoredAccount, scopes: &[String]) -> Option<&'a S
 fn fresh(account: &StoredAccount, scopes: &[String], now: SystemTime) -> Option<AccessToken> {
     let t = find_token(account, scopes)?;
     let refresh_at = t.refresh_on.unwrap_or(t.expires_on).min(t.expires_on);
-    (unix(now) < refresh_at).then(|| to_access_token(t))
+    if unix(now) < refresh_at {
+        to_access_token(t)
+    } else {
+        None
+    }
 }
 
-fn to_access_token(t: &StoredAccessToken) -> AccessToken {
-    AccessToken::new(
-        t.access_token.expose(),
-        UNIX_EPOCH + Duration::from_secs(t.expires_on),
-    )
+/// The stored token as an [`AccessToken`]; `None` when its expiry is not a representable time
+/// (a file that was checked at load never has one).
+fn to_access_token(t: &StoredAccessToken) -> Option<AccessToken> {
+    let expires_on = UNIX_EPOCH.checked_add(Duration::from_secs(t.expires_on))?;
+    Some(AccessToken::new(t.access_token.expose(), expires_on))
 }
 
 fn public_account(a: &StoredAccount) -> Account {
@@ -645,6 +813,7 @@ fn public_account(a: &StoredAccount) -> Account {
         username: a.username.clone(),
         object_id: a.object_id.clone(),
         tenant_id: a.tenant_id.clone(),
+        scopes: a.scopes.clone(),
     }
 }
 

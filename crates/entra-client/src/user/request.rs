@@ -1,7 +1,15 @@
-//! The user flows' requests to Entra: one form POST (zeroized body, bounded answer, retried only
-//! when Entra answered 429 or 5xx, never after a timeout: a refresh token that Entra may have
-//! rotated must not be sent twice, or Entra revokes its whole family), and the token response
-//! with its refresh token, ID token and `client_info`.
+//! The user flows' requests to Entra: one form POST (zeroized body, bounded answer), and the
+//! token response with its refresh token, ID token and `client_info`.
+//!
+//! Retries: when Entra answered 429 or 5xx (it did not redeem anything), and when the connection
+//! could not be made at all (`reqwest::Error::is_connect`: DNS, refused, unreachable, a connect
+//! timeout, the TLS handshake), because then the request surely never reached the server. A
+//! timeout or a connection lost after the request was sent is not retried: the request may
+//! have been redeemed. Entra itself does not revoke a refresh token when it is used again (it
+//! stays valid until it expires or is revoked; Microsoft documents that old refresh tokens are
+//! not revoked on use), but a code, a device code, and the emulator's refresh tokens are
+//! single-use: the emulator, stricter by design (see its README), revokes the whole refresh
+//! token family when a spent one comes back, so a blind retry would sign the user out there.
 
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +28,12 @@ use crate::{AccessToken, EntraError, Error};
 const MAX_BODY: usize = 1 << 20;
 /// Retries after a 429 or 5xx answer.
 const MAX_RETRIES: u32 = 2;
+/// Retries after a connection that could not be made (the request was not sent).
+const MAX_CONNECT_RETRIES: u32 = 2;
+/// The first wait before a connect retry (doubled each time, with +-50% jitter).
+const CONNECT_RETRY_BASE: Duration = Duration::from_millis(250);
+/// The largest buffer pre-sized from `Content-Length`.
+const MAX_PRESIZE: usize = 64 * 1024;
 
 /// Scopes every user sign-in and refresh asks for besides the caller's: an ID token (who signed
 /// in) and a refresh token.
@@ -55,15 +69,28 @@ pub(crate) enum Answer {
 }
 
 impl Inner {
-    /// POSTs `form` to `endpoint` with retries on 429 and 5xx answers.
+    /// POSTs `form` to `endpoint` with retries on 429 and 5xx answers and on connections that
+    /// could not be made (see the module documentation). The waits before a connect retry go
+    /// through the `poll_sleep` hook.
     pub(crate) async fn post_form(
         &self,
         endpoint: &str,
         form: &[(&str, &str)],
     ) -> Result<Answer, Error> {
         let mut retries = 0;
+        let mut connect_retries = 0;
         loop {
-            let answer = self.post_once(endpoint, form).await?;
+            let answer = match self.post_once(endpoint, form).await {
+                Ok(answer) => answer,
+                Err(Failure::NotSent(e)) if connect_retries < MAX_CONNECT_RETRIES => {
+                    let delay = jitter(CONNECT_RETRY_BASE * 2u32.pow(connect_retries));
+                    connect_retries += 1;
+                    debug!(error = %e, retry = connect_retries, "cannot connect to Entra; retrying");
+                    (self.poll_sleep)(delay).await;
+                    continue;
+                }
+                Err(Failure::NotSent(e) | Failure::Other(e)) => return Err(e),
+            };
             match &answer {
                 Answer::Err(e)
                     if retries < MAX_RETRIES
@@ -82,7 +109,7 @@ impl Inner {
         }
     }
 
-    async fn post_once(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Answer, Error> {
+    async fn post_once(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Answer, Failure> {
         let request_id = uuid::Uuid::new_v4().to_string();
         debug!(endpoint = %endpoint, client_id = %self.client_id, client_request_id = %request_id, "user flow request");
         let mut response = self
@@ -98,7 +125,13 @@ impl Inner {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(Error::from_reqwest)?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    Failure::NotSent(Error::from_reqwest(e))
+                } else {
+                    Failure::Other(Error::from_reqwest(e))
+                }
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -106,15 +139,22 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let mut body = Zeroizing::new(Vec::new());
-        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+        let presize = response
+            .content_length()
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            .min(MAX_PRESIZE);
+        let mut body = Zeroizing::new(Vec::with_capacity(presize));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| Failure::Other(Error::from_reqwest(e)))?
+        {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(Error::InvalidResponse(format!(
+                return Err(Failure::Other(Error::InvalidResponse(format!(
                     "response body larger than {MAX_BODY} bytes"
-                )));
+                ))));
             }
-            body.reserve_exact(chunk.len());
-            body.extend_from_slice(&chunk);
+            append_zeroizing(&mut body, &chunk);
         }
         if status.is_success() {
             return Ok(Answer::Ok(body));
@@ -129,6 +169,33 @@ impl Inner {
             },
         ))
     }
+}
+
+/// Why [`Inner::post_once`] has no answer: the connection could not be made (nothing was sent),
+/// or anything else.
+enum Failure {
+    NotSent(Error),
+    Other(Error),
+}
+
+/// `delay` times a random factor between 0.5 and 1.5.
+fn jitter(delay: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let r = aws_lc_rs::rand::fill(&mut byte).map_or(128, |()| u32::from(byte[0]));
+    delay / 2 + delay * r / 255
+}
+
+/// Appends `chunk` to `body` without leaving a copy behind: when the capacity does not suffice,
+/// the bytes move into a new buffer (twice as large, at least) and the old one is zeroized as it
+/// is dropped, where `Vec`'s own growth would free it unzeroized.
+fn append_zeroizing(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
+    let needed = body.len() + chunk.len();
+    if needed > body.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(2 * body.capacity())));
+        grown.extend_from_slice(body);
+        *body = grown;
+    }
+    body.extend_from_slice(chunk);
 }
 
 /// The form body, in a buffer of its final size zeroized when reqwest drops it: it carries
@@ -214,6 +281,27 @@ mod tests {
         assert_eq!(id.nonce.as_deref(), Some("n-1"));
         assert_eq!(t.home_account_id.as_deref(), Some("o-1.t-1"));
         assert!(!format!("{:?}", t.refresh_token).contains("RT-SECRET"));
+    }
+
+    #[test]
+    fn the_body_grows_into_new_buffers_only() {
+        let mut body = Zeroizing::new(Vec::with_capacity(4));
+        append_zeroizing(&mut body, b"ab");
+        let first = body.as_ptr();
+        append_zeroizing(&mut body, b"cd");
+        assert_eq!(body.as_ptr(), first, "within capacity: no new buffer");
+        append_zeroizing(&mut body, b"efg");
+        assert_eq!(&body[..], b"abcdefg");
+        assert!(body.capacity() >= 8, "{}", body.capacity());
+        for _ in 0..100 {
+            append_zeroizing(&mut body, b"0123456789");
+        }
+        assert_eq!(body.len(), 1007);
+        let d = Duration::from_millis(1000);
+        for _ in 0..50 {
+            let j = jitter(d);
+            assert!(j >= d / 2 && j <= d * 3 / 2, "{j:?}");
+        }
     }
 
     #[test]

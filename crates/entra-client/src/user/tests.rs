@@ -208,3 +208,83 @@ async fn without_an_account_token_asks_for_interaction_and_sends_nothing() {
     assert!(matches!(e, Error::InteractionRequired { .. }), "{e:?}");
     assert!(e.to_string().contains("no user is signed in"), "{e}");
 }
+
+#[test]
+fn out_of_range_times_are_no_token_in_memory_and_a_corrupted_file_on_disk() {
+    // In memory: no panic, no token (and no refresh time reached before it).
+    let mut a = account("RT-SECRET");
+    a.access_tokens[0].expires_on = u64::MAX;
+    a.access_tokens[0].refresh_on = None;
+    let scopes = vec!["api://x/Files.Read".to_owned()];
+    assert!(fresh(&a, &scopes, SystemTime::now()).is_none());
+    assert!(to_access_token(&a.access_tokens[0]).is_none());
+
+    // On disk: refused at load, for every time field.
+    let dir = temp_dir("range");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    for field in ["expires_on", "refresh_on", "signed_in_at"] {
+        let mut json = serde_json::to_value(FileContents {
+            version: TOKEN_CACHE_FILE_VERSION,
+            accounts: vec![account("RT-SECRET")],
+        })
+        .unwrap();
+        if field == "signed_in_at" {
+            json["accounts"][0][field] = u64::MAX.into();
+        } else {
+            json["accounts"][0]["access_tokens"][0][field] = u64::MAX.into();
+        }
+        std::fs::write(file.path(), serde_json::to_vec(&json).unwrap()).unwrap();
+        let e = file.load().unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{field}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_cache_file_with_an_out_of_range_expiry_is_an_error_not_a_panic() {
+    let dir = temp_dir("range-token");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let mut a = account("RT-SECRET");
+    a.access_tokens[0].expires_on = u64::MAX;
+    a.access_tokens[0].refresh_on = None;
+    let mut json = serde_json::to_value(FileContents {
+        version: TOKEN_CACHE_FILE_VERSION,
+        accounts: vec![],
+    })
+    .unwrap();
+    json["accounts"] = serde_json::json!([a]);
+    std::fs::write(file.path(), serde_json::to_vec(&json).unwrap()).unwrap();
+    let cred = UserCredential::builder("t", "c")
+        .authority("http://127.0.0.1:1")
+        .cache_file(file)
+        .build()
+        .unwrap();
+    let e = cred.token(&["api://x/Files.Read"]).await.unwrap_err();
+    assert!(matches!(e, Error::TokenCacheFile(_)), "{e:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn concurrent_saves_to_one_file_keep_every_account() {
+    let dir = temp_dir("lock");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let mut a = account("RT-SECRET");
+                    a.home_account_id = format!("{t}-{i}.t");
+                    save_account(&file, a, false).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let contents = file.load().unwrap();
+    assert_eq!(contents.accounts.len(), 100, "lost updates");
+    assert!(dir.join("tokens.json.lock").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

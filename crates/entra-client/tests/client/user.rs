@@ -16,8 +16,8 @@ use entra_client::{
     TokenCredential, UserCredential, UserCredentialBuilder,
 };
 use entra_emulator::{
-    DEV_API_CLIENT_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_ID, DEV_USER_ID,
-    DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, Endpoint, Fault,
+    DEV_API_CLIENT_ID, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID, DEV_TENANT_ID,
+    DEV_USER_ID, DEV_USER_PASSWORD, DEV_USER_UPN, Emulator, Endpoint, Fault,
 };
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
@@ -323,7 +323,7 @@ async fn device_code_declined_and_expired_are_typed_errors() {
 /// and one without, which must be refused. Returns the loopback's answers.
 async fn play_browser(
     emu: &Emulator,
-    mut urls: mpsc::UnboundedReceiver<String>,
+    urls: &mut mpsc::UnboundedReceiver<String>,
     upn: &str,
     forge: bool,
     consent: Option<&str>,
@@ -395,13 +395,13 @@ fn url_channel(
 #[tokio::test]
 async fn browser_sign_in_with_pkce_on_the_loopback_refuses_a_wrong_state() {
     let emu = Emulator::start().await.unwrap();
-    let (b, urls) = url_channel(builder(&emu));
+    let (b, mut urls) = url_channel(builder(&emu));
     let cred = b.build().unwrap();
     let scope = files_read();
     let scopes = [scope.as_str()];
     let started = std::time::Instant::now();
     let (answers, account) = tokio::join!(
-        play_browser(&emu, urls, DEV_USER_UPN, true, None),
+        play_browser(&emu, &mut urls, DEV_USER_UPN, true, None),
         cred.sign_in_with_browser(&scopes)
     );
     let account = account.unwrap();
@@ -426,12 +426,12 @@ async fn browser_sign_in_with_pkce_on_the_loopback_refuses_a_wrong_state() {
 async fn browser_sign_in_cancelled_on_consent_is_declined() {
     let emu = Emulator::start().await.unwrap();
     emu.set_auto_consent(DEV_TENANT_ID, false);
-    let (b, urls) = url_channel(builder(&emu));
+    let (b, mut urls) = url_channel(builder(&emu));
     let cred = b.build().unwrap();
     let scope = files_read();
     let scopes = [scope.as_str()];
     let (answers, result) = tokio::join!(
-        play_browser(&emu, urls, DEV_SECOND_USER_UPN, false, Some("cancel")),
+        play_browser(&emu, &mut urls, DEV_SECOND_USER_UPN, false, Some("cancel")),
         cred.sign_in_with_browser(&scopes)
     );
     assert_eq!(answers[0].0, 200);
@@ -729,5 +729,308 @@ async fn debug_and_errors_never_show_tokens() {
     assert!(!shown.contains(&rt), "{shown}");
     assert!(!shown.contains(token.secret()), "{shown}");
     assert!(shown.contains(DEV_USER_UPN), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn device_code_polling_survives_a_failed_poll() {
+    let (emu, clock) = clocked_emulator().await;
+    let (b, mut poller) = with_poller(builder(&emu).clock(clock.clone()), &clock, None);
+    let cred = b.build().unwrap();
+    let scope = files_read();
+    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
+    let info = poller.info.recv().await.unwrap();
+    // The first poll (at once) was pending; the second one loses its connection.
+    emu.set_fault(Endpoint::Token, Fault::DropConnection);
+    poller.go.add_permits(1);
+    while poller.intervals.lock().unwrap().len() < 2 && !sign_in.is_finished() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!sign_in.is_finished(), "one failed poll ended the sign-in");
+    emu.clear_fault(Endpoint::Token);
+    device_login(&emu, &info.user_code, DEV_USER_UPN).await;
+    poller.go.add_permits(10);
+    let account = sign_in.await.unwrap().unwrap();
+    assert_eq!(account.object_id.as_deref(), Some(DEV_USER_ID));
+}
+
+#[tokio::test]
+async fn device_code_never_sleeps_past_the_code_expiry() {
+    let (emu, clock) = clocked_emulator().await;
+    // The first wait moves the clock to 2 s before the 15 minutes are up.
+    let (b, mut poller) = with_poller(
+        builder(&emu).clock(clock.clone()),
+        &clock,
+        Some((1, Duration::from_secs(898))),
+    );
+    let cred = b.build().unwrap();
+    let scope = files_read();
+    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
+    poller.info.recv().await.unwrap();
+    poller.go.add_permits(10);
+    let e = sign_in.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&e, Error::SignIn(SignInError::CodeExpired)),
+        "{e:?}"
+    );
+    let secs: Vec<u64> = poller
+        .intervals
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(secs, [5, 2], "the last wait is the time left");
+}
+
+#[tokio::test]
+async fn a_refresh_that_ends_after_a_new_sign_in_does_not_touch_the_new_account() {
+    let (emu, clock) = clocked_emulator().await;
+    let dir = temp_dir("switch");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (b, mut urls) = url_channel(builder(&emu).clock(clock.clone()).cache_file(file.clone()));
+    let cred = b.build().unwrap();
+    let scope = files_read();
+    let scopes = [scope.as_str()];
+    // Adele signs in.
+    let (_, adele) = tokio::join!(
+        play_browser(&emu, &mut urls, DEV_USER_UPN, false, None),
+        cred.sign_in_with_browser(&scopes)
+    );
+    assert_eq!(adele.unwrap().object_id.as_deref(), Some(DEV_USER_ID));
+
+    // Adele's token expires; her refresh goes on the wire and is answered late.
+    clock.advance(Duration::from_secs(2 * 3600));
+    emu.set_fault(Endpoint::Token, Fault::Delay(Duration::from_millis(1500)));
+    let before = emu.request_count(Endpoint::Token);
+    let refresh = tokio::spawn({
+        let (cred, scope) = (cred.clone(), scope.clone());
+        async move { cred.token(&[&scope]).await }
+    });
+    while emu.request_count(Endpoint::Token) == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    emu.clear_fault(Endpoint::Token);
+
+    // Meanwhile Alex signs in.
+    let adele_rt = stored_refresh_token(&file);
+    let (_, alex) = tokio::join!(
+        play_browser(&emu, &mut urls, DEV_SECOND_USER_UPN, false, None),
+        cred.sign_in_with_browser(&scopes)
+    );
+    assert_eq!(alex.unwrap().object_id.as_deref(), Some(DEV_SECOND_USER_ID));
+    assert!(
+        !refresh.is_finished(),
+        "the refresh must end after the sign-in"
+    );
+    // The refresh hands Adele's token to the caller who asked for it...
+    let adele_token = refresh.await.unwrap().unwrap();
+    assert_eq!(claims(adele_token.secret())["oid"], DEV_USER_ID);
+    // ...and stores nothing into Alex's account, in memory or in the file.
+    let account = cred.account().unwrap().unwrap();
+    assert_eq!(account.object_id.as_deref(), Some(DEV_SECOND_USER_ID));
+    let token = cred.token(&[&scope]).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], DEV_SECOND_USER_ID);
+    let again = builder(&emu)
+        .clock(clock.clone())
+        .cache_file(file.clone())
+        .build()
+        .unwrap();
+    let token = again.token(&[&scope]).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], DEV_SECOND_USER_ID);
+    // Adele's rotated refresh token went to her own entry in the file.
+    let json: Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+    let entries = json["accounts"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{json}");
+    let adele_entry = entries
+        .iter()
+        .find(|a| a["object_id"] == DEV_USER_ID)
+        .unwrap();
+    assert_ne!(adele_entry["refresh_token"], adele_rt.as_str());
+    assert!(adele_entry["refresh_token"].is_string());
+    let adele_again = builder(&emu)
+        .clock(clock.clone())
+        .cache_file(file.clone())
+        .username(DEV_USER_UPN)
+        .build()
+        .unwrap();
+    let token = adele_again.token(&[&scope]).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], DEV_USER_ID);
+    // Alex's refresh token is his own: a refresh of his account works and is his.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let token = again.token(&[&scope]).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], DEV_SECOND_USER_ID);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_loopback_redirect_is_served_on_ipv6_localhost_too() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let emu = Emulator::builder()
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let cred = builder(&emu)
+        .sign_in_timeout(Duration::from_secs(5))
+        .open_url(move |url| {
+            let (url, done_tx) = (url.to_owned(), done_tx.clone());
+            tokio::spawn(async move {
+                let resp = browser().get(url).send().await.unwrap();
+                let location = resp.headers()["location"].to_str().unwrap().to_owned();
+                // Where `localhost` resolves to ::1 first, the browser goes there.
+                assert!(location.starts_with("http://localhost:"), "{location}");
+                let v6 = location.replacen("http://localhost:", "http://[::1]:", 1);
+                let status = match browser().get(v6).send().await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        0
+                    }
+                };
+                let _ = done_tx.send(status);
+            });
+        })
+        .build()
+        .unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        cred.sign_in_with_browser(&[&files_read()]),
+    )
+    .await;
+    assert_eq!(done.recv().await, Some(200), "the redirect over [::1]");
+    let account = result.expect("no hang").unwrap();
+    assert_eq!(account.object_id.as_deref(), Some(DEV_USER_ID));
+}
+
+#[tokio::test]
+async fn the_loopback_listener_serves_sixteen_connections_and_turns_more_away() {
+    use tokio::io::AsyncReadExt as _;
+    let emu = Emulator::builder()
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    let (b, mut urls) = url_channel(builder(&emu));
+    let cred = b.build().unwrap();
+    let scope = files_read();
+    let play = async {
+        let url = urls.recv().await.unwrap();
+        let parsed = url::Url::parse(&url).unwrap();
+        let redirect = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .unwrap()
+            .1
+            .into_owned();
+        let port: u16 = redirect.rsplit(':').next().unwrap().parse().unwrap();
+        // Sixteen idle connections hold every slot...
+        let mut idle = Vec::new();
+        for _ in 0..16 {
+            idle.push(
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // ...so the seventeenth is answered 503 and closed at once, not held.
+        let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), extra.read_to_end(&mut answer))
+            .await
+            .expect("turned away at once")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        // Once they are gone, the real redirect gets through.
+        drop(idle);
+        let resp = browser().get(&url).send().await.unwrap();
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        for _ in 0..200 {
+            let r = browser().get(&location).send().await.unwrap();
+            if r.status() != 503 {
+                assert_eq!(r.status(), 200);
+                return;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the slots were never freed");
+    };
+    let scopes = [scope.as_str()];
+    let (_, account) = tokio::join!(play, cred.sign_in_with_browser(&scopes));
+    assert_eq!(account.unwrap().object_id.as_deref(), Some(DEV_USER_ID));
+}
+
+#[tokio::test]
+async fn a_refresh_that_cannot_connect_is_retried() {
+    let clock = ManualClock::new(std::time::SystemTime::now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("connect");
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    auto_signed_in(&emu, &clock, Some(&file)).await;
+    // The account moves to a proxy's address where nothing listens yet.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let proxy_url = format!("http://127.0.0.1:{port}");
+    let text = std::fs::read_to_string(file.path()).unwrap();
+    assert!(text.contains(&emu.base_url()));
+    std::fs::write(file.path(), text.replace(&emu.base_url(), &proxy_url)).unwrap();
+    clock.advance(Duration::from_secs(2 * 3600));
+    // The wait before the retry starts the proxy.
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let upstream = emu.local_addr();
+    let cred = UserCredential::builder(DEV_TENANT_ID, DEV_SPA_CLIENT_ID)
+        .authority(&proxy_url)
+        .clock(clock.clone())
+        .cache_file(file.clone())
+        .poll_sleep({
+            let waits = waits.clone();
+            move |d| {
+                let first = {
+                    let mut w = waits.lock().unwrap();
+                    w.push(d);
+                    w.len() == 1
+                };
+                if first {
+                    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+                    listener.set_nonblocking(true).unwrap();
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    tokio::spawn(async move {
+                        while let Ok((mut inbound, _)) = listener.accept().await {
+                            tokio::spawn(async move {
+                                let mut outbound =
+                                    tokio::net::TcpStream::connect(upstream).await.unwrap();
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            });
+                        }
+                    });
+                }
+                async {}
+            }
+        })
+        .build()
+        .unwrap();
+    let before = emu.request_count(Endpoint::Token);
+    let token = cred.token(&[&files_read()]).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], DEV_USER_ID);
+    assert_eq!(emu.request_count(Endpoint::Token), before + 1);
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(waits[0] <= Duration::from_millis(375), "{waits:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
