@@ -152,8 +152,14 @@ impl TokenCacheFile {
         &self.path
     }
 
-    /// Deletes the file (signs every account out). No error if it does not exist.
+    /// Deletes the file (signs every account out), under its lock (the lock file stays). No
+    /// error if it does not exist.
     pub fn remove(&self) -> Result<(), Error> {
+        let _lock = if self.dir().is_dir() {
+            Some(self.lock()?)
+        } else {
+            None
+        };
         match fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
