@@ -2,10 +2,12 @@
 //!
 //! This module holds the type and what a caller asks of it (a token for a scope or a resource,
 //! from the cache while it is fresh); [`builder`] checks and assembles the configuration;
-//! [`request`] sends one token request, with retries and backoff, and writes its form body.
+//! [`request`] sends one token request, with retries and backoff, and writes its form body;
+//! [`retry`] is the backoff every credential of the crate shares.
 
 mod builder;
 mod request;
+pub(crate) mod retry;
 #[cfg(test)]
 mod tests;
 
@@ -90,9 +92,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     refresh_margin: Duration,
     timeout: Duration,
-    max_retries: u32,
-    retry_base_delay: Duration,
-    max_retry_delay: Duration,
+    retry: retry::RetryPolicy,
     http: reqwest::Client,
     cache: TokenCache,
     endpoint_v2: String,
@@ -252,7 +252,7 @@ impl fmt::Debug for ClientCredentials {
             .field("assertion", &i.assertion)
             .field("refresh_margin", &i.refresh_margin)
             .field("timeout", &i.timeout)
-            .field("max_retries", &i.max_retries)
+            .field("retry", &i.retry)
             .field("cache", &i.cache)
             .finish_non_exhaustive()
     }

@@ -37,7 +37,7 @@ impl ClientCredentials {
         loop {
             match self.fetch_once(grant).await {
                 Ok(ok) => return Ok(ok),
-                Err(e) if e.is_retryable() && retries < self.inner.max_retries => {
+                Err(e) if e.is_retryable() && retries < self.inner.retry.max_retries => {
                     let delay = self.retry_delay(retries, e.retry_after());
                     retries += 1;
                     warn!(
@@ -53,24 +53,9 @@ impl ClientCredentials {
         }
     }
 
-    /// Exponential backoff with jitter (half fixed, half random), or the server's
-    /// `Retry-After`; capped at the maximum retry delay.
+    /// The wait before a retry ([`RetryPolicy::delay`](super::retry::RetryPolicy::delay)).
     pub(super) fn retry_delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let cap = self.inner.max_retry_delay;
-        if let Some(after) = retry_after {
-            return after.min(cap);
-        }
-        let exp = self
-            .inner
-            .retry_base_delay
-            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
-            .min(cap);
-        let half = exp / 2;
-        let mut random = [0u8; 4];
-        // On the (unexpected) failure of the system RNG, fall back to no jitter.
-        let _ = aws_lc_rs::rand::fill(&mut random);
-        let fraction = f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX);
-        half + half.mul_f64(fraction)
+        self.inner.retry.delay(retry, retry_after)
     }
 
     async fn fetch_once(&self, grant: &Grant<'_>) -> Result<(AccessToken, SystemTime), Error> {

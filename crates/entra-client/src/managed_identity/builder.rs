@@ -173,20 +173,20 @@ impl ManagedIdentityCredentialBuilder {
     /// Retries of retryable answers, timeouts and connection failures (default 5). IMDS's
     /// 410 is retried for the upgrade window whatever this says.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.retry.max_retries = retries;
+        self.retry.backoff.max_retries = retries;
         self
     }
 
     /// The backoff before the first retry, doubled for each further one, with jitter
     /// (default 1 s).
     pub fn retry_base_delay(mut self, delay: Duration) -> Self {
-        self.retry.base_delay = delay;
+        self.retry.backoff.base_delay = delay;
         self
     }
 
     /// The longest wait before a retry, also when `Retry-After` asks for more (default 30 s).
     pub fn max_retry_delay(mut self, delay: Duration) -> Self {
-        self.retry.max_delay = delay;
+        self.retry.backoff.max_delay = delay;
         self
     }
 

@@ -10,20 +10,21 @@ use tracing::warn;
 use super::{ManagedIdentityKind, defaults};
 use crate::Error;
 
+/// The shared backoff ([`crate::credentials::retry::RetryPolicy`]) and IMDS's upgrade window.
 #[derive(Debug, Clone)]
 pub(crate) struct RetryPolicy {
-    pub(crate) max_retries: u32,
-    pub(crate) base_delay: Duration,
-    pub(crate) max_delay: Duration,
+    pub(crate) backoff: crate::credentials::retry::RetryPolicy,
     pub(crate) upgrade_window: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: defaults::MAX_RETRIES,
-            base_delay: defaults::RETRY_BASE_DELAY,
-            max_delay: defaults::MAX_RETRY_DELAY,
+            backoff: crate::credentials::retry::RetryPolicy {
+                max_retries: defaults::MAX_RETRIES,
+                base_delay: defaults::RETRY_BASE_DELAY,
+                max_delay: defaults::MAX_RETRY_DELAY,
+            },
             upgrade_window: defaults::IMDS_UPGRADE_WINDOW,
         }
     }
@@ -54,30 +55,14 @@ impl RetryPolicy {
             }
             _ => return None,
         };
-        let delay = error
-            .retry_after()
-            .unwrap_or_else(|| self.backoff(retries))
-            .min(self.max_delay);
+        // `Retry-After` floored (a 0 must not make the 410 loop spin), or backoff; capped.
+        let delay = self.backoff.delay(retries, error.retry_after());
         if kind == ManagedIdentityKind::Imds && status == Some(410) {
             // IMDS is being upgraded: keep asking until the window closes, whatever the count.
             let remaining = self.upgrade_window.checked_sub(elapsed)?;
             return (!remaining.is_zero()).then(|| delay.min(remaining));
         }
-        (retries < self.max_retries).then_some(delay)
-    }
-
-    /// Exponential backoff with jitter: half of `base * 2^retry` fixed, half random; capped.
-    fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
-            .min(self.max_delay);
-        let half = exp / 2;
-        let mut random = [0u8; 4];
-        // On the (unexpected) failure of the system RNG, fall back to no jitter.
-        let _ = aws_lc_rs::rand::fill(&mut random);
-        let fraction = f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX);
-        half + half.mul_f64(fraction)
+        (retries < self.backoff.max_retries).then_some(delay)
     }
 
     /// Runs `attempt` until it succeeds or [`next_delay`](Self::next_delay) gives up, sleeping

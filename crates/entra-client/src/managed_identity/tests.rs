@@ -375,6 +375,31 @@ async fn imds_upgrade_is_retried_for_seventy_seconds() {
     assert!(n > defaults::MAX_RETRIES + 1, "{n} attempts");
 }
 
+/// `Retry-After: 0` on IMDS's 410, retried for a time window whatever the count: each retry
+/// still waits half the base delay, so the loop does not spin (140 attempts in 70 s, not
+/// millions in no time).
+#[tokio::test(start_paused = true)]
+async fn retry_after_zero_does_not_make_the_upgrade_loop_spin() {
+    let policy = RetryPolicy::default();
+    let attempts = AtomicU32::new(0);
+    let start = tokio::time::Instant::now();
+    let result: Result<(), Error> = policy
+        .run(ManagedIdentityKind::Imds, || async {
+            if attempts.fetch_add(1, Ordering::SeqCst) > 10_000 {
+                panic!("the 410 loop spins");
+            }
+            Err(mi_error(ManagedIdentityKind::Imds, 410, Some(0)))
+        })
+        .await;
+    assert!(matches!(
+        result,
+        Err(Error::ManagedIdentity { status: 410, .. })
+    ));
+    assert!(start.elapsed() >= defaults::IMDS_UPGRADE_WINDOW);
+    let n = attempts.load(Ordering::SeqCst);
+    assert!((100..=150).contains(&n), "{n} attempts");
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_waited_then_success() {
     let policy = RetryPolicy::default();

@@ -346,11 +346,9 @@ async fn a_token_file_that_never_answers_times_out() {
     assert!(e.to_string().contains("did not answer within"), "{e}");
     assert!(server.requests().is_empty());
     // Unblock the reader (open for writing, close: end of file) so the runtime, which waits for
-    // its blocking threads, can shut down. The open waits for the reader if it is not there yet.
-    let writer = std::thread::spawn(move || {
-        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
-    });
-    drop(writer);
+    // its blocking threads, can shut down; before the directory goes. The reader has been
+    // waiting in its open for the whole timeout, so this open returns at once.
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
 }
 
 /// Against the emulator's workload issuer (a Kubernetes-like OIDC issuer) and federated
