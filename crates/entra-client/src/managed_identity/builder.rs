@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use url::{Host, Url};
@@ -163,8 +163,8 @@ impl ManagedIdentityCredentialBuilder {
         self
     }
 
-    /// How long the probe of IMDS waits for a connection (default 1 s); `None` sends no
-    /// probe (the first request then waits for its full timeout and retries off Azure).
+    /// How long the probe of IMDS waits for its answer (default 1 s); `None` sends no probe
+    /// (the first request then waits for its full timeout and retries off Azure).
     pub fn probe_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.probe_timeout = timeout;
         self
@@ -267,6 +267,7 @@ impl ManagedIdentityCredentialBuilder {
                 http,
                 cache: self.cache.unwrap_or_default(),
                 answered: AtomicBool::new(false),
+                unavailable: OnceLock::new(),
             }),
         })
     }

@@ -21,8 +21,8 @@ mod retry;
 mod tests;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use url::Url;
@@ -46,8 +46,8 @@ pub mod defaults {
     pub const IMDS_API_VERSION: &str = "2018-02-01";
     /// The App Service protocol version sent.
     pub const APP_SERVICE_API_VERSION: &str = "2019-08-01";
-    /// How long the first IMDS request waits for a connection before the credential reports
-    /// itself unavailable (not on Azure).
+    /// How long the probe of IMDS (the first request) waits for IMDS's answer before the
+    /// credential reports itself unavailable (not on Azure), for good.
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
     /// The time limit of one request.
     pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -214,12 +214,15 @@ impl Source {
 /// honoured. App Service answers 429 and 5xx are retried the same way. Timeouts and connection
 /// failures are retried too, once the endpoint is known to be there.
 ///
-/// Until IMDS has answered once, each request starts with a probe: a TCP connection to the
-/// endpoint that must succeed within the
-/// [`probe timeout`](ManagedIdentityCredentialBuilder::probe_timeout) (1 s). When it does not
-/// (off Azure: nothing listens, or nothing routes), the credential fails at once with
-/// [`Error::CredentialUnavailable`] and sends nothing, so that a credential chain moves on
-/// without waiting.
+/// Until IMDS has answered once, each request starts with a probe: an HTTP GET of the token URL
+/// without the `Metadata: true` header, which must get IMDS's own refusal (HTTP 400 with a JSON
+/// `error`) within the [`probe timeout`](ManagedIdentityCredentialBuilder::probe_timeout)
+/// (1 s). When it does not (off Azure: nothing listens, nothing routes, or another cloud's
+/// metadata server answers at 169.254.169.254, as on AWS and GCP), the credential fails at once
+/// with [`Error::CredentialUnavailable`] and sends no token request, so that a credential chain
+/// moves on without waiting. That verdict is kept for the credential's life (as azure-identity
+/// does): later requests fail at once without probing again; create a new credential to probe
+/// anew.
 ///
 /// # Errors and secrets
 ///
@@ -243,6 +246,8 @@ struct Inner {
     cache: TokenCache,
     /// Set once IMDS has answered a request: no more probes.
     answered: AtomicBool,
+    /// Set when the probe found no IMDS: why. Kept for the credential's life.
+    unavailable: OnceLock<String>,
 }
 
 impl ManagedIdentityCredential {

@@ -1,4 +1,5 @@
-//! One managed identity token request: the probe of IMDS, the GET with each protocol's query
+//! One managed identity token request: the probe of IMDS (an HTTP GET without the Metadata
+//! header, whose "unavailable" verdict is kept), the GET with each protocol's query
 //! and header, reading the bounded answer, parsing the token or the error.
 
 use std::sync::atomic::Ordering;
@@ -6,13 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use tracing::debug;
-use url::Host;
 
 use super::{ManagedIdentityCredential, ManagedIdentityKind, Source, defaults};
 use crate::{AccessToken, Error};
 
 /// The largest answer read.
 const MAX_BODY: usize = 1 << 20;
+/// The most of the probe's answer read (IMDS's refusal is a hundred bytes).
+const MAX_PROBE_BODY: usize = 4096;
 /// The longest error description kept from an answer.
 const MAX_MESSAGE: usize = 300;
 /// Tokens that live at least this long are renewed at half their lifetime (as MSAL does for
@@ -26,7 +28,7 @@ impl ManagedIdentityCredential {
         resource: &str,
     ) -> Result<(AccessToken, SystemTime), Error> {
         if self.needs_probe() {
-            self.probe().await?;
+            self.probe(resource).await?;
         }
         let kind = self.kind();
         self.inner
@@ -35,34 +37,75 @@ impl ManagedIdentityCredential {
             .await
     }
 
-    /// A TCP connection to IMDS within the probe timeout, or [`Error::CredentialUnavailable`]:
-    /// off Azure nothing listens at 169.254.169.254 (refused) or nothing routes there (no answer).
-    async fn probe(&self) -> Result<(), Error> {
+    /// A GET of the token URL *without* `Metadata: true`, within the probe timeout: IMDS
+    /// refuses it with its own answer (HTTP 400, or any error status, with a JSON `error`),
+    /// which shows it is there.
+    /// Anything else is [`Error::CredentialUnavailable`]: nothing listens (refused), nothing
+    /// routes (no answer), or another cloud's metadata server answers at 169.254.169.254 (AWS,
+    /// GCP: another status or body). The verdict "unavailable" is kept for the credential's
+    /// life, as azure-identity does: later requests fail at once, sending nothing.
+    async fn probe(&self, resource: &str) -> Result<(), Error> {
+        let unavailable = |reason: String| Error::CredentialUnavailable {
+            credential: self.name(),
+            reason,
+        };
+        if let Some(reason) = self.inner.unavailable.get() {
+            return Err(unavailable(reason.clone()));
+        }
         let endpoint = self.inner.source.endpoint();
         let timeout = self.inner.probe_timeout.unwrap_or(defaults::PROBE_TIMEOUT);
         let port = endpoint.port_or_known_default().unwrap_or(80);
-        let connect = async {
-            match endpoint.host() {
-                Some(Host::Ipv4(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-                Some(Host::Ipv6(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-                Some(Host::Domain(domain)) => tokio::net::TcpStream::connect((domain, port)).await,
-                None => Err(std::io::Error::other("no host")),
-            }
-        };
         let shown = format!("{}:{port}", endpoint.host_str().unwrap_or_default());
-        let reason = match tokio::time::timeout(timeout, connect).await {
-            Ok(Ok(_stream)) => return Ok(()),
-            Ok(Err(e)) => format!("no IMDS endpoint at {shown} ({e})"),
+        let mut url = endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("api-version", defaults::IMDS_API_VERSION)
+            .append_pair("resource", resource);
+        let ask = async {
+            let mut response = self
+                .inner
+                .http
+                .get(url)
+                .header(http::header::ACCEPT, "application/json")
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_PROBE_BODY {
+                    break;
+                }
+            }
+            Ok::<_, reqwest::Error>((status, body))
+        };
+        let reason = match tokio::time::timeout(timeout, ask).await {
+            // 400 without the header; an IMDS being upgraded or busy may say 410, 429 or 5xx,
+            // in the same JSON.
+            Ok(Ok((status, body))) if status >= 400 && is_imds_refusal(&body) => {
+                self.inner.answered.store(true, Ordering::Release);
+                return Ok(());
+            }
+            Ok(Ok((status, _))) => format!(
+                "the endpoint at {shown} is not IMDS (asked without the Metadata header, it \
+                 answered HTTP {status} without IMDS's JSON error; another cloud's metadata \
+                 server?)"
+            ),
+            Ok(Err(e)) => {
+                // The innermost cause (connection refused, ...), never a URL with a query.
+                let mut root: &dyn std::error::Error = &e;
+                while let Some(source) = root.source() {
+                    root = source;
+                }
+                format!("no IMDS endpoint at {shown} ({root})")
+            }
             Err(_) => format!(
                 "no answer from the IMDS endpoint at {shown} within {} ms (not on Azure?)",
                 timeout.as_millis()
             ),
         };
-        debug!(reason = %reason, "managed identity probe failed");
-        Err(Error::CredentialUnavailable {
-            credential: self.name(),
-            reason,
-        })
+        debug!(reason = %reason, "managed identity probe failed; not probing again");
+        let reason = self.inner.unavailable.get_or_init(|| reason).clone();
+        Err(unavailable(reason))
     }
 
     async fn fetch_once(&self, resource: &str) -> Result<(AccessToken, SystemTime), Error> {
@@ -142,6 +185,13 @@ impl ManagedIdentityCredential {
         debug!(error = %error, "managed identity token request failed");
         Err(error)
     }
+}
+
+/// IMDS's refusal of a request without `Metadata: true`: a JSON object with a string `error`
+/// (`{"error":"invalid_request","error_description":"Required metadata header not specified"}`).
+fn is_imds_refusal(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|json| json.get("error").is_some_and(serde_json::Value::is_string))
 }
 
 #[derive(Deserialize)]

@@ -15,10 +15,20 @@ const RESOURCE: &str = "https://storage.azure.com";
 const HEADER: &str = "identity-header-SECRET-1234";
 const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
 
+/// IMDS at the scripted server, without the probe (whose request would take a scripted reply).
 fn imds(server: &FakeServer) -> ManagedIdentityCredentialBuilder {
     ManagedIdentityCredential::builder()
         .imds_endpoint(format!("{}{IMDS_PATH}", server.base_url))
+        .probe_timeout(None)
         .retry_base_delay(Duration::from_millis(1))
+}
+
+/// IMDS's refusal of a request without `Metadata: true`: the probe's answer on Azure.
+fn imds_probe_answer() -> Reply {
+    Reply::json(
+        400,
+        r#"{"error":"invalid_request","error_description":"Required metadata header not specified"}"#,
+    )
 }
 
 fn app_service(server: &FakeServer) -> ManagedIdentityCredentialBuilder {
@@ -388,9 +398,87 @@ async fn the_probe_times_out_when_the_endpoint_does_not_answer() {
     drop(fillers);
 }
 
+/// The probe is a GET without `Metadata: true`; IMDS's 400 JSON refusal means IMDS is there,
+/// and the token request follows (with the header). No second probe after that.
+#[tokio::test]
+async fn the_probe_is_a_get_without_the_metadata_header_that_imds_refuses() {
+    let server = FakeServer::start(vec![
+        imds_probe_answer(),
+        imds_token("tok-1"),
+        imds_token("tok-2"),
+    ])
+    .await;
+    let c = ManagedIdentityCredential::builder()
+        .imds_endpoint(format!("{}{IMDS_PATH}", server.base_url))
+        .build()
+        .unwrap();
+    assert_eq!(c.token(SCOPE).await.unwrap().secret(), "tok-1");
+    assert_eq!(
+        c.token("https://vault.azure.net/.default")
+            .await
+            .unwrap()
+            .secret(),
+        "tok-2"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(path(&requests[0]), IMDS_PATH);
+    assert_eq!(requests[0].header("Metadata"), None);
+    assert_eq!(requests[1].header("Metadata"), Some("true"));
+    assert_eq!(requests[2].header("Metadata"), Some("true"));
+}
+
+/// Another cloud's metadata server at the IMDS address (AWS, GCP): it answers, but not as IMDS
+/// does (a 404 page, a 200 of its own). The credential is unavailable, not failed, and stays so
+/// without probing again.
+#[tokio::test]
+async fn a_metadata_server_that_is_not_imds_is_unavailable_and_remembered() {
+    for answer in [
+        Reply::json(404, "<html>404 - Not Found</html>"),
+        Reply::json(200, r#"{"Code":"Success"}"#),
+        Reply::json(400, "bad request"),
+    ] {
+        let server = FakeServer::start(vec![answer, imds_token("never")]).await;
+        let c = ManagedIdentityCredential::builder()
+            .imds_endpoint(format!("{}{IMDS_PATH}", server.base_url))
+            .build()
+            .unwrap();
+        let e = c.token(SCOPE).await.unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(e.to_string().contains("is not IMDS"), "{e}");
+        assert_eq!(server.requests().len(), 1);
+        // Remembered: no second probe, no token request.
+        let again = c.token(SCOPE).await.unwrap_err();
+        assert!(again.is_unavailable(), "{again:?}");
+        assert_eq!(again.to_string(), e.to_string());
+        assert_eq!(server.requests().len(), 1);
+    }
+}
+
+/// Off Azure, a probe that found nothing is not sent again: the second request fails at once.
+#[tokio::test]
+async fn a_failed_probe_is_remembered() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let c = ManagedIdentityCredential::builder()
+        .imds_endpoint(format!("http://127.0.0.1:{port}{IMDS_PATH}"))
+        .build()
+        .unwrap();
+    let e = c.token(SCOPE).await.unwrap_err();
+    assert!(e.is_unavailable(), "{e:?}");
+    // Something listens there now: still unavailable, and it is not asked.
+    let server_listener = std::net::TcpListener::bind(("127.0.0.1", port));
+    let again = c.token(SCOPE).await.unwrap_err();
+    assert!(again.is_unavailable(), "{again:?}");
+    assert_eq!(again.to_string(), e.to_string());
+    drop(server_listener);
+}
+
 #[tokio::test]
 async fn once_imds_answered_connection_failures_are_retried_not_unavailable() {
-    let server = FakeServer::start(vec![imds_token("tok-1")]).await;
+    let server = FakeServer::start(vec![imds_probe_answer(), imds_token("tok-1")]).await;
     let endpoint = format!("{}{IMDS_PATH}", server.base_url);
     let c = ManagedIdentityCredential::builder()
         .imds_endpoint(&endpoint)

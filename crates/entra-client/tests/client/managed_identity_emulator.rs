@@ -72,10 +72,29 @@ pub(crate) fn caller(claims: &Value) -> &str {
         .expect("azp or appid")
 }
 
+/// IMDS at the emulator, without the probe (its request would count and meet the faults;
+/// `the_probe_finds_the_emulators_imds` checks it).
 fn imds(emu: &Emulator) -> ManagedIdentityCredentialBuilder {
     ManagedIdentityCredential::builder()
         .imds_endpoint(emu.managed_identity_endpoints().imds_endpoint)
+        .probe_timeout(None)
         .retry_base_delay(Duration::from_millis(5))
+}
+
+/// The probe (a GET without `Metadata: true`) gets the emulator's IMDS refusal (400, JSON
+/// `error`): IMDS is there, and the token request follows.
+#[tokio::test]
+async fn the_probe_finds_the_emulators_imds() {
+    let emu = emulator().await;
+    emu.reset_counters();
+    let c = imds(&emu)
+        .probe_timeout(Some(Duration::from_secs(1)))
+        .client_id(WORKER)
+        .build()
+        .unwrap();
+    let t = c.token(&api_scope()).await.unwrap();
+    assert_eq!(caller(&verify(&emu, t.secret())), WORKER);
+    assert_eq!(emu.request_count(Endpoint::ManagedIdentity), 2);
 }
 
 fn app_service(emu: &Emulator) -> ManagedIdentityCredentialBuilder {
