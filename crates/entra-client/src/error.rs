@@ -152,19 +152,23 @@ impl Error {
         self.entra().and_then(EntraError::aadsts_code)
     }
 
-    /// The typed Entra ID error response, if this is one.
+    /// The typed Entra ID error response, if this is one; for [`Error::Chain`], that of the
+    /// credential that failed and stopped the chain.
     pub fn entra(&self) -> Option<&EntraError> {
         match self {
             Error::Entra(e) => Some(e),
             Error::InteractionRequired { entra: Some(e), .. } => Some(e),
             Error::ConsentRequired(c) | Error::UiRequired(c) => Some(&c.entra),
+            Error::Chain(c) => c.failure().and_then(Error::entra),
             _ => None,
         }
     }
 
-    /// The HTTP status of the token endpoint's answer, if one was received.
+    /// The HTTP status of the token endpoint's answer, if one was received; for
+    /// [`Error::Chain`], that of the credential that failed and stopped the chain.
     pub fn status(&self) -> Option<u16> {
         match self {
+            Error::Chain(c) => c.failure().and_then(Error::status),
             Error::Entra(e) => Some(e.status),
             Error::ConsentRequired(c) | Error::UiRequired(c) => Some(c.entra.status),
             Error::UnexpectedStatus { status, .. } | Error::ManagedIdentity { status, .. } => {
@@ -175,14 +179,18 @@ impl Error {
     }
 
     /// Whether trying again later may succeed: server errors (5xx), throttling (429), timeouts,
-    /// connection failures and interrupted requests. Client errors (4xx) are not retryable.
+    /// connection failures and interrupted requests; and from IMDS also 404 (the identity not
+    /// yet assigned) and 410 (IMDS being upgraded), as Microsoft documents and as the managed
+    /// identity credential retries them. Other client errors (4xx) are not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout(_) | Error::Transport(_) | Error::Interrupted => true,
-            Error::Entra(_) | Error::UnexpectedStatus { .. } | Error::ManagedIdentity { .. } => {
-                self.status()
-                    .is_some_and(|s| s == 429 || (500..600).contains(&s))
-            }
+            Error::ManagedIdentity {
+                endpoint, status, ..
+            } => crate::managed_identity::retryable_status(*endpoint, *status),
+            Error::Entra(_) | Error::UnexpectedStatus { .. } => self
+                .status()
+                .is_some_and(|s| s == 429 || (500..600).contains(&s)),
             _ => false,
         }
     }
@@ -427,5 +435,59 @@ mod tests {
         assert!(!e(401).is_retryable());
         assert!(!e(404).is_retryable());
         assert!(!Error::Config("x".into()).is_retryable());
+    }
+
+    /// One rule with the managed identity credential's retries: IMDS's 404 and 410 are
+    /// retryable, App Service's are not.
+    #[test]
+    fn managed_identity_answers_are_retryable_as_they_are_retried() {
+        use crate::ManagedIdentityKind::{AppService, Imds};
+        let e = |endpoint, status| Error::ManagedIdentity {
+            endpoint,
+            status,
+            message: String::new(),
+            retry_after: None,
+        };
+        for status in [404, 410, 429, 500, 503] {
+            assert!(e(Imds, status).is_retryable(), "{status}");
+        }
+        for status in [400, 401, 403] {
+            assert!(!e(Imds, status).is_retryable(), "{status}");
+        }
+        for status in [404, 410, 400] {
+            assert!(!e(AppService, status).is_retryable(), "{status}");
+        }
+        assert!(e(AppService, 503).is_retryable());
+    }
+
+    /// A chain that stopped on an Entra error answers for it; one where every credential was
+    /// unavailable has no status.
+    #[test]
+    fn a_chain_error_delegates_to_the_failing_credential() {
+        use crate::chain::{AttemptOutcome, ChainAttempt, ChainError};
+        let entra = Error::from(EntraError::parse(401, BAD_SECRET.as_bytes(), None).unwrap());
+        let attempt = |outcome| ChainAttempt {
+            credential: "c".into(),
+            outcome,
+        };
+        let unavailable = Error::CredentialUnavailable {
+            credential: "x".into(),
+            reason: "not here".into(),
+        };
+        let chain = Error::Chain(Box::new(ChainError {
+            attempts: vec![
+                attempt(AttemptOutcome::Unavailable(unavailable.clone())),
+                attempt(AttemptOutcome::Failed(entra)),
+                attempt(AttemptOutcome::NotTried),
+            ],
+        }));
+        assert_eq!(chain.aadsts_code(), Some(7000215));
+        assert_eq!(chain.status(), Some(401));
+        assert_eq!(chain.entra().unwrap().error, "invalid_client");
+        let chain = Error::Chain(Box::new(ChainError {
+            attempts: vec![attempt(AttemptOutcome::Unavailable(unavailable))],
+        }));
+        assert_eq!(chain.status(), None);
+        assert!(chain.entra().is_none());
     }
 }

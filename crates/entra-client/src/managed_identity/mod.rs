@@ -35,6 +35,7 @@ use crate::{AccessToken, Clock, Error, TokenCache};
 pub use builder::ManagedIdentityCredentialBuilder;
 pub(crate) use builder::source_from_env;
 use retry::RetryPolicy;
+pub(crate) use retry::retryable_status;
 
 /// The defaults of [`ManagedIdentityCredentialBuilder`].
 pub mod defaults {

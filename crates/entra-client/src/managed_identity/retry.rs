@@ -30,7 +30,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Whether an endpoint of `kind` answering `status` may answer differently later.
+/// Whether an endpoint of `kind` answering `status` may answer differently later: the rule
+/// [`Error::is_retryable`] applies to [`Error::ManagedIdentity`].
 pub(crate) fn retryable_status(kind: ManagedIdentityKind, status: u16) -> bool {
     match kind {
         ManagedIdentityKind::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
@@ -48,13 +49,12 @@ impl RetryPolicy {
         retries: u32,
         elapsed: Duration,
     ) -> Option<Duration> {
-        let status = match error {
-            Error::Timeout(_) | Error::Transport(_) => None,
-            Error::ManagedIdentity { status, .. } if retryable_status(kind, *status) => {
-                Some(*status)
-            }
-            _ => return None,
-        };
+        // One rule for what is retryable, [`Error::is_retryable`] (which asks
+        // [`retryable_status`] for managed identity answers).
+        if !error.is_retryable() || matches!(error, Error::Interrupted) {
+            return None;
+        }
+        let status = error.status();
         // `Retry-After` floored (a 0 must not make the 410 loop spin), or backoff; capped.
         let delay = self.backoff.delay(retries, error.retry_after());
         if kind == ManagedIdentityKind::Imds && status == Some(410) {
