@@ -28,7 +28,8 @@ type ConfigureMi =
 /// 3. **`ManagedIdentityCredential`**: the resource's managed identity, App Service's endpoint
 ///    when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set, IMDS otherwise; user-assigned by
 ///    client id when `AZURE_CLIENT_ID` is set, as `DefaultAzureCredential` does
-///    ([`ManagedIdentityCredential`]).
+///    ([`ManagedIdentityCredential`]); unavailable on Azure Arc, Service Fabric and Cloud Shell,
+///    which are not supported.
 ///
 /// All of them honour `AZURE_AUTHORITY_HOST` (the first two) and
 /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` (IMDS's host). The first credential that gives a token is

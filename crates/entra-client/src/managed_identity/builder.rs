@@ -21,6 +21,9 @@ use crate::{Clock, Error, SystemClock, TokenCache};
 pub(crate) enum SourceConfig {
     Imds(String),
     AppService(String, Zeroizing<String>),
+    /// The environment names a managed identity host this crate does not speak to (Azure
+    /// Arc, Service Fabric, Cloud Shell): why, in words.
+    Unsupported(String),
 }
 
 impl fmt::Debug for SourceConfig {
@@ -32,17 +35,41 @@ impl fmt::Debug for SourceConfig {
                 .field(endpoint)
                 .field(&"<identity header redacted>")
                 .finish(),
+            SourceConfig::Unsupported(reason) => {
+                f.debug_tuple("Unsupported").field(reason).finish()
+            }
         }
     }
 }
 
-/// The endpoint the environment names, as azure-identity reads it: App Service's when
-/// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are both set (not empty); else IMDS, on the host
-/// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names if set, at 169.254.169.254 otherwise.
+/// The endpoint the environment names, as azure-identity reads it: Service Fabric when
+/// `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` and `IDENTITY_SERVER_THUMBPRINT` are set; App
+/// Service's when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are both set (not empty); Azure Arc
+/// when `IDENTITY_ENDPOINT` and `IMDS_ENDPOINT` are; Cloud Shell when `MSI_ENDPOINT` is; else
+/// IMDS, on the host `AZURE_POD_IDENTITY_AUTHORITY_HOST` names if set, at 169.254.169.254
+/// otherwise. Service Fabric, Azure Arc and Cloud Shell are not supported: rather than ask an
+/// IMDS that is not there, the credential says so ([`Error::CredentialUnavailable`]).
 pub(crate) fn source_from_env(vars: &dyn Fn(&str) -> Option<String>) -> SourceConfig {
     let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+    let unsupported = |host: &str, names: &str| {
+        SourceConfig::Unsupported(format!(
+            "{host}'s managed identity endpoint ({names} set) is not supported"
+        ))
+    };
     if let (Some(endpoint), Some(header)) = (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
+        if var("IDENTITY_SERVER_THUMBPRINT").is_some() {
+            return unsupported(
+                "Service Fabric",
+                "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT",
+            );
+        }
         return SourceConfig::AppService(endpoint.trim().to_owned(), Zeroizing::new(header));
+    }
+    if var("IDENTITY_ENDPOINT").is_some() && var("IMDS_ENDPOINT").is_some() {
+        return unsupported("Azure Arc", "IDENTITY_ENDPOINT and IMDS_ENDPOINT");
+    }
+    if var("MSI_ENDPOINT").is_some() {
+        return unsupported("Cloud Shell", "MSI_ENDPOINT");
     }
     match var("AZURE_POD_IDENTITY_AUTHORITY_HOST") {
         Some(host) => SourceConfig::Imds(format!(
@@ -111,6 +138,9 @@ impl ManagedIdentityCredentialBuilder {
 
     /// The endpoint the process environment names: App Service's when `IDENTITY_ENDPOINT` and
     /// `IDENTITY_HEADER` are set, else IMDS (on `AZURE_POD_IDENTITY_AUTHORITY_HOST` if set).
+    /// Azure Arc (`IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`), Service Fabric
+    /// (`IDENTITY_SERVER_THUMBPRINT`) and Cloud Shell (`MSI_ENDPOINT`) are not supported:
+    /// [`build`](Self::build) then answers [`Error::CredentialUnavailable`].
     pub fn env(self) -> Self {
         self.env_vars(|name| std::env::var(name).ok())
     }
@@ -211,8 +241,20 @@ impl ManagedIdentityCredentialBuilder {
     }
 
     /// Checks the configuration and creates the credential.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a bad endpoint, header, id or timeout;
+    /// [`Error::CredentialUnavailable`] when the environment names a host that is not supported
+    /// (Azure Arc, Service Fabric, Cloud Shell), so that a chain moves on.
     pub fn build(self) -> Result<ManagedIdentityCredential, Error> {
         let source = match self.source {
+            SourceConfig::Unsupported(reason) => {
+                return Err(Error::CredentialUnavailable {
+                    credential: "managed identity".to_owned(),
+                    reason,
+                });
+            }
             SourceConfig::Imds(endpoint) => Source::Imds {
                 endpoint: parse_endpoint("the IMDS endpoint", &endpoint)?,
             },

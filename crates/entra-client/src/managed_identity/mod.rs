@@ -11,6 +11,10 @@
 //!   http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=R`
 //!   with `Metadata: true` (the host can be moved with `AZURE_POD_IDENTITY_AUTHORITY_HOST`).
 //!
+//! Other Azure hosts are not supported and are not mistaken for either: Azure Arc
+//! (`IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`), Service Fabric (`IDENTITY_SERVER_THUMBPRINT`) and
+//! Cloud Shell (`MSI_ENDPOINT`) make `from_env` answer [`Error::CredentialUnavailable`].
+//!
 //! This module holds the type and the cache lookup; [`builder`] the configuration and the choice
 //! of protocol; [`request`] one request, the probe and the response; [`retry`] the retry rules.
 
@@ -259,7 +263,9 @@ impl ManagedIdentityCredential {
     }
 
     /// The system-assigned identity, at the endpoint the process environment names: App
-    /// Service's when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set, IMDS otherwise. For a
+    /// Service's when `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set, IMDS otherwise;
+    /// [`Error::CredentialUnavailable`] on Azure Arc, Service Fabric and Cloud Shell, which are
+    /// not supported. For a
     /// user-assigned identity, use the builder:
     /// `ManagedIdentityCredential::builder().env().client_id(ID).build()`.
     pub fn from_env() -> Result<Self, Error> {

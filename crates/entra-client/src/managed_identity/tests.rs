@@ -102,6 +102,50 @@ fn the_environment_chooses_the_protocol() {
     }
 }
 
+/// Other Azure hosts are not mistaken for IMDS or App Service: they are named unsupported, and
+/// the credential is unavailable (a chain moves on).
+#[test]
+fn other_azure_hosts_are_unsupported_not_imds() {
+    for (env, host) in [
+        (
+            vars(&[
+                (
+                    "IDENTITY_ENDPOINT",
+                    "http://localhost:40342/metadata/identity/oauth2/token",
+                ),
+                ("IMDS_ENDPOINT", "http://localhost:40342"),
+            ]),
+            "Azure Arc",
+        ),
+        (
+            vars(&[
+                (
+                    "IDENTITY_ENDPOINT",
+                    "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                ),
+                ("IDENTITY_HEADER", "h"),
+                ("IDENTITY_SERVER_THUMBPRINT", "ABCDEF"),
+            ]),
+            "Service Fabric",
+        ),
+        (
+            vars(&[("MSI_ENDPOINT", "http://localhost:50342/oauth2/token")]),
+            "Cloud Shell",
+        ),
+    ] {
+        match source_from_env(&env) {
+            SourceConfig::Unsupported(reason) => {
+                assert!(reason.starts_with(host), "{reason}");
+                assert!(reason.ends_with("is not supported"), "{reason}");
+            }
+            other => panic!("{host}: {other:?}"),
+        }
+        let e = ManagedIdentityCredential::from_env_vars(&env).unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(e.to_string().contains(host), "{e}");
+    }
+}
+
 #[test]
 fn from_env_vars_builds_either_protocol() {
     let c = ManagedIdentityCredential::from_env_vars(vars(&[
