@@ -5,7 +5,7 @@
 //! unchanged (renewed within the refresh margin of expiry, one request per entry at a time, run
 //! in a task no caller can cancel) and no entry can ever answer for another user's key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -50,17 +50,34 @@ struct Entry {
     id: u64,
     /// When its token expires, once it has one.
     expires_on: Option<SystemTime>,
-    /// The value of [`Entries::tick`] when it was last used.
+    /// The value of [`Entries::tick`] when it was last used: its place in [`Entries::lru`].
     last_used: u64,
 }
 
+/// The entries, and two orders over them so that eviction takes O(log n), not a scan of the
+/// map under the lock: by last use, and by expiry (entries with a token).
 #[derive(Default)]
 struct Entries {
     map: HashMap<UserKey, Entry>,
+    /// `last_used` -> key: the first is the least recently used.
+    lru: BTreeMap<u64, UserKey>,
+    /// (`expires_on`, `id`) -> key: the first expires soonest.
+    by_expiry: BTreeMap<(SystemTime, u64), UserKey>,
     tick: u64,
 }
 
-/// At most `capacity` entries. A new entry in a full cache first drops every entry whose token
+impl Entries {
+    fn remove(&mut self, key: &UserKey) {
+        if let Some(entry) = self.map.remove(key) {
+            self.lru.remove(&entry.last_used);
+            if let Some(expires) = entry.expires_on {
+                self.by_expiry.remove(&(expires, entry.id));
+            }
+        }
+    }
+}
+
+/// At most `capacity` entries. A new entry in a full cache first drops the entries whose token
 /// has expired, then, if none had, the least recently used one.
 pub(super) struct UserTokenCache {
     entries: Mutex<Entries>,
@@ -84,7 +101,10 @@ impl UserTokenCache {
     }
 
     pub(super) fn clear(&self) {
-        self.lock().map.clear();
+        let mut entries = self.lock();
+        entries.map.clear();
+        entries.lru.clear();
+        entries.by_expiry.clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -94,29 +114,33 @@ impl UserTokenCache {
 
     /// The entry's token cache and id, made (evicting if full) when there is none.
     pub(super) fn entry(&self, key: &UserKey, now: SystemTime) -> (TokenCache, u64) {
-        let mut entries = self.lock();
+        let mut guard = self.lock();
+        let entries = &mut *guard;
         entries.tick += 1;
         let tick = entries.tick;
         if let Some(entry) = entries.map.get_mut(key) {
+            entries.lru.remove(&entry.last_used);
+            entries.lru.insert(tick, key.clone());
             entry.last_used = tick;
             return (entry.cache.clone(), entry.id);
         }
         if entries.map.len() >= self.capacity {
-            entries
-                .map
-                .retain(|_, e| e.expires_on.is_none_or(|expires| expires > now));
-        }
-        if entries.map.len() >= self.capacity {
-            let oldest = entries
-                .map
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                entries.map.remove(&oldest);
+            // Every expired entry, soonest first (each removal O(log n), paid for once).
+            while let Some(((expires, _), oldest)) = entries.by_expiry.first_key_value()
+                && *expires <= now
+            {
+                let oldest = oldest.clone();
+                entries.remove(&oldest);
             }
         }
+        if entries.map.len() >= self.capacity
+            && let Some((_, oldest)) = entries.lru.first_key_value()
+        {
+            let oldest = oldest.clone();
+            entries.remove(&oldest);
+        }
         let cache = TokenCache::new();
+        entries.lru.insert(tick, key.clone());
         entries.map.insert(
             key.clone(),
             Entry {
@@ -129,10 +153,13 @@ impl UserTokenCache {
         (cache, tick)
     }
 
-    /// Records the outcome of a lookup: the expiry of the entry's token, or, when the request
-    /// failed and the entry has no token, drops the entry (it holds nothing worth its place).
+    /// Records the outcome of a request (called by the request's own task, so that a caller
+    /// that gave up waiting leaves no entry without an expiry): the expiry of the entry's
+    /// token, or, when the request failed and the entry has no token, drops the entry (it
+    /// holds nothing worth its place).
     pub(super) fn record(&self, key: &UserKey, id: u64, expires_on: Option<SystemTime>) {
-        let mut entries = self.lock();
+        let mut guard = self.lock();
+        let entries = &mut *guard;
         let Some(entry) = entries.map.get_mut(key) else {
             return;
         };
@@ -140,12 +167,16 @@ impl UserTokenCache {
         if entry.id != id {
             return;
         }
-        match expires_on {
-            Some(expires) => entry.expires_on = Some(expires),
-            None if entry.expires_on.is_none() => {
-                entries.map.remove(key);
+        match (expires_on, entry.expires_on) {
+            (Some(expires), old) => {
+                if let Some(old) = old {
+                    entries.by_expiry.remove(&(old, id));
+                }
+                entry.expires_on = Some(expires);
+                entries.by_expiry.insert((expires, id), key.clone());
             }
-            None => {}
+            (None, None) => entries.remove(key),
+            (None, Some(_)) => {}
         }
     }
 }
@@ -208,6 +239,53 @@ mod tests {
         assert_eq!(cache.len(), 3);
     }
 
+    /// The two orders always name exactly the entries of the map, whatever happened.
+    fn assert_consistent(cache: &UserTokenCache) {
+        let e = cache.lock();
+        assert_eq!(e.lru.len(), e.map.len());
+        for (tick, key) in &e.lru {
+            assert_eq!(e.map[key].last_used, *tick);
+        }
+        let with_expiry = e.map.values().filter(|v| v.expires_on.is_some()).count();
+        assert_eq!(e.by_expiry.len(), with_expiry);
+        for ((expires, id), key) in &e.by_expiry {
+            assert_eq!(e.map[key].expires_on, Some(*expires));
+            assert_eq!(e.map[key].id, *id);
+        }
+    }
+
+    /// Many users through a small cache: eviction by the ordered indexes keeps the most
+    /// recently used, drops the expired first, and the indexes stay in step with the map.
+    #[test]
+    fn eviction_follows_the_ordered_indexes() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let cache = UserTokenCache::new(100);
+        // The last one (1000) is kept: the cache ends full.
+        for i in 0..=1000u64 {
+            let k = key(&format!("user-{i}"), "s");
+            let (_, id) = cache.entry(&k, now);
+            // Every third request fails (no entry kept); the others expire at different times.
+            if i % 3 == 0 {
+                cache.record(&k, id, None);
+            } else {
+                cache.record(&k, id, Some(now + Duration::from_secs(1000 + i)));
+            }
+            assert!(cache.len() <= 100);
+        }
+        assert_eq!(cache.len(), 100);
+        assert_consistent(&cache);
+        // The survivors are the most recently used.
+        let last = key("user-998", "s");
+        assert!(cache.lock().map.contains_key(&last));
+        assert!(!cache.lock().map.contains_key(&key("user-1", "s")));
+        // Later, every token has expired: one new entry drops all of them at once.
+        cache.entry(&key("late", "s"), now + Duration::from_secs(10_000));
+        assert_eq!(cache.len(), 1);
+        assert_consistent(&cache);
+        cache.clear();
+        assert_consistent(&cache);
+    }
+
     #[test]
     fn a_failed_first_request_leaves_no_entry() {
         let now = SystemTime::UNIX_EPOCH;
@@ -227,5 +305,6 @@ mod tests {
         cache.record(&k, id, Some(now));
         assert!(cache.lock().map[&k].expires_on.is_none());
         assert_eq!(fresh, cache.entry(&k, now).1);
+        assert_consistent(&cache);
     }
 }

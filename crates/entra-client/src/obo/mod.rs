@@ -113,7 +113,10 @@ impl OnBehalfOf {
         // the request ends, or at once when the cache answers.
         let assertion = Zeroizing::new(user_assertion.to_owned());
         let this = creds.clone();
-        let result = cache
+        // The request's task records the outcome, even when every caller has stopped waiting.
+        let owner = self.clone();
+        let recorded_key = key.clone();
+        cache
             .get_or_fetch(
                 &cache_key,
                 move || clock.now(),
@@ -123,16 +126,19 @@ impl OnBehalfOf {
                         assertion: &assertion,
                         scope: &scope,
                     };
-                    this.fetch_with_retries(&grant)
+                    let result = this
+                        .fetch_with_retries(&grant)
                         .await
-                        .map_err(|e| challenge::classify(e, &scope))
+                        .map_err(|e| challenge::classify(e, &scope));
+                    owner.inner.cache.record(
+                        &recorded_key,
+                        id,
+                        result.as_ref().ok().map(|(token, _)| token.expires_on()),
+                    );
+                    result
                 },
             )
-            .await;
-        self.inner
-            .cache
-            .record(&key, id, result.as_ref().ok().map(AccessToken::expires_on));
-        result
+            .await
     }
 
     /// A [`TokenCredential`] for one user's token, for the tower layer, the reqwest extension or
