@@ -3,10 +3,12 @@
 //! This module holds the type and what a caller asks of it (a token for a scope or a resource,
 //! from the cache while it is fresh); [`builder`] checks and assembles the configuration;
 //! [`request`] sends one token request, with retries and backoff, and writes its form body;
-//! [`retry`] is the backoff every credential of the crate shares.
+//! [`retry`] is the backoff and [`response`] the bounded, zeroized read of an answer that every
+//! credential of the crate shares.
 
 mod builder;
 mod request;
+pub(crate) mod response;
 pub(crate) mod retry;
 #[cfg(test)]
 mod tests;

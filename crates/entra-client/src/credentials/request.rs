@@ -133,7 +133,7 @@ impl ClientCredentials {
             client_request_id = %request_id,
             "requesting token"
         );
-        let mut response = inner
+        let response = inner
             .http
             .post(endpoint.as_str())
             .header(http::header::ACCEPT, "application/json")
@@ -148,23 +148,9 @@ impl ClientCredentials {
             .send()
             .await
             .map_err(Error::from_reqwest)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(Error::InvalidResponse(format!(
-                    "response body larger than {MAX_BODY} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if status.is_success() {
+        let answer = super::response::read_bounded(response, MAX_BODY).await?;
+        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
+        if (200..300).contains(&status) {
             let token = parse_token_response(&body, sent_at)?;
             debug!(
                 client_request_id = %request_id,
@@ -173,10 +159,10 @@ impl ClientCredentials {
             );
             return Ok((token, sent_at));
         }
-        let error = match EntraError::parse(status.as_u16(), &body, retry_after) {
+        let error = match EntraError::parse(status, &body, retry_after) {
             Some(e) => Error::from(e),
             None => Error::UnexpectedStatus {
-                status: status.as_u16(),
+                status,
                 retry_after,
             },
         };
@@ -188,8 +174,9 @@ impl ClientCredentials {
 /// The `application/x-www-form-urlencoded` request body. It carries the client secret or the
 /// client assertion, so it is written into a buffer of its final size (no reallocation leaves a
 /// copy behind) that is zeroized when reqwest drops the body. Copies that the HTTP and TLS
-/// layers make while sending are outside this crate's control.
-pub(super) fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
+/// layers make while sending are outside this crate's control. `pub(crate)` for every
+/// credential that posts a form (the user credential's requests may use it too).
+pub(crate) fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
     // Percent-encoding turns a byte into at most 3; `&` and `=` add 2 per pair.
     let capacity = form.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
     let mut body = Zeroizing::new(String::with_capacity(capacity));

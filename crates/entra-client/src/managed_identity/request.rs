@@ -149,27 +149,20 @@ impl ManagedIdentityCredential {
         };
         let sent_at = inner.clock.now();
         debug!(endpoint = %kind, resource = %resource, identity = %inner.id, "requesting managed identity token");
-        let mut response = request.send().await.map_err(Error::from_reqwest)?;
+        let response = request.send().await.map_err(Error::from_reqwest)?;
         if kind == ManagedIdentityKind::Imds {
             inner.answered.store(true, Ordering::Release);
         }
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(Error::InvalidResponse(format!(
-                    "managed identity endpoint ({kind}): response body larger than {MAX_BODY} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if status.is_success() {
+        let answer = crate::credentials::response::read_bounded(response, MAX_BODY)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidResponse(reason) => {
+                    Error::InvalidResponse(format!("managed identity endpoint ({kind}): {reason}"))
+                }
+                other => other,
+            })?;
+        let (status, retry_after, body) = (answer.status, answer.retry_after, answer.body);
+        if (200..300).contains(&status) {
             let token = parse_response(&body, sent_at).map_err(|reason| {
                 Error::InvalidResponse(format!("managed identity endpoint ({kind}): {reason}"))
             })?;
@@ -178,7 +171,7 @@ impl ManagedIdentityCredential {
         }
         let error = Error::ManagedIdentity {
             endpoint: kind,
-            status: status.as_u16(),
+            status,
             message: error_message(&body, header),
             retry_after,
         };
