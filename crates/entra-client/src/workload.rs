@@ -197,23 +197,31 @@ impl WorkloadIdentityCredentialBuilder {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The variables [`from_lookup`](Self::from_lookup) needs that `lookup` does not set (or
+    /// sets empty), the token file first (what tells workload identity apart); none when
+    /// workload identity is configured. `DefaultCredential` reports these too.
+    pub(crate) fn missing_variables(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<&'static str> {
+        [
+            WorkloadIdentityCredential::TOKEN_FILE_ENV,
+            WorkloadIdentityCredential::TENANT_ID_ENV,
+            WorkloadIdentityCredential::CLIENT_ID_ENV,
+        ]
+        .into_iter()
+        .filter(|name| lookup(name).is_none_or(|v| v.trim().is_empty()))
+        .collect()
+    }
+
     /// The same, with `lookup` answering for the environment (for tests, or configuration
     /// from elsewhere). An empty value counts as unset. The error names every missing
     /// variable, never a value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let tenant = get(WorkloadIdentityCredential::TENANT_ID_ENV);
-        let client = get(WorkloadIdentityCredential::CLIENT_ID_ENV);
-        let file = get(WorkloadIdentityCredential::TOKEN_FILE_ENV);
-        let (Some(tenant), Some(client), Some(file)) = (&tenant, &client, &file) else {
-            let missing: Vec<&str> = [
-                (WorkloadIdentityCredential::TENANT_ID_ENV, tenant.is_none()),
-                (WorkloadIdentityCredential::CLIENT_ID_ENV, client.is_none()),
-                (WorkloadIdentityCredential::TOKEN_FILE_ENV, file.is_none()),
-            ]
-            .into_iter()
-            .filter_map(|(name, missing)| missing.then_some(name))
-            .collect();
+        let (Some(tenant), Some(client), Some(file)) = (
+            get(WorkloadIdentityCredential::TENANT_ID_ENV),
+            get(WorkloadIdentityCredential::CLIENT_ID_ENV),
+            get(WorkloadIdentityCredential::TOKEN_FILE_ENV),
+        ) else {
+            let missing = Self::missing_variables(&lookup);
             return Err(Error::Config(format!(
                 "workload identity is not configured: {} not set",
                 match missing.as_slice() {
@@ -222,6 +230,7 @@ impl WorkloadIdentityCredentialBuilder {
                 }
             )));
         };
+        let (tenant, client, file) = (&tenant, &client, &file);
         let mut builder =
             WorkloadIdentityCredential::builder(tenant.trim(), client.trim(), file.trim());
         if let Some(host) = get(WorkloadIdentityCredential::AUTHORITY_HOST_ENV) {
@@ -333,8 +342,8 @@ mod tests {
         let e = WorkloadIdentityCredentialBuilder::from_lookup(lookup(&[])).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid configuration: workload identity is not configured: AZURE_TENANT_ID, \
-             AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE are not set"
+            "invalid configuration: workload identity is not configured: \
+             AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID, AZURE_CLIENT_ID are not set"
         );
         let e = WorkloadIdentityCredentialBuilder::from_lookup(lookup(&[
             ("AZURE_TENANT_ID", "t"),

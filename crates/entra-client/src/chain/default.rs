@@ -157,14 +157,8 @@ impl DefaultCredentialBuilder {
         );
 
         const WORKLOAD: &str = "WorkloadIdentityCredential";
-        let missing: Vec<&str> = [
-            "AZURE_FEDERATED_TOKEN_FILE",
-            "AZURE_TENANT_ID",
-            "AZURE_CLIENT_ID",
-        ]
-        .into_iter()
-        .filter(|name| var(name).is_none())
-        .collect();
+        // The variables are those the workload identity builder reads; it names them.
+        let missing = WorkloadIdentityCredentialBuilder::missing_variables(vars);
         let workload: Arc<dyn TokenCredential> = if missing.is_empty() {
             match WorkloadIdentityCredentialBuilder::from_lookup(vars)
                 .and_then(|b| b.configure(configure).build())

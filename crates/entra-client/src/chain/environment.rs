@@ -6,7 +6,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::Misconfigured;
+use super::{Misconfigured, Unavailable};
 use crate::credential::{TokenCredential, TokenFuture};
 use crate::{ClientCertificate, ClientCredentials, ClientCredentialsBuilder, ClientSecret, Error};
 
@@ -34,7 +34,7 @@ pub struct EnvironmentCredential {
 
 enum State {
     Ready(ClientCredentials),
-    Unavailable(String),
+    Unavailable(Unavailable),
     Misconfigured(Misconfigured),
 }
 
@@ -63,6 +63,8 @@ impl EnvironmentCredential {
             .filter(|v| !v.is_empty())
             .map(ClientSecret::new);
         let certificate = var("AZURE_CLIENT_CERTIFICATE_PATH");
+        // Read once: the secret's only copy is the one `ClientSecret` keeps (zeroized on drop).
+        let credential_set = secret.is_some() || certificate.is_some();
         let (Some(tenant), Some(client), Some(credential)) =
             (&tenant, &client, secret.map(Ok).or(certificate.map(Err)))
         else {
@@ -73,16 +75,14 @@ impl EnvironmentCredential {
             if client.is_none() {
                 missing.push("AZURE_CLIENT_ID");
             }
-            if vars("AZURE_CLIENT_SECRET").is_none_or(|v| v.is_empty())
-                && var("AZURE_CLIENT_CERTIFICATE_PATH").is_none()
-            {
+            if !credential_set {
                 missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
             }
             return EnvironmentCredential {
-                inner: State::Unavailable(format!(
-                    "environment variables not set: {}",
-                    missing.join(", ")
-                )),
+                inner: State::Unavailable(Unavailable {
+                    credential: NAME.to_owned(),
+                    reason: format!("environment variables not set: {}", missing.join(", ")),
+                }),
             };
         };
         let mut builder = ClientCredentials::builder(tenant.trim(), client.trim());
@@ -149,12 +149,7 @@ impl TokenCredential for EnvironmentCredential {
         match &self.inner {
             State::Ready(creds) => TokenCredential::token(creds, scopes),
             State::Misconfigured(m) => m.token(scopes),
-            State::Unavailable(reason) => Box::pin(async move {
-                Err(Error::CredentialUnavailable {
-                    credential: NAME.to_owned(),
-                    reason: reason.clone(),
-                })
-            }),
+            State::Unavailable(u) => u.token(scopes),
         }
     }
 }
@@ -163,7 +158,7 @@ impl fmt::Debug for EnvironmentCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             State::Ready(c) => f.debug_tuple(NAME).field(c).finish(),
-            State::Unavailable(reason) => write!(f, "{NAME}(unavailable: {reason})"),
+            State::Unavailable(u) => write!(f, "{NAME}(unavailable: {})", u.reason),
             State::Misconfigured(m) => write!(f, "{NAME}(misconfigured: {})", m.0),
         }
     }

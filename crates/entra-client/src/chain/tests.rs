@@ -285,3 +285,25 @@ async fn the_default_chain_order_and_its_unavailable_links() {
     );
     assert_eq!(d.selected(), None);
 }
+
+/// `AZURE_CLIENT_SECRET` is read once, into the zeroized `ClientSecret`, also when another
+/// variable is missing (no second, unzeroized copy to decide what to report).
+#[test]
+fn the_client_secret_is_read_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reads = AtomicUsize::new(0);
+    let lookup = |name: &str| match name {
+        "AZURE_CLIENT_SECRET" => {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Some("s3cret-value".to_owned())
+        }
+        "AZURE_CLIENT_ID" => Some("c".to_owned()),
+        _ => None,
+    };
+    let c = EnvironmentCredential::from_env_vars(lookup);
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    let shown = format!("{c:?}");
+    assert!(shown.contains("AZURE_TENANT_ID"), "{shown}");
+    assert!(!shown.contains("AZURE_CLIENT_SECRET"), "{shown}");
+    assert!(!shown.contains("s3cret-value"), "{shown}");
+}

@@ -168,7 +168,7 @@ fn the_environment_convention_without_the_process_environment() {
     assert!(matches!(e, Error::Config(_)));
     let message = e.to_string();
     assert!(
-        message.contains("AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE are not set"),
+        message.contains("AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID are not set"),
         "{message}"
     );
     assert!(!message.contains("client-id-value"), "{message}");
