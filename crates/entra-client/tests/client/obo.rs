@@ -537,3 +537,44 @@ async fn interaction_required_without_claims_is_a_401_too() {
     );
     assert!(!www.contains("claims="), "{www}");
 }
+
+/// A caller that stops waiting (cancelled, timed out) before the answer: the request's own task
+/// still records its outcome in the per-user cache. Here Entra refuses, so the entry, which
+/// holds no token, is dropped rather than kept forever without an expiry.
+#[tokio::test]
+async fn the_request_task_records_the_outcome_when_its_caller_gave_up() {
+    let body = serde_json::json!({
+        "error": "invalid_grant",
+        "error_description": "AADSTS50013: Assertion failed signature validation.",
+        "error_codes": [50013],
+    });
+    let server = FakeServer::start(vec![
+        Reply::json(400, body.to_string()).delay(Duration::from_millis(200)),
+    ])
+    .await;
+    let obo = OnBehalfOf::new(
+        ClientCredentials::builder(DEV_TENANT_ID, MIDDLE)
+            .authority(server.base_url.clone())
+            .client_secret(ClientSecret::new(MIDDLE_SECRET))
+            .max_retries(0)
+            .build()
+            .unwrap(),
+    );
+    let user = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl";
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(20), obo.token(user, &[ORDERS_READ])).await;
+    assert!(gave_up.is_err(), "the caller should have stopped waiting");
+    assert_eq!(obo.cached_entries(), 1);
+    // The request goes on without its caller; when Entra's refusal arrives, the entry goes.
+    let dropped = tokio::time::timeout(Duration::from_secs(5), async {
+        while obo.cached_entries() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        dropped.is_ok(),
+        "the entry of the abandoned request was never recorded"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
