@@ -29,6 +29,10 @@ pub struct AssertionRequest<'a> {
 /// a key vault, a signing service, another identity provider) yields the JWT the app
 /// authenticates with, afresh for every token request.
 ///
+/// The source is given the credential's request timeout to answer (30 s by default): one that
+/// does not is [`Error::ClientAssertion`](crate::Error::ClientAssertion) ("did not answer
+/// within ..."), so that a hung source cannot hold the shared token refresh forever.
+///
 /// ```no_run
 /// use entra_client::{ClientCredentials, Error, Zeroizing, client_assertion_fn};
 ///
