@@ -7,7 +7,7 @@
 //! credential of the crate shares.
 
 mod builder;
-mod request;
+pub(crate) mod request;
 pub(crate) mod response;
 pub(crate) mod retry;
 #[cfg(test)]
