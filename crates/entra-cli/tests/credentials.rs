@@ -336,7 +336,8 @@ async fn token_with_a_managed_identity_from_the_environment() {
     assert_eq!(v["token_type"], "Bearer");
     let claims = validate(&emu, v["access_token"].as_str().unwrap()).await;
     assert_eq!(claims.app_id(), Some(USER_MI));
-    assert_eq!(emu.request_count(Endpoint::ManagedIdentity), 4);
+    // IMDS is probed once first (a GET without `Metadata: true`), then asked for the token.
+    assert_eq!(emu.request_count(Endpoint::ManagedIdentity), 5);
 
     // An identity the resource does not have: the endpoint's refusal, exit 1, one line, and the
     // identity header never shown.
