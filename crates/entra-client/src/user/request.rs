@@ -21,6 +21,8 @@ use zeroize::Zeroizing;
 
 use super::Inner;
 use super::secret::SecretString;
+use crate::credentials::request::form_body;
+use crate::credentials::response::read_bounded;
 use crate::token::parse_token_response;
 use crate::{AccessToken, EntraError, Error};
 
@@ -32,8 +34,6 @@ const MAX_RETRIES: u32 = 2;
 const MAX_CONNECT_RETRIES: u32 = 2;
 /// The first wait before a connect retry (doubled each time, with +-50% jitter).
 const CONNECT_RETRY_BASE: Duration = Duration::from_millis(250);
-/// The largest buffer pre-sized from `Content-Length`.
-const MAX_PRESIZE: usize = 64 * 1024;
 
 /// Scopes every user sign-in and refresh asks for besides the caller's: an ID token (who signed
 /// in) and a refresh token.
@@ -112,7 +112,7 @@ impl Inner {
     async fn post_once(&self, endpoint: &str, form: &[(&str, &str)]) -> Result<Answer, Failure> {
         let request_id = uuid::Uuid::new_v4().to_string();
         debug!(endpoint = %endpoint, client_id = %self.client_id, client_request_id = %request_id, "user flow request");
-        let mut response = self
+        let response = self
             .http
             .post(endpoint)
             .header(http::header::ACCEPT, "application/json")
@@ -132,39 +132,18 @@ impl Inner {
                     Failure::Other(Error::from_reqwest(e))
                 }
             })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let presize = response
-            .content_length()
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
-            .min(MAX_PRESIZE);
-        let mut body = Zeroizing::new(Vec::with_capacity(presize));
-        while let Some(chunk) = response
-            .chunk()
+        let answer = read_bounded(response, MAX_BODY)
             .await
-            .map_err(|e| Failure::Other(Error::from_reqwest(e)))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(Failure::Other(Error::InvalidResponse(format!(
-                    "response body larger than {MAX_BODY} bytes"
-                ))));
-            }
-            append_zeroizing(&mut body, &chunk);
-        }
-        if status.is_success() {
-            return Ok(Answer::Ok(body));
+            .map_err(Failure::Other)?;
+        if (200..300).contains(&answer.status) {
+            return Ok(Answer::Ok(answer.body));
         }
         Ok(Answer::Err(
-            match EntraError::parse(status.as_u16(), &body, retry_after) {
+            match EntraError::parse(answer.status, &answer.body, answer.retry_after) {
                 Some(e) => Error::from(e),
                 None => Error::UnexpectedStatus {
-                    status: status.as_u16(),
-                    retry_after,
+                    status: answer.status,
+                    retry_after: answer.retry_after,
                 },
             },
         ))
@@ -183,28 +162,6 @@ fn jitter(delay: Duration) -> Duration {
     let mut byte = [0u8; 1];
     let r = aws_lc_rs::rand::fill(&mut byte).map_or(128, |()| u32::from(byte[0]));
     delay / 2 + delay * r / 255
-}
-
-/// Appends `chunk` to `body` without leaving a copy behind: when the capacity does not suffice,
-/// the bytes move into a new buffer (twice as large, at least) and the old one is zeroized as it
-/// is dropped, where `Vec`'s own growth would free it unzeroized.
-fn append_zeroizing(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
-    let needed = body.len() + chunk.len();
-    if needed > body.capacity() {
-        let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(2 * body.capacity())));
-        grown.extend_from_slice(body);
-        *body = grown;
-    }
-    body.extend_from_slice(chunk);
-}
-
-/// The form body, in a buffer of its final size zeroized when reqwest drops it: it carries
-/// refresh tokens, codes, verifiers and device codes.
-fn form_body(form: &[(&str, &str)]) -> reqwest::Body {
-    let capacity = form.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
-    let mut body = Zeroizing::new(String::with_capacity(capacity));
-    url::form_urlencoded::Serializer::new(&mut *body).extend_pairs(form);
-    reqwest::Body::from(bytes::Bytes::from_owner(body))
 }
 
 /// Parses a successful user token response. The body is never echoed in errors.
@@ -284,19 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn the_body_grows_into_new_buffers_only() {
-        let mut body = Zeroizing::new(Vec::with_capacity(4));
-        append_zeroizing(&mut body, b"ab");
-        let first = body.as_ptr();
-        append_zeroizing(&mut body, b"cd");
-        assert_eq!(body.as_ptr(), first, "within capacity: no new buffer");
-        append_zeroizing(&mut body, b"efg");
-        assert_eq!(&body[..], b"abcdefg");
-        assert!(body.capacity() >= 8, "{}", body.capacity());
-        for _ in 0..100 {
-            append_zeroizing(&mut body, b"0123456789");
-        }
-        assert_eq!(body.len(), 1007);
+    fn connect_retry_waits_are_jittered() {
         let d = Duration::from_millis(1000);
         for _ in 0..50 {
             let j = jitter(d);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entra_client::{
-    Clock, DeviceCodeInfo, Error, ManualClock, SignInError, SignInMethod, TokenCacheFile,
+    Account, Clock, DeviceCodeInfo, Error, ManualClock, SignInError, SignInMethod, TokenCacheFile,
     TokenCredential, UserCredential, UserCredentialBuilder,
 };
 use entra_emulator::{
@@ -46,8 +46,29 @@ async fn clocked_emulator() -> (Emulator, ManualClock) {
     (emu, clock)
 }
 
+/// [`clocked_emulator`], but the emulator signs [`DEV_USER_UPN`] in at once (no pages).
+async fn auto_clocked_emulator() -> (Emulator, ManualClock) {
+    let clock = ManualClock::new(std::time::SystemTime::now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .auto_sign_in(DEV_USER_UPN)
+        .start()
+        .await
+        .unwrap();
+    (emu, clock)
+}
+
 fn builder(emu: &Emulator) -> UserCredentialBuilder {
     UserCredential::builder(DEV_TENANT_ID, DEV_SPA_CLIENT_ID).authority(emu.base_url())
+}
+
+/// [`builder`] on `clock` with the cache `file`.
+fn cached_builder(
+    emu: &Emulator,
+    clock: &ManualClock,
+    file: &TokenCacheFile,
+) -> UserCredentialBuilder {
+    builder(emu).clock(clock.clone()).cache_file(file.clone())
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -58,6 +79,13 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `tokens.json` in a new [`temp_dir`], and that directory (for the clean-up).
+fn temp_cache_file(name: &str) -> (std::path::PathBuf, TokenCacheFile) {
+    let dir = temp_dir(name);
+    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    (dir, file)
 }
 
 /// A browser for the tests: no redirects followed, no cookies kept.
@@ -175,17 +203,32 @@ fn with_poller(
     )
 }
 
+/// Builds `b` [`with_poller`] and starts a device code sign-in for [`files_read`] in a task.
+fn start_device_code(
+    b: UserCredentialBuilder,
+    clock: &ManualClock,
+    short: Option<(usize, Duration)>,
+) -> (
+    UserCredential,
+    tokio::task::JoinHandle<Result<Account, Error>>,
+    Poller,
+) {
+    let (b, poller) = with_poller(b, clock, short);
+    let cred = b.build().unwrap();
+    let sign_in = tokio::spawn({
+        let cred = cred.clone();
+        let scope = files_read();
+        async move { cred.sign_in_with_device_code(&[&scope]).await }
+    });
+    (cred, sign_in, poller)
+}
+
 #[tokio::test]
 async fn device_code_end_to_end_on_the_pages_then_silent_tokens() {
     let (emu, clock) = clocked_emulator().await;
-    let (b, mut poller) = with_poller(builder(&emu).clock(clock.clone()), &clock, None);
-    let cred = b.build().unwrap();
+    let (cred, sign_in, mut poller) =
+        start_device_code(builder(&emu).clock(clock.clone()), &clock, None);
     let scope = files_read();
-    let sign_in = tokio::spawn({
-        let cred = cred.clone();
-        let scope = scope.clone();
-        async move { cred.sign_in_with_device_code(&[&scope]).await }
-    });
     let info = poller.info.recv().await.expect("the prompt");
     assert!(info.message.contains(&info.user_code), "{}", info.message);
     assert_eq!(
@@ -234,14 +277,11 @@ async fn device_code_end_to_end_on_the_pages_then_silent_tokens() {
 async fn device_code_slow_down_adds_five_seconds() {
     let (emu, clock) = clocked_emulator().await;
     // The first wait moves the emulator's clock 1 s only: the next poll is too soon.
-    let (b, mut poller) = with_poller(
+    let (_, sign_in, mut poller) = start_device_code(
         builder(&emu).clock(clock.clone()),
         &clock,
         Some((1, Duration::from_secs(1))),
     );
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
     let info = poller.info.recv().await.unwrap();
     poller.go.add_permits(2); // pending (at once), slow_down (1 s later), pending (10 s later)
     while poller.intervals.lock().unwrap().len() < 3 {
@@ -261,13 +301,7 @@ async fn device_code_declined_and_expired_are_typed_errors() {
     // Declined: the user cancels the consent page.
     let (emu, clock) = clocked_emulator().await;
     emu.set_auto_consent(DEV_TENANT_ID, false);
-    let (b, mut poller) = with_poller(builder(&emu), &clock, None);
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn({
-        let cred = cred.clone();
-        async move { cred.sign_in_with_device_code(&[&scope]).await }
-    });
+    let (cred, sign_in, mut poller) = start_device_code(builder(&emu), &clock, None);
     let info = poller.info.recv().await.unwrap();
     let consent = device_login(&emu, &info.user_code, DEV_SECOND_USER_UPN).await;
     assert!(consent.contains("value=\"cancel\""), "{consent}");
@@ -282,10 +316,8 @@ async fn device_code_declined_and_expired_are_typed_errors() {
 
     // Expired: nobody signs in and the emulator's clock passes the 15 minutes. (The client
     // keeps the system clock, so it is Entra's `expired_token` that ends it.)
-    let (b, mut poller) = with_poller(builder(&emu), &clock, Some((1, Duration::from_secs(901))));
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
+    let (_, sign_in, mut poller) =
+        start_device_code(builder(&emu), &clock, Some((1, Duration::from_secs(901))));
     poller.info.recv().await.unwrap();
     poller.go.add_permits(10);
     let e = sign_in.await.unwrap().unwrap_err();
@@ -295,14 +327,11 @@ async fn device_code_declined_and_expired_are_typed_errors() {
     );
 
     // Expired by the client's own clock: no poll after the deadline.
-    let (b, mut poller) = with_poller(
+    let (_, sign_in, mut poller) = start_device_code(
         builder(&emu).clock(clock.clone()),
         &clock,
         Some((1, Duration::from_secs(1000))),
     );
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
     poller.info.recv().await.unwrap();
     // Once the first (immediate) poll is done, the credential waits in its sleep.
     while poller.intervals.lock().unwrap().is_empty() {
@@ -498,15 +527,8 @@ fn stored_refresh_token(file: &TokenCacheFile) -> String {
 
 #[tokio::test]
 async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("rotate");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("rotate");
     let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
     let scope = files_read();
     let first = cred.token(&[&scope]).await.unwrap();
@@ -544,11 +566,7 @@ async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
     assert_ne!(rt1, rt3);
 
     // A new process reads the file: a fresh token without a request, then a refresh.
-    let again = builder(&emu)
-        .clock(clock.clone())
-        .cache_file(file.clone())
-        .build()
-        .unwrap();
+    let again = cached_builder(&emu, &clock, &file).build().unwrap();
     assert_eq!(
         again.account().unwrap().unwrap().username.as_deref(),
         Some(DEV_USER_UPN)
@@ -565,24 +583,11 @@ async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
 
 #[tokio::test]
 async fn two_programs_on_one_cache_file_do_not_spend_each_others_refresh_token() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("two");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("two");
     auto_signed_in(&emu, &clock, Some(&file)).await;
     let scope = files_read();
-    let program = || {
-        builder(&emu)
-            .clock(clock.clone())
-            .cache_file(file.clone())
-            .build()
-            .unwrap()
-    };
+    let program = || cached_builder(&emu, &clock, &file).build().unwrap();
     let (a, b) = (program(), program());
     // Both read the file.
     assert!(a.account().unwrap().is_some() && b.account().unwrap().is_some());
@@ -603,15 +608,8 @@ async fn two_programs_on_one_cache_file_do_not_spend_each_others_refresh_token()
 
 #[tokio::test]
 async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("cancel");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("cancel");
     let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
     let scope = files_read();
     let rt = stored_refresh_token(&file);
@@ -632,15 +630,8 @@ async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
 
 #[tokio::test]
 async fn a_refused_refresh_token_is_interaction_required_then_the_opted_in_sign_in() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("revoked");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("revoked");
     let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
     let scope = files_read();
     emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_USER_UPN);
@@ -661,9 +652,7 @@ async fn a_refused_refresh_token_is_interaction_required_then_the_opted_in_sign_
     assert_eq!(emu.request_count(Endpoint::Token), before);
 
     // Opted in: the same situation runs the browser sign-in (at once here).
-    let interactive = auto_browser(builder(&emu))
-        .clock(clock.clone())
-        .cache_file(file.clone())
+    let interactive = auto_browser(cached_builder(&emu, &clock, &file))
         .interactive(SignInMethod::Browser)
         .build()
         .unwrap();
@@ -675,19 +664,10 @@ async fn a_refused_refresh_token_is_interaction_required_then_the_opted_in_sign_
 
 #[tokio::test]
 async fn a_corrupted_cache_file_is_a_clear_error_and_a_sign_in_replaces_it() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("corrupt");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("corrupt");
     std::fs::write(file.path(), b"{\"version\":1,\"accounts\":[{\"refresh_").unwrap();
-    let cred = auto_browser(builder(&emu))
-        .clock(clock.clone())
-        .cache_file(file.clone())
+    let cred = auto_browser(cached_builder(&emu, &clock, &file))
         .build()
         .unwrap();
     let before = emu.request_count(Endpoint::Token);
@@ -702,26 +682,15 @@ async fn a_corrupted_cache_file_is_a_clear_error_and_a_sign_in_replaces_it() {
         let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
-    let again = builder(&emu)
-        .clock(clock.clone())
-        .cache_file(file.clone())
-        .build()
-        .unwrap();
+    let again = cached_builder(&emu, &clock, &file).build().unwrap();
     again.token(&[&files_read()]).await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn debug_and_errors_never_show_tokens() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("debug");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("debug");
     let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
     let token = cred.token(&[&files_read()]).await.unwrap();
     let rt = stored_refresh_token(&file);
@@ -735,10 +704,8 @@ async fn debug_and_errors_never_show_tokens() {
 #[tokio::test]
 async fn device_code_polling_survives_a_failed_poll() {
     let (emu, clock) = clocked_emulator().await;
-    let (b, mut poller) = with_poller(builder(&emu).clock(clock.clone()), &clock, None);
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
+    let (_, sign_in, mut poller) =
+        start_device_code(builder(&emu).clock(clock.clone()), &clock, None);
     let info = poller.info.recv().await.unwrap();
     // The first poll (at once) was pending; the second one loses its connection.
     emu.set_fault(Endpoint::Token, Fault::DropConnection);
@@ -758,14 +725,11 @@ async fn device_code_polling_survives_a_failed_poll() {
 async fn device_code_never_sleeps_past_the_code_expiry() {
     let (emu, clock) = clocked_emulator().await;
     // The first wait moves the clock to 2 s before the 15 minutes are up.
-    let (b, mut poller) = with_poller(
+    let (_, sign_in, mut poller) = start_device_code(
         builder(&emu).clock(clock.clone()),
         &clock,
         Some((1, Duration::from_secs(898))),
     );
-    let cred = b.build().unwrap();
-    let scope = files_read();
-    let sign_in = tokio::spawn(async move { cred.sign_in_with_device_code(&[&scope]).await });
     poller.info.recv().await.unwrap();
     poller.go.add_permits(10);
     let e = sign_in.await.unwrap().unwrap_err();
@@ -786,9 +750,8 @@ async fn device_code_never_sleeps_past_the_code_expiry() {
 #[tokio::test]
 async fn a_refresh_that_ends_after_a_new_sign_in_does_not_touch_the_new_account() {
     let (emu, clock) = clocked_emulator().await;
-    let dir = temp_dir("switch");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
-    let (b, mut urls) = url_channel(builder(&emu).clock(clock.clone()).cache_file(file.clone()));
+    let (dir, file) = temp_cache_file("switch");
+    let (b, mut urls) = url_channel(cached_builder(&emu, &clock, &file));
     let cred = b.build().unwrap();
     let scope = files_read();
     let scopes = [scope.as_str()];
@@ -831,11 +794,7 @@ async fn a_refresh_that_ends_after_a_new_sign_in_does_not_touch_the_new_account(
     assert_eq!(account.object_id.as_deref(), Some(DEV_SECOND_USER_ID));
     let token = cred.token(&[&scope]).await.unwrap();
     assert_eq!(claims(token.secret())["oid"], DEV_SECOND_USER_ID);
-    let again = builder(&emu)
-        .clock(clock.clone())
-        .cache_file(file.clone())
-        .build()
-        .unwrap();
+    let again = cached_builder(&emu, &clock, &file).build().unwrap();
     let token = again.token(&[&scope]).await.unwrap();
     assert_eq!(claims(token.secret())["oid"], DEV_SECOND_USER_ID);
     // Adele's rotated refresh token went to her own entry in the file.
@@ -848,9 +807,7 @@ async fn a_refresh_that_ends_after_a_new_sign_in_does_not_touch_the_new_account(
         .unwrap();
     assert_ne!(adele_entry["refresh_token"], adele_rt.as_str());
     assert!(adele_entry["refresh_token"].is_string());
-    let adele_again = builder(&emu)
-        .clock(clock.clone())
-        .cache_file(file.clone())
+    let adele_again = cached_builder(&emu, &clock, &file)
         .username(DEV_USER_UPN)
         .build()
         .unwrap();
@@ -970,15 +927,8 @@ async fn the_loopback_listener_serves_sixteen_connections_and_turns_more_away() 
 
 #[tokio::test]
 async fn a_refresh_that_cannot_connect_is_retried() {
-    let clock = ManualClock::new(std::time::SystemTime::now());
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .auto_sign_in(DEV_USER_UPN)
-        .start()
-        .await
-        .unwrap();
-    let dir = temp_dir("connect");
-    let file = TokenCacheFile::new(dir.join("tokens.json"));
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file("connect");
     auto_signed_in(&emu, &clock, Some(&file)).await;
     // The account moves to a proxy's address where nothing listens yet.
     let port = {
