@@ -517,6 +517,23 @@ async fn auto_signed_in(
     cred
 }
 
+/// A user signed in by [`auto_signed_in`] on an [`auto_clocked_emulator`], with a
+/// [`temp_cache_file`]: the emulator, its clock, the directory, the file and the credential.
+async fn cached_sign_in(
+    name: &str,
+) -> (
+    Emulator,
+    ManualClock,
+    std::path::PathBuf,
+    TokenCacheFile,
+    UserCredential,
+) {
+    let (emu, clock) = auto_clocked_emulator().await;
+    let (dir, file) = temp_cache_file(name);
+    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    (emu, clock, dir, file, cred)
+}
+
 fn stored_refresh_token(file: &TokenCacheFile) -> String {
     let json: Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
     json["accounts"][0]["refresh_token"]
@@ -527,9 +544,7 @@ fn stored_refresh_token(file: &TokenCacheFile) -> String {
 
 #[tokio::test]
 async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("rotate");
-    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (emu, clock, dir, file, cred) = cached_sign_in("rotate").await;
     let scope = files_read();
     let first = cred.token(&[&scope]).await.unwrap();
     let rt1 = stored_refresh_token(&file);
@@ -583,9 +598,7 @@ async fn silent_refresh_after_expiry_rotates_the_refresh_token() {
 
 #[tokio::test]
 async fn two_programs_on_one_cache_file_do_not_spend_each_others_refresh_token() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("two");
-    auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (emu, clock, dir, file, _) = cached_sign_in("two").await;
     let scope = files_read();
     let program = || cached_builder(&emu, &clock, &file).build().unwrap();
     let (a, b) = (program(), program());
@@ -608,9 +621,7 @@ async fn two_programs_on_one_cache_file_do_not_spend_each_others_refresh_token()
 
 #[tokio::test]
 async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("cancel");
-    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (emu, clock, dir, file, cred) = cached_sign_in("cancel").await;
     let scope = files_read();
     let rt = stored_refresh_token(&file);
     clock.advance(Duration::from_secs(2 * 3600));
@@ -630,9 +641,7 @@ async fn a_caller_that_gives_up_does_not_cancel_the_shared_refresh() {
 
 #[tokio::test]
 async fn a_refused_refresh_token_is_interaction_required_then_the_opted_in_sign_in() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("revoked");
-    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (emu, clock, dir, file, cred) = cached_sign_in("revoked").await;
     let scope = files_read();
     emu.revoke_refresh_tokens(DEV_TENANT_ID, DEV_USER_UPN);
     clock.advance(Duration::from_secs(2 * 3600));
@@ -689,9 +698,7 @@ async fn a_corrupted_cache_file_is_a_clear_error_and_a_sign_in_replaces_it() {
 
 #[tokio::test]
 async fn debug_and_errors_never_show_tokens() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("debug");
-    let cred = auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (_emu, _clock, dir, file, cred) = cached_sign_in("debug").await;
     let token = cred.token(&[&files_read()]).await.unwrap();
     let rt = stored_refresh_token(&file);
     let shown = format!("{cred:?} {cred:#?} {token:?}");
@@ -927,9 +934,7 @@ async fn the_loopback_listener_serves_sixteen_connections_and_turns_more_away() 
 
 #[tokio::test]
 async fn a_refresh_that_cannot_connect_is_retried() {
-    let (emu, clock) = auto_clocked_emulator().await;
-    let (dir, file) = temp_cache_file("connect");
-    auto_signed_in(&emu, &clock, Some(&file)).await;
+    let (emu, clock, dir, file, _) = cached_sign_in("connect").await;
     // The account moves to a proxy's address where nothing listens yet.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
