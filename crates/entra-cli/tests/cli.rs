@@ -1,111 +1,21 @@
 //! The `entra` binary run as a process against an emulator started by the test on 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{BIN, BaseEnv, Run, TempDir, closed_port, run_entra};
 use entra_auth::{Authenticator, Claims, EntraConfig};
 use entra_emulator::{
     App, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID, Emulator,
 };
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
 
-const BIN: &str = env!("CARGO_BIN_EXE_entra");
-
-/// What a run of `entra` produced.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "unexpected exit status: {self:#?}");
-        self
-    }
-
-    /// Neither output contains `secret`.
-    fn assert_hides(&self, secret: &str) -> &Self {
-        assert!(!self.stdout.contains(secret), "secret on stdout: {self:#?}");
-        assert!(!self.stderr.contains(secret), "secret on stderr: {self:#?}");
-        self
-    }
-
-    /// stderr is exactly one `error: ...` line.
-    fn assert_one_error_line(&self) -> &Self {
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one stderr line: {self:#?}");
-        assert!(lines[0].starts_with("error: "), "{self:#?}");
-        assert!(!self.stderr.contains("panicked"), "{self:#?}");
-        self
-    }
-}
-
 /// Runs `entra` with `args`, extra environment variables and optional stdin, off the async
 /// runtime (the emulator serves on it meanwhile).
 async fn entra(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let stdin = stdin.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(BIN);
-        cmd.args(&args)
-            .env_remove("RUST_LOG")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("run entra");
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin");
-            pipe.write_all(input.as_bytes()).expect("write stdin");
-        }
-        let out = child.wait_with_output().expect("wait for entra");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
-}
-
-/// A directory removed at drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("entra-cli-test-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write temp file");
-        path.to_str().expect("UTF-8 temp path").to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    run_entra(args, BaseEnv::Inherited, env, stdin).await
 }
 
 /// An RSA key with a self-signed certificate, as PEM and as PKCS#12.
@@ -373,12 +283,6 @@ async fn token_usage_errors() {
         run.stderr.contains("cannot reach the token endpoint"),
         "{run:#?}"
     );
-}
-
-/// A port on 127.0.0.1 that nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,12 +4,11 @@
 //! (nothing of the machine's AZURE_* or IDENTITY_* variables), against an emulator started by
 //! the test on 127.0.0.1.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
 use std::time::Duration;
 
+use common::{BaseEnv, Run, TempDir, closed_port, run_entra};
 use entra_auth::{Authenticator, Claims, EntraConfig};
 use entra_emulator::{
     App, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN,
@@ -17,115 +16,11 @@ use entra_emulator::{
     FederatedCredential, ManagedIdentity, TokenVersion,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_entra");
-
-/// What a run of `entra` produced.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "unexpected exit status: {self:#?}");
-        self
-    }
-
-    /// Neither output contains `secret`.
-    fn assert_hides(&self, secret: &str) -> &Self {
-        assert!(!self.stdout.contains(secret), "secret on stdout: {self:#?}");
-        assert!(!self.stderr.contains(secret), "secret on stderr: {self:#?}");
-        self
-    }
-
-    /// stderr is exactly one `error: ...` line, and nothing is on stdout.
-    fn assert_one_error_line(&self) -> &Self {
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one stderr line: {self:#?}");
-        assert!(lines[0].starts_with("error: "), "{self:#?}");
-        assert!(!self.stderr.contains("panicked"), "{self:#?}");
-        assert!(self.stdout.is_empty(), "{self:#?}");
-        self
-    }
-
-    /// The one token printed on stdout.
-    fn token(&self) -> &str {
-        self.assert_code(0);
-        assert_eq!(self.stdout.lines().count(), 1, "{self:#?}");
-        let token = self.stdout.trim();
-        let parts: Vec<&str> = token.split('.').collect();
-        assert!(
-            parts.len() == 3 && parts.iter().all(|p| !p.is_empty()),
-            "not a JWT: {self:#?}"
-        );
-        token
-    }
-}
-
 /// Runs `entra` with `args`, with only the environment variables `env` (and none of the
 /// machine's), and `stdin` piped in when given; off the async runtime, which serves the
 /// emulator meanwhile.
 async fn entra(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let stdin = stdin.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(BIN);
-        cmd.args(&args)
-            .env_clear()
-            .envs(env)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("run entra");
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin");
-            pipe.write_all(input.as_bytes()).expect("write stdin");
-        }
-        let out = child.wait_with_output().expect("wait for entra");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
-}
-
-/// A directory removed at drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("entra-cli-credentials-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write temp file");
-        path.to_str().expect("UTF-8 temp path").to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    run_entra(args, BaseEnv::Empty, env, stdin).await
 }
 
 /// Validates a token for the API `client_id` of the dev tenant against the emulator's keys,
@@ -149,12 +44,6 @@ async fn validate(emu: &Emulator, token: &str) -> Claims {
 
 fn dev_api_scope() -> String {
     format!("api://{DEV_API_CLIENT_ID}/.default")
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,7 +131,7 @@ async fn token_with_a_federated_token_file() {
     let a = args(&wrong, &[]);
     let run = entra(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[], None).await;
     run.assert_code(1)
-        .assert_one_error_line()
+        .assert_only_an_error_line()
         .assert_hides(&other);
     assert!(run.stderr.contains("AADSTS700213"), "{run:#?}");
 
@@ -250,7 +139,7 @@ async fn token_with_a_federated_token_file() {
     let missing = dir.0.join("missing-token").display().to_string();
     let a = args(&missing, &[]);
     let run = entra(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[], None).await;
-    run.assert_code(2).assert_one_error_line();
+    run.assert_code(2).assert_only_an_error_line();
     assert!(run.stderr.contains(&missing), "{run:#?}");
 }
 
@@ -344,7 +233,7 @@ async fn token_with_a_managed_identity_from_the_environment() {
     let unknown = "00000000-0000-4000-8000-0000000000aa";
     let run = entra(&with(&base, &["--client-id", unknown]), &env, None).await;
     run.assert_code(1)
-        .assert_one_error_line()
+        .assert_only_an_error_line()
         .assert_hides(&header);
     assert!(
         run.stderr.contains("App Service") && run.stderr.contains("400"),
@@ -357,7 +246,7 @@ async fn token_with_a_managed_identity_from_the_environment() {
         closed_port()
     );
     let run = entra(&with(&base, &["--imds-endpoint", &nowhere]), &[], None).await;
-    run.assert_code(2).assert_one_error_line();
+    run.assert_code(2).assert_only_an_error_line();
     assert!(run.stderr.contains("unavailable"), "{run:#?}");
 }
 
@@ -484,7 +373,7 @@ async fn on_behalf_of_a_user_whose_token_is_on_stdin_or_in_a_file() {
     let args = with(&["--client-secret-env", "MIDDLE_SECRET"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = entra(&args, &secret_env, Some("")).await;
-    run.assert_code(2).assert_one_error_line();
+    run.assert_code(2).assert_only_an_error_line();
     assert!(run.stderr.contains("user token"), "{run:#?}");
     assert_eq!(emu.request_count(Endpoint::Token), requests);
 
@@ -497,7 +386,7 @@ async fn on_behalf_of_a_user_whose_token_is_on_stdin_or_in_a_file() {
         .sign();
     let run = entra(&args, &secret_env, Some(&app_token)).await;
     run.assert_code(1)
-        .assert_one_error_line()
+        .assert_only_an_error_line()
         .assert_hides(&app_token)
         .assert_hides(MIDDLE_SECRET);
     assert!(run.stderr.contains("AADSTS"), "{run:#?}");
@@ -536,7 +425,7 @@ async fn chain_with_nothing_available_prints_every_reason() {
         None,
     )
     .await;
-    run.assert_code(2).assert_one_error_line();
+    run.assert_code(2).assert_only_an_error_line();
     let line = &run.stderr;
     for expected in [
         "no credential of the chain obtained a token",
@@ -570,7 +459,7 @@ async fn chain_stops_at_a_configured_credential_that_is_refused() {
     // The secret is refused: exit 1, the refusal and the credentials not tried are named, and
     // the managed identity (which would have worked) was not asked.
     run.assert_code(1)
-        .assert_one_error_line()
+        .assert_only_an_error_line()
         .assert_hides(wrong);
     for expected in [
         "EnvironmentCredential: failed",

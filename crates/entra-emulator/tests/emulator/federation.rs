@@ -52,6 +52,20 @@ async fn exchange(emu: &Emulator, client_id: &str, assertion: &str) -> reqwest::
         .unwrap()
 }
 
+/// `FED_APP`'s exchange of `assertion` is refused with 401 `invalid_client` `code`, and a
+/// description that contains `text`.
+async fn assert_exchange_refused(emu: &Emulator, assertion: &str, code: u64, text: &str) {
+    let body = assert_aad_error(
+        exchange(emu, FED_APP, assertion).await,
+        401,
+        "invalid_client",
+        code,
+    )
+    .await;
+    let desc = body["error_description"].as_str().unwrap();
+    assert!(desc.contains(text), "{desc}");
+}
+
 /// A token signed with `key` whose header names `kid`.
 fn signed(key: &SigningKey, kid: &str, claims: &Value) -> String {
     let mut h = Header::new(Algorithm::RS256);
@@ -281,50 +295,22 @@ async fn federated_assertions_refused_with_entras_codes() {
     let t = emu
         .workload_token(&gitlab, SUBJECT, EXCHANGE, HOUR)
         .unwrap();
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &t).await,
-        401,
-        "invalid_client",
-        700211,
-    )
-    .await;
-    let desc = body["error_description"].as_str().unwrap();
-    assert!(
-        desc.contains(&format!(
-            "No matching federated identity record found for presented assertion issuer '{gitlab}'"
-        )),
-        "{desc}"
+    let expected = format!(
+        "No matching federated identity record found for presented assertion issuer '{gitlab}'"
     );
+    assert_exchange_refused(&emu, &t, 700211, &expected).await;
     // 700213: another subject.
     let t = ok("system:serviceaccount:default:other", EXCHANGE);
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &t).await,
-        401,
-        "invalid_client",
+    assert_exchange_refused(
+        &emu,
+        &t,
         700213,
+        "subject 'system:serviceaccount:default:other'",
     )
     .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("subject 'system:serviceaccount:default:other'")
-    );
     // 700212: another audience.
     let t = ok(SUBJECT, "api://something-else");
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &t).await,
-        401,
-        "invalid_client",
-        700212,
-    )
-    .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("audience 'api://something-else'")
-    );
+    assert_exchange_refused(&emu, &t, 700212, "audience 'api://something-else'").await;
 
     // 700024: expired, by the emulator's clock.
     let t = ok(SUBJECT, EXCHANGE);
@@ -375,33 +361,9 @@ async fn federated_assertions_refused_with_entras_codes() {
         200
     );
     let forged = signed(stranger, key.kid(), &claims);
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &forged).await,
-        401,
-        "invalid_client",
-        700027,
-    )
-    .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("signature value did not match")
-    );
+    assert_exchange_refused(&emu, &forged, 700027, "signature value did not match").await;
     let unknown_kid = signed(stranger, stranger.kid(), &claims);
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &unknown_kid).await,
-        401,
-        "invalid_client",
-        700027,
-    )
-    .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("The key was not found.")
-    );
+    assert_exchange_refused(&emu, &unknown_kid, 700027, "The key was not found.").await;
     let tampered = {
         let good = signed(&key, key.kid(), &claims);
         let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
@@ -427,19 +389,13 @@ async fn federated_assertions_refused_with_entras_codes() {
     );
     let mut c = claims.clone();
     c["iss"] = json!(external);
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &signed(&key, key.kid(), &c)).await,
-        401,
-        "invalid_client",
+    assert_exchange_refused(
+        &emu,
+        &signed(&key, key.kid(), &c),
         700027,
+        "does not fetch the keys of external issuers",
     )
     .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("does not fetch the keys of external issuers")
-    );
 
     // 50027: no `sub`; 700016: an unknown client.
     let mut c = claims.clone();
@@ -500,19 +456,7 @@ async fn rotation_of_the_workload_issuers_key() {
     let jwks = get_json(&format!("{issuer}/openid/v1/jwks")).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
     assert_eq!(jwks["keys"][0]["kid"], new.kid());
-    let body = assert_aad_error(
-        exchange(&emu, FED_APP, &before).await,
-        401,
-        "invalid_client",
-        700027,
-    )
-    .await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("The key was not found.")
-    );
+    assert_exchange_refused(&emu, &before, 700027, "The key was not found.").await;
     assert_eq!(exchange(&emu, FED_APP, &after).await.status(), 200);
 }
 

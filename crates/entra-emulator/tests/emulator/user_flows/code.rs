@@ -3,6 +3,28 @@
 
 use super::*;
 
+/// Signs `upn` in with `request` and redeems the code at the dev SPA with `redirect_uri`,
+/// `verifier` and `origin`.
+async fn sign_in_and_redeem(
+    emu: &Emulator,
+    request: &AuthRequest,
+    upn: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let signed = sign_in(emu, request, upn).await;
+    redeem(
+        emu,
+        DEV_SPA_CLIENT_ID,
+        &signed.code,
+        redirect_uri,
+        verifier,
+        origin,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_spa_code_with_pkce_s256_redeemed_cross_origin_gives_verified_tokens() {
     let emu = Emulator::start().await.unwrap();
@@ -74,11 +96,10 @@ async fn a_plain_pkce_challenge_is_answered_by_the_same_verifier() {
     let request = AuthRequest::new(DEV_SPA_CLIENT_ID, CLI_REDIRECT, &full_scope())
         .set("code_challenge", verifier)
         .set("code_challenge_method", "plain");
-    let signed = sign_in(&emu, &request, DEV_SECOND_USER_UPN).await;
-    let ok = redeem(
+    let ok = sign_in_and_redeem(
         &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
+        &request,
+        DEV_SECOND_USER_UPN,
         CLI_REDIRECT,
         Some(verifier),
         None,
@@ -138,11 +159,10 @@ async fn a_wrong_or_missing_pkce_verifier_is_501481_and_spends_the_code() {
     }
     // The S256 challenge is not answered by the challenge itself.
     let pkce = pkce();
-    let signed = sign_in(&emu, &AuthRequest::cli(&pkce), DEV_SECOND_USER_UPN).await;
-    let resp = redeem(
+    let resp = sign_in_and_redeem(
         &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
+        &AuthRequest::cli(&pkce),
+        DEV_SECOND_USER_UPN,
         CLI_REDIRECT,
         Some(&pkce.challenge),
         None,
@@ -155,12 +175,11 @@ async fn a_wrong_or_missing_pkce_verifier_is_501481_and_spends_the_code() {
 async fn a_redirect_uri_other_than_the_codes_is_500117() {
     let emu = Emulator::start().await.unwrap();
     let pkce = pkce();
-    let signed = sign_in(&emu, &AuthRequest::cli(&pkce), DEV_SECOND_USER_UPN).await;
     // Another loopback port is another redirect URI for the code.
-    let resp = redeem(
+    let resp = sign_in_and_redeem(
         &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
+        &AuthRequest::cli(&pkce),
+        DEV_SECOND_USER_UPN,
         "http://localhost:8401",
         Some(&pkce.verifier),
         None,
@@ -197,11 +216,10 @@ async fn a_code_redeemed_by_another_client_is_70000() {
 async fn a_spa_code_without_an_origin_is_9002327() {
     let emu = Emulator::start().await.unwrap();
     let pkce = pkce();
-    let signed = sign_in(&emu, &AuthRequest::spa(&pkce), DEV_USER_UPN).await;
-    let resp = redeem(
+    let resp = sign_in_and_redeem(
         &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
+        &AuthRequest::spa(&pkce),
+        DEV_USER_UPN,
         SPA_REDIRECT,
         Some(&pkce.verifier),
         None,
@@ -214,11 +232,10 @@ async fn a_spa_code_without_an_origin_is_9002327() {
 async fn a_public_client_code_with_an_origin_is_9002326() {
     let emu = Emulator::start().await.unwrap();
     let pkce = pkce();
-    let signed = sign_in(&emu, &AuthRequest::cli(&pkce), DEV_USER_UPN).await;
-    let resp = redeem(
+    let resp = sign_in_and_redeem(
         &emu,
-        DEV_SPA_CLIENT_ID,
-        &signed.code,
+        &AuthRequest::cli(&pkce),
+        DEV_USER_UPN,
         CLI_REDIRECT,
         Some(&pkce.verifier),
         Some("http://localhost:8400"),

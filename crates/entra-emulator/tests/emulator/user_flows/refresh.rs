@@ -11,6 +11,30 @@ fn refresh_token(body: &Value) -> String {
         .to_owned()
 }
 
+/// The confidential dev client presenting `refresh_token`, not its own, is refused with
+/// `invalid_grant` 70000.
+async fn assert_refused_to_another_client(emu: &Emulator, refresh_token: &str) {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_CLIENT_ID),
+        ("client_secret", DEV_CLIENT_SECRET),
+        ("refresh_token", refresh_token),
+    ];
+    let resp = token_post(emu, &form, None).await;
+    assert_aad_error(resp, 400, "invalid_grant", 70000).await;
+}
+
+/// Redeem a refresh token for the dev SPA (no `Origin`), asking for `scope`.
+async fn refresh_with_scope(emu: &Emulator, refresh_token: &str, scope: &str) -> reqwest::Response {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DEV_SPA_CLIENT_ID),
+        ("refresh_token", refresh_token),
+        ("scope", scope),
+    ];
+    token_post(emu, &form, None).await
+}
+
 const DAY: u64 = 24 * 3600;
 
 #[tokio::test]
@@ -62,14 +86,7 @@ async fn an_unknown_refresh_token_or_one_of_another_client_is_70000() {
     )
     .await;
     let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", DEV_CLIENT_ID),
-        ("client_secret", DEV_CLIENT_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
-    let resp = token_post(&emu, &form, None).await;
-    assert_aad_error(resp, 400, "invalid_grant", 70000).await;
+    assert_refused_to_another_client(&emu, &rt).await;
 }
 
 #[tokio::test]
@@ -157,19 +174,7 @@ async fn a_public_client_refresh_token_lasts_90_days_then_70008() {
 async fn a_refresh_token_refused_to_another_client_still_works_for_its_own() {
     let emu = Emulator::start().await.unwrap();
     let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", DEV_CLIENT_ID),
-        ("client_secret", DEV_CLIENT_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
-    assert_aad_error(
-        token_post(&emu, &form, None).await,
-        400,
-        "invalid_grant",
-        70000,
-    )
-    .await;
+    assert_refused_to_another_client(&emu, &rt).await;
     // Another client cannot spend (and so revoke) the user's refresh token.
     let next = refresh_token(&tokens(refresh(&emu, &rt, None).await).await);
     tokens(refresh(&emu, &next, None).await).await;
@@ -179,16 +184,8 @@ async fn a_refresh_token_refused_to_another_client_still_works_for_its_own() {
 async fn a_refresh_may_ask_for_another_consented_resource_and_keeps_rotating() {
     let emu = Emulator::start().await.unwrap();
     let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", DEV_SPA_CLIENT_ID),
-        ("refresh_token", rt.as_str()),
-        (
-            "scope",
-            "https://graph.microsoft.com/User.Read offline_access",
-        ),
-    ];
-    let body = tokens(token_post(&emu, &form, None).await).await;
+    let graph = "https://graph.microsoft.com/User.Read offline_access";
+    let body = tokens(refresh_with_scope(&emu, &rt, graph).await).await;
     let at = payload(body["access_token"].as_str().unwrap());
     assert_eq!(at["aud"], GRAPH_RESOURCE);
     assert_eq!(at["scp"], "User.Read");
@@ -234,13 +231,7 @@ async fn refresh_tokens_keep_the_cross_origin_rule_of_their_code() {
 async fn a_refresh_without_offline_access_in_scope_still_rotates() {
     let emu = Emulator::start().await.unwrap();
     let rt = refresh_token(&cli_tokens(&emu, DEV_USER_UPN).await);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", DEV_SPA_CLIENT_ID),
-        ("refresh_token", rt.as_str()),
-        ("scope", &files_read()),
-    ];
-    let next = tokens(token_post(&emu, &form, None).await).await;
+    let next = tokens(refresh_with_scope(&emu, &rt, &files_read()).await).await;
     let rt2 = refresh_token(&next);
     tokens(refresh(&emu, &rt2, None).await).await;
 }
@@ -321,14 +312,7 @@ async fn user_grants_are_accepted_at_common_and_organizations() {
 async fn another_clients_attempt_reveals_nothing_and_spends_nothing() {
     let emu = Emulator::start().await.unwrap();
     let rt = refresh_token(&spa_tokens(&emu).await);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", DEV_CLIENT_ID),
-        ("client_secret", DEV_CLIENT_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
-    let resp = token_post(&emu, &form, None).await;
-    assert_aad_error(resp, 400, "invalid_grant", 70000).await;
+    assert_refused_to_another_client(&emu, &rt).await;
     tokens(refresh(&emu, &rt, Some(SPA_ORIGIN)).await).await;
 }
 
