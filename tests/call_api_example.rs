@@ -3,18 +3,9 @@
 
 use std::process::Command;
 
-/// `cargo test` builds the examples next to the test binaries' `deps` folder.
-fn example_path(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo test -p entra-rs-examples` (examples are built with all targets)",
-        path.display()
-    );
-    path
-}
+mod example_support;
+
+use example_support::example_path;
 
 #[test]
 fn call_api_is_self_contained_by_default() {

@@ -19,9 +19,10 @@
 #[allow(dead_code)]
 #[path = "../examples/downstream_api.rs"]
 mod example;
+mod example_support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,38 +35,7 @@ use entra_emulator::{
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `cargo test` builds the examples next to the test binaries' `deps` folder (not with
-/// `--test downstream_api` alone: then build them first, `cargo build --examples`). A binary
-/// older than its source would test old code: refused.
-fn example_path(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    let built = std::fs::metadata(&path).and_then(|m| m.modified());
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(format!("{name}.rs"));
-    let edited = std::fs::metadata(&source)
-        .and_then(|m| m.modified())
-        .unwrap();
-    assert!(
-        built.is_ok_and(|built| built >= edited),
-        "{} is not built or older than {}; run `cargo build -p entra-rs-examples --examples` \
-         (or `cargo test --workspace`)",
-        path.display(),
-        source.display()
-    );
-    path
-}
+use example_support::{Running, example_path};
 
 /// Where to sign in, as the example printed it in its `entra login --device-code` command.
 struct SignInTarget {

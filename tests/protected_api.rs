@@ -3,30 +3,12 @@
 //! 200 with it.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Running(Child);
+mod example_support;
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `cargo test` builds the examples next to the test binaries' `deps` folder.
-fn example_path(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
+use example_support::{Running, example_path};
 
 /// What the example printed in emulator mode.
 struct Printed {
