@@ -8,6 +8,7 @@
 mod common;
 
 mod adversarial;
+mod forward_auth;
 mod fuzz_smoke;
 mod keys;
 mod outages;
