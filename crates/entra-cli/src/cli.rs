@@ -120,6 +120,18 @@ Examples:
 It registers a development tenant with an API app and a client app with a client secret, and
 prints them with a ready-made curl command. Stop it with Ctrl-C.";
 
+const FORWARD_AUTH_EXAMPLES: &str = "\
+Examples:
+  # try it: the built-in emulator, a printed token and curl commands
+  entra forward-auth --emulator
+
+  # your tenant and API (or ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_AUDIENCE, ENTRA_AUTHORITY)
+  entra forward-auth --tenant $TENANT --client-id $API_CLIENT_ID --rules rules.toml
+
+Endpoints: /auth/nginx (X-Original-Method, X-Original-URI), /auth/traefik (X-Forwarded-*),
+/auth/envoy/... (ext_authz path_prefix /auth/envoy), /healthz, /readyz. The README has the nginx,
+Traefik and Envoy configuration. A path no rule covers needs a valid token, nothing more.";
+
 /// `entra`: get, decode and verify Microsoft Entra ID access tokens, and run a local Entra.
 #[derive(Debug, Parser)]
 #[command(name = "entra", version, about, after_help = MAIN_EXAMPLES)]
@@ -153,6 +165,11 @@ pub(crate) enum Command {
     /// Run the local Entra ID emulator (the same options as the `entra-emulator` binary).
     #[command(after_help = EMULATOR_EXAMPLES)]
     Emulator(entra_emulator::cli::Args),
+    /// Serve the forward-auth endpoint that nginx (auth_request), Traefik (ForwardAuth) and
+    /// Envoy (ext_authz) call before forwarding a request: 200 with the caller's identity as
+    /// X-Entra-* headers, or 401 / 403 / 503.
+    #[command(after_help = FORWARD_AUTH_EXAMPLES)]
+    ForwardAuth(crate::forward_auth::ForwardAuthArgs),
 }
 
 /// The credentials other than a certificate: the certificate options conflict with them.

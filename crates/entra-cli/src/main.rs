@@ -9,6 +9,7 @@
 mod cli;
 mod decode;
 mod error;
+mod forward_auth;
 mod input;
 mod output;
 mod times;
@@ -54,6 +55,7 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
             .await
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| CliError::usage(e.to_string())),
+        Command::ForwardAuth(args) => forward_auth::run(args).await.map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -64,10 +66,10 @@ fn fail(error: &CliError) -> ExitCode {
     error.exit_code()
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG`: `info` for the emulator (its request log), off
-/// otherwise so that a command's output is only its answer.
+/// Logs go to stderr, filtered by `RUST_LOG`: `info` for the emulator and forward-auth (their
+/// request logs), off otherwise so that a command's output is only its answer.
 fn init_tracing(command: &Command) {
-    if matches!(command, Command::Emulator(_)) {
+    if matches!(command, Command::Emulator(_) | Command::ForwardAuth(_)) {
         entra_emulator::cli::init_tracing();
         return;
     }
