@@ -1,35 +1,4 @@
 //! [`RulesFile`]: the rules and the identity header names from a small TOML file.
-//!
-//! ```toml
-//! # Optional: the names of the identity headers (these are the defaults).
-//! [headers]
-//! oid = "X-Entra-Oid"
-//! tid = "X-Entra-Tid"
-//! app_id = "X-Entra-App-Id"
-//! scopes = "X-Entra-Scopes"
-//! roles = "X-Entra-Roles"
-//!
-//! # The longest matching path prefix wins; a path no rule covers needs a valid token only.
-//! [[rule]]
-//! path = "/admin"
-//! roles = ["Api.Admin"]
-//!
-//! [[rule]]
-//! path = "/files"
-//! methods = ["GET", "HEAD"]          # optional: only these methods
-//! scopes = ["Files.Read"]            # any one of the scopes or of the roles
-//! roles = ["Files.Read.All"]
-//!
-//! [[rule]]
-//! path = "/reports"
-//! apps = ["b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13"]   # and only these calling apps
-//!
-//! [[rule]]
-//! path = "/public"
-//! anonymous = true                   # no token needed (a token sent must still be valid)
-//! ```
-//!
-//! Unknown keys are errors (a misspelt `role` must not silently mean "any token").
 
 use std::path::Path;
 
@@ -40,8 +9,38 @@ use super::config::IdentityHeaders;
 use super::rules::{Rule, Rules, RulesError};
 use crate::authorize::Require;
 
-/// The contents of a rules file: [`Rules`] and [`IdentityHeaders`]. See the [module docs](self)
-/// for the format.
+/// The contents of a rules file: [`Rules`] and [`IdentityHeaders`], from TOML:
+///
+/// ```toml
+/// # Optional: the names of the identity headers (these are the defaults).
+/// [headers]
+/// oid = "X-Entra-Oid"
+/// tid = "X-Entra-Tid"
+/// app_id = "X-Entra-App-Id"
+/// scopes = "X-Entra-Scopes"
+/// roles = "X-Entra-Roles"
+///
+/// # The longest matching path prefix wins; a path no rule covers needs a valid token only.
+/// [[rule]]
+/// path = "/admin"
+/// roles = ["Api.Admin"]
+///
+/// [[rule]]
+/// path = "/files"
+/// methods = ["GET", "HEAD"]          # optional: only these methods
+/// scopes = ["Files.Read"]            # any one of the scopes or of the roles
+/// roles = ["Files.Read.All"]
+///
+/// [[rule]]
+/// path = "/reports"
+/// apps = ["b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13"]   # and only these calling apps
+///
+/// [[rule]]
+/// path = "/public"
+/// anonymous = true                   # no token needed (a token sent must still be valid)
+/// ```
+///
+/// Unknown keys are errors (a misspelt `role` must not silently mean "any token").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RulesFile {
@@ -169,10 +168,10 @@ mod tests {
         let doc = include_str!("file.rs");
         let toml: String = doc
             .lines()
-            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip_while(|l| !l.starts_with("/// ```toml"))
             .skip(1)
-            .take_while(|l| !l.starts_with("//! ```"))
-            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .take_while(|l| !l.starts_with("/// ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("///").trim_start()))
             .collect();
         let file = RulesFile::from_toml(&toml).unwrap();
         assert_eq!(file.headers, IdentityHeaders::default());

@@ -1,28 +1,5 @@
-//! Per-path rules: what a request to a path (and optionally a method) needs, found by the
-//! longest matching path prefix.
-//!
-//! ```
-//! use entra_auth::Require;
-//! use entra_auth::forward_auth::{Rule, Rules};
-//! use http::Method;
-//!
-//! let rules = Rules::new()
-//!     .with(Rule::new("/admin")?.require(Require::any_role(["Api.Admin"])))?
-//!     .with(Rule::new("/admin/reports")?.methods([Method::GET]).require(Require::any_role(["Reports.Read"])))?
-//!     .with(Rule::new("/public")?.anonymous())?;
-//! assert_eq!(rules.find(&Method::GET, "/admin/reports/2024").unwrap().path(), "/admin/reports");
-//! assert_eq!(rules.find(&Method::POST, "/admin/reports/2024").unwrap().path(), "/admin");
-//! assert!(rules.find(&Method::GET, "/administrator").is_none()); // whole segments only
-//! assert!(rules.find(&Method::GET, "/orders").is_none()); // no rule: any valid token
-//! # Ok::<(), entra_auth::forward_auth::RulesError>(())
-//! ```
-//!
-//! Matching: a rule for `/admin` covers `/admin` and every path under `/admin/`, never
-//! `/administrator`; `/` covers everything (a default rule). Among the rules that cover the
-//! path and list the method (or list no methods), the longest path wins; for the same path, the
-//! rule that lists the method wins over the one that lists none. A path no rule covers needs a
-//! valid token and nothing more. Paths are compared case-sensitively, after the normalization of
-//! the original path (percent-decoding, `//` and `;params` dropped; see the module docs).
+//! Per-path rules ([`Rules`], [`Rule`]): what a request to a path (and optionally a method)
+//! needs, found by the longest matching path prefix.
 
 use std::fmt;
 
@@ -31,7 +8,7 @@ use http::Method;
 use super::original::normalize_path;
 use crate::authorize::Require;
 
-/// What requests to a path prefix need. See the [module docs](self) for matching.
+/// What requests to a path prefix need. See [`Rules`] for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     path: String,
@@ -128,7 +105,31 @@ impl Rule {
     }
 }
 
-/// The rules of a forward-auth service. See the [module docs](self).
+/// The rules of a forward-auth service: what a request to a path (and optionally a method)
+/// needs, found by the longest matching path prefix.
+///
+/// ```
+/// use entra_auth::Require;
+/// use entra_auth::forward_auth::{Rule, Rules};
+/// use http::Method;
+///
+/// let rules = Rules::new()
+///     .with(Rule::new("/admin")?.require(Require::any_role(["Api.Admin"])))?
+///     .with(Rule::new("/admin/reports")?.methods([Method::GET]).require(Require::any_role(["Reports.Read"])))?
+///     .with(Rule::new("/public")?.anonymous())?;
+/// assert_eq!(rules.find(&Method::GET, "/admin/reports/2024").unwrap().path(), "/admin/reports");
+/// assert_eq!(rules.find(&Method::POST, "/admin/reports/2024").unwrap().path(), "/admin");
+/// assert!(rules.find(&Method::GET, "/administrator").is_none()); // whole segments only
+/// assert!(rules.find(&Method::GET, "/orders").is_none()); // no rule: any valid token
+/// # Ok::<(), entra_auth::forward_auth::RulesError>(())
+/// ```
+///
+/// Matching: a rule for `/admin` covers `/admin` and every path under `/admin/`, never
+/// `/administrator`; `/` covers everything (a default rule). Among the rules that cover the
+/// path and list the method (or list no methods), the longest path wins; for the same path, the
+/// rule that lists the method wins over the one that lists none. A path no rule covers needs a
+/// valid token and nothing more. Paths are compared case-sensitively, after the normalization of
+/// the original path (percent-decoding, `//` and `;params` dropped; see [`forward_auth`](super)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     rules: Vec<Rule>,

@@ -8,6 +8,7 @@
 mod common;
 
 mod adversarial;
+#[cfg(feature = "forward-auth")]
 mod forward_auth;
 mod fuzz_smoke;
 mod keys;
