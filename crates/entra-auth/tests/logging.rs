@@ -113,3 +113,84 @@ async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
         "one warning for the one fetch attempt:\n{logs}"
     );
 }
+
+/// The forward-auth service at TRACE: the request id in its span, each check's status, and
+/// never a token, not even one a client put in the original query; during an outage no
+/// request writes an ERROR or WARN line of its own.
+#[cfg(feature = "forward-auth")]
+#[tokio::test]
+async fn forward_auth_logs_request_ids_and_statuses_never_tokens() {
+    use entra_auth::forward_auth::{self, ForwardAuthConfig};
+
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = entra_emulator::Emulator::start().await.unwrap();
+    let clock = entra_auth::ManualClock::starting_now();
+    let serve = |config: entra_auth::EntraConfig| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = forward_auth::router(ForwardAuthConfig::new(config));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        base
+    };
+    let base = serve(common::dev_config(&emu, &clock).build().unwrap()).await;
+    let http = reqwest::Client::new();
+    let good = emu.token().sign();
+    let expired = emu.token().expired().sign();
+    let check = |token: &str, id: &str| {
+        http.get(format!("{base}/auth/traefik"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-uri", format!("/orders?access_token={token}"))
+            .header("x-request-id", id)
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(check(&good, "req-good").await.unwrap().status(), 200);
+    assert_eq!(check(&expired, "req-expired").await.unwrap().status(), 401);
+
+    emu.set_fault(
+        entra_emulator::Endpoint::Discovery,
+        entra_emulator::Fault::Status(500),
+    );
+    let down = serve(common::dev_config(&emu, &clock).build().unwrap()).await;
+    for _ in 0..5 {
+        let reply = http
+            .get(format!("{down}/auth/envoy/orders"))
+            .bearer_auth(&good)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 503);
+    }
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("request_id=\"req-good\""), "{logs}");
+    assert!(logs.contains("request_id=\"req-expired\""), "{logs}");
+    assert!(
+        logs.contains("status=200") && logs.contains("status=401"),
+        "{logs}"
+    );
+    assert!(logs.contains("status=503"), "{logs}");
+    for token in [&good, &expired] {
+        let signature = token.rsplit('.').next().unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        assert!(
+            !logs.contains(signature),
+            "a signature leaked into the logs"
+        );
+        assert!(!logs.contains(payload), "a payload leaked into the logs");
+    }
+    let loud = logs
+        .lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .count();
+    assert!(loud <= 1, "at most the refresh's own warning:\n{logs}");
+}

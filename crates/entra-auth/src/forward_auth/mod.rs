@@ -91,7 +91,8 @@
 //! [`router`] comes with `SetSensitiveRequestHeadersLayer` (`Authorization`, `Proxy-Authorization`,
 //! `Cookie`: no trace layer prints them), `SetRequestIdLayer` (`X-Request-Id` kept from the proxy,
 //! e.g. nginx's `$request_id`, else a UUID), `TraceLayer` (a `forward_auth` span with the request
-//! id, method and path, never the query; the response at `INFO`) and `PropagateRequestIdLayer`.
+//! id, method and path, never the query; the response and its status at `INFO`, a `5xx` not again
+//! at `ERROR`) and `PropagateRequestIdLayer`.
 //!
 //! Rooms: `config` ([`ForwardAuthConfig`], [`IdentityHeaders`]), `rules` (matching), `file`
 //! (the TOML file), `original` (each proxy's dialect, path normalization), `check` (the handler).
@@ -112,7 +113,7 @@ use axum::routing::{any, get};
 use http::{HeaderName, Request, StatusCode, header};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 pub use config::{ForwardAuthConfig, IdentityHeaders};
 pub use file::RulesFile;
@@ -152,7 +153,10 @@ pub fn router(config: ForwardAuthConfig) -> Router {
                         path = request.uri().path(),
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                // A 503 during an Entra outage is an answer, already logged with its status; not
+                // one ERROR line per request (the key refresh itself warns once per attempt).
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([
