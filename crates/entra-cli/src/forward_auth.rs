@@ -78,7 +78,7 @@ pub(crate) async fn run(args: ForwardAuthArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::usage(e.to_string()))?;
         (config, Some(emulator))
     } else {
-        (config(&args)?, None)
+        (config(&args, |name| std::env::var(name).ok())?, None)
     };
     let rule_count = file.rules.len();
     let config = ForwardAuthConfig::new(entra.clone()).with_file(file);
@@ -114,9 +114,12 @@ pub(crate) async fn run(args: ForwardAuthArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The configuration from the flags, each falling back to its `ENTRA_*` variable, read by
-/// `EntraConfig`'s own environment rules.
-fn config(args: &ForwardAuthArgs) -> Result<EntraConfig, CliError> {
+/// The configuration from the flags, each falling back to its `ENTRA_*` variable (`env`), read
+/// by `EntraConfig`'s own environment rules.
+fn config(
+    args: &ForwardAuthArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<EntraConfig, CliError> {
     let flag = |name: &str| match name {
         "ENTRA_TENANT_ID" => args.tenant.clone(),
         "ENTRA_CLIENT_ID" => args.client_id.clone(),
@@ -125,7 +128,7 @@ fn config(args: &ForwardAuthArgs) -> Result<EntraConfig, CliError> {
         "ENTRA_ALLOWED_TENANTS" => args.allowed_tenants.clone(),
         _ => None,
     };
-    let lookup = |name: &str| flag(name).or_else(|| std::env::var(name).ok());
+    let lookup = |name: &str| flag(name).or_else(|| env(name));
     let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
     if !set("ENTRA_TENANT_ID") && !set("ENTRA_CLIENT_ID") {
         return Err(CliError::usage(
@@ -228,4 +231,79 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> ForwardAuthArgs {
+        let all = [&["entra", "forward-auth"][..], extra].concat();
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::ForwardAuth(args) => args,
+            _ => panic!("not forward-auth"),
+        }
+    }
+
+    const TENANT: &str = "7a1e5c3b-0d4f-4e8a-9b2c-6f1d3e5a7c90";
+    const API: &str = "3c9f1a7e-5b2d-4e6f-8a1c-0d7e9b4f2a61";
+
+    #[test]
+    fn defaults_and_conflicts() {
+        let a = args(&[]);
+        assert_eq!(a.bind, "127.0.0.1:9090".parse().unwrap());
+        assert!(a.rules.is_none() && !a.emulator);
+        for flag in [
+            "--tenant",
+            "--client-id",
+            "--audience",
+            "--authority",
+            "--allowed-tenants",
+        ] {
+            let e = Cli::try_parse_from(["entra", "forward-auth", "--emulator", flag, "x"])
+                .unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{flag}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_which_fills_the_rest() {
+        let env = |name: &str| match name {
+            "ENTRA_TENANT_ID" => Some("contoso.onmicrosoft.com".to_owned()),
+            "ENTRA_CLIENT_ID" => Some(API.to_owned()),
+            "ENTRA_AUDIENCE" => Some("api://orders".to_owned()),
+            _ => None,
+        };
+        let c = config(&args(&["--tenant", TENANT]), env).unwrap();
+        assert_eq!(c.tenant().segment(), TENANT);
+        assert_eq!(c.client_id(), API);
+        assert_eq!(c.audiences(), ["api://orders"]);
+        let c = config(
+            &args(&["--audience", "a,b", "--authority", "http://127.0.0.1:8400"]),
+            env,
+        )
+        .unwrap();
+        assert_eq!(c.audiences(), ["a", "b"]);
+        assert_eq!(c.authority().as_str(), "http://127.0.0.1:8400/");
+    }
+
+    #[test]
+    fn nothing_configured_says_what_to_do() {
+        let none = |_: &str| None;
+        let e = config(&args(&[]), none).unwrap_err().to_string();
+        assert!(
+            e.contains("--emulator") && e.contains("ENTRA_TENANT_ID"),
+            "{e}"
+        );
+        let e = config(&args(&["--tenant", TENANT]), none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ENTRA_CLIENT_ID"), "{e}");
+        let e = config(&args(&["--client-id", API, "--tenant", "  "]), none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ENTRA_TENANT_ID"), "{e}");
+    }
 }
