@@ -5,8 +5,9 @@
 //!
 //! Cases: no token and a bad token (401 with the challenge reaching the client), a good token
 //! with the required role (200; the upstream saw X-Entra-Oid etc. and not the client's forged
-//! ones), without it (403 with the challenge), an anonymous path, and Entra down (a fresh
-//! forward-auth whose discovery and key requests fail: 503 with Retry-After reaching the client).
+//! ones), without it (403 with the challenge), an anonymous path, an ambiguous path (400),
+//! Entra down (a fresh forward-auth whose discovery and key requests fail: 503 with Retry-After
+//! reaching the client), and forward-auth itself unreachable (503).
 //!
 //! Skipped (with a message) when nginx is missing, unless `CI=true`: then it fails.
 
@@ -313,6 +314,27 @@ async fn get(http: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Rep
     }
 }
 
+/// The status nginx answers to `GET {path}` sent byte for byte.
+async fn raw_get(base: &str, path: &str, authorization: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("nginx answers")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("not an HTTP answer: {answer}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_with_forward_auth_protects_a_plain_upstream() {
     let Some(nginx) = nginx() else { return };
@@ -326,7 +348,7 @@ async fn nginx_with_forward_auth_protects_a_plain_upstream() {
 
     let fa_dir = TempDir::new("forward-auth");
     let emu_ref = &emu;
-    let (_fa, fa_url) = tokio::task::block_in_place(|| forward_auth(emu_ref, &fa_dir, "up"));
+    let (fa, fa_url) = tokio::task::block_in_place(|| forward_auth(emu_ref, &fa_dir, "up"));
     let nginx_dir = TempDir::new("nginx");
     let (_nginx, base) =
         tokio::task::block_in_place(|| start_nginx(&nginx, &nginx_dir, &fa_url, &upstream));
@@ -448,6 +470,21 @@ async fn nginx_with_forward_auth_protects_a_plain_upstream() {
     assert_eq!(seen["oid"], Value::Null);
     assert_eq!(upstream_requests.load(Ordering::SeqCst), 3);
 
+    // An ambiguous path (nginx passes $request_uri as the client sent it): forward-auth's 400,
+    // which auth_request turns into a 500 and the block's @entra_auth_error back into a 400.
+    // (Sent as raw bytes: an HTTP client's URL parser would resolve the dots itself.)
+    for path in ["/public/%2e%2e/admin", "/public/..%2Fadmin"] {
+        let status = raw_get(&base, path, &format!("Bearer {reader}")).await;
+        assert_eq!(status, 400, "{path}");
+    }
+    let log = std::fs::read_to_string(nginx_dir.0.join("error.log")).unwrap();
+    assert_eq!(
+        log.matches("auth request unexpected status: 400").count(),
+        2,
+        "forward-auth answered both (not nginx itself):\n{log}"
+    );
+    assert_eq!(upstream_requests.load(Ordering::SeqCst), 3);
+
     // Entra down: a fresh forward-auth (nothing cached) whose discovery and key requests fail,
     // behind a second nginx with the same block: 503 with Retry-After reaching the client.
     emu.set_fault(Endpoint::Discovery, Fault::Status(503));
@@ -482,5 +519,17 @@ async fn nginx_with_forward_auth_protects_a_plain_upstream() {
     )
     .await;
     assert_eq!(reply.status, 200);
+    assert_eq!(upstream_requests.load(Ordering::SeqCst), 4);
+
+    // forward-auth itself unreachable: 503 (no Retry-After to pass on), never the upstream.
+    drop(fa);
+    let reply = get(
+        &http,
+        &format!("{base}/admin"),
+        &[("authorization", &format!("Bearer {admin}"))],
+    )
+    .await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.retry_after, None);
     assert_eq!(upstream_requests.load(Ordering::SeqCst), 4);
 }
