@@ -533,3 +533,48 @@ async fn nginx_with_forward_auth_protects_a_plain_upstream() {
     assert_eq!(reply.retry_after, None);
     assert_eq!(upstream_requests.load(Ordering::SeqCst), 4);
 }
+
+/// The README's rules file example is a valid rules file that means what the README says.
+#[test]
+fn the_readmes_rules_file_parses() {
+    use axum::http::Method;
+    use entra_auth::Require;
+    use entra_auth::forward_auth::RulesFile;
+
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Protect any service with nginx, Traefik or Envoy")
+        .nth(1)
+        .unwrap();
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a toml block in the README's forward-auth section");
+    let file = RulesFile::from_toml(toml).unwrap();
+    assert_eq!(file.headers.oid, "x-user-id");
+    assert_eq!(file.headers.roles, "x-entra-roles");
+    let rules = &file.rules;
+    assert_eq!(
+        rules
+            .find(&Method::DELETE, "/admin/users")
+            .unwrap()
+            .requirement(),
+        Some(&Require::any_role(["Api.Admin"]))
+    );
+    assert_eq!(
+        rules
+            .find(&Method::HEAD, "/files/a.pdf")
+            .unwrap()
+            .requirement(),
+        Some(&Require::any_scope(["Files.Read"]).or_roles(["Files.Read.All"]))
+    );
+    assert!(rules.find(&Method::POST, "/files/a.pdf").is_none());
+    assert!(
+        rules
+            .find(&Method::GET, "/public/x")
+            .unwrap()
+            .is_anonymous()
+    );
+    assert!(rules.find(&Method::GET, "/orders").is_none());
+}
