@@ -3,19 +3,17 @@
 //! The layer uses one; use it directly to validate tokens outside a tower stack (a CLI, a
 //! WebSocket handshake, a message consumer).
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
-
-use moka::sync::Cache;
 
 use crate::claims::Claims;
 use crate::config::EntraConfig;
-use crate::error::{AuthError, InvalidToken};
-use crate::keys::KeyCache;
+use crate::counters::Counters;
+use crate::error::{AuthError, InvalidToken, PreparedRejections};
+use crate::keys::key_set::VerificationKey;
+use crate::keys::{KeyCache, Snapshot, lookup as keys_lookup};
 use crate::validate::{self, ValidationPolicy};
+use crate::verified_cache::{Verified, VerifiedCache};
 
 /// What an [`Authenticator`] has fetched and holds; see [`Authenticator::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +25,29 @@ pub struct Stats {
     pub metadata_fetches: u64,
     /// The ids of the currently loaded (and usable) signing keys, in no particular order.
     pub loaded_key_ids: Vec<String>,
-    /// Entries in the verified-token cache (approximate).
+    /// Entries in the verified-token cache.
     pub cached_tokens: u64,
+    /// Lookups in the verified-token cache that found the token (whether or not it was still
+    /// usable), since start.
+    pub cache_hits: u64,
+    /// Lookups in the verified-token cache that did not find the token, since start.
+    pub cache_misses: u64,
+    /// Tokens the verified-token cache pushed out to make room for others, since start.
+    pub cache_evictions: u64,
+    /// Requests served from the verified-token cache, since start (hits that were still in
+    /// their lifetime and signed by a current key).
+    pub validations_cached: u64,
+    /// Full validations that accepted the token, since start.
+    pub validations_accepted: u64,
+    /// Rejections by reason, since start: every [`InvalidToken::code`] (and `missing_token` for
+    /// requests the layer saw without one), zeros included, in a fixed order.
+    pub rejections: Vec<(&'static str, u64)>,
+    /// Requests answered 503 because no signing keys were usable, since start.
+    pub unavailable: u64,
+    /// Key refreshes that failed (the last-known-good keys stayed), since start.
+    pub key_refresh_failures: u64,
+    /// Seconds since the keys in use were fetched; `None` before the first fetch.
+    pub key_set_age_secs: Option<u64>,
 }
 
 /// Validates Entra access tokens. Cheap to clone; clones share keys and caches.
@@ -53,64 +72,9 @@ struct Inner {
     config: EntraConfig,
     policy: ValidationPolicy,
     keys: Arc<KeyCache>,
-    verified: Option<Cache<Arc<str>, Verified, TailHash>>,
-}
-
-/// A verified-token cache entry: the claims, and the generation of the issuers they were
-/// checked against (a refresh that changes the issuers ends the entry).
-#[derive(Clone)]
-struct Verified {
-    claims: Claims,
-    issuers_generation: u64,
-}
-
-/// Hashes only the last bytes of each key: a token's tail is its RSA signature, which is
-/// unpredictable and unique per token, so hashing 1-2 KB per lookup buys nothing. Equality is
-/// still the full token text. Only verified tokens are ever inserted, so an attacker cannot fill
-/// a bucket with colliding keys.
-#[derive(Clone, Default)]
-struct TailHash(RandomState);
-
-struct TailHasher(std::hash::DefaultHasher);
-
-const HASHED_TAIL: usize = 48;
-
-impl BuildHasher for TailHash {
-    type Hasher = TailHasher;
-    fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
-    }
-}
-
-impl Hasher for TailHasher {
-    fn finish(&self) -> u64 {
-        self.0.finish()
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.write_usize(bytes.len());
-        self.0
-            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
-    }
-}
-
-struct UntilExpiry {
-    clock: EntraConfig,
-}
-
-impl moka::Expiry<Arc<str>, Verified> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Arc<str>,
-        verified: &Verified,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        let claims = &verified.claims;
-        let leeway = i64::try_from(self.clock.leeway().as_secs()).unwrap_or(0);
-        let left = claims.expires_at().saturating_add(leeway) - self.clock.now();
-        Some(Duration::from_secs(
-            u64::try_from(left.clamp(0, 24 * 3600)).unwrap_or(0),
-        ))
-    }
+    verified: Option<VerifiedCache>,
+    rejections: PreparedRejections,
+    counters: Counters,
 }
 
 impl fmt::Debug for Authenticator {
@@ -136,18 +100,16 @@ impl Authenticator {
             require_tenant_id: c.metadata_url.is_none(),
             realm: c.realm.as_deref().map(Arc::from),
         };
-        let verified = c.token_cache.enabled.then(|| {
-            Cache::builder()
-                .max_capacity(c.token_cache.max_entries)
-                .expire_after(UntilExpiry {
-                    clock: config.clone(),
-                })
-                .build_with_hasher(TailHash::default())
-        });
+        let verified = c
+            .token_cache
+            .enabled
+            .then(|| VerifiedCache::new(c.token_cache.max_entries));
         Self {
             inner: Arc::new(Inner {
                 keys: Arc::new(KeyCache::new(config.clone())),
                 config,
+                rejections: PreparedRejections::new(policy.realm.clone()),
+                counters: Counters::default(),
                 policy,
                 verified,
             }),
@@ -161,6 +123,20 @@ impl Authenticator {
 
     pub(crate) fn realm(&self) -> Option<Arc<str>> {
         self.inner.policy.realm.clone()
+    }
+
+    /// The answer to `error` with this authenticator's realm: the same as
+    /// [`AuthError::to_response`], prepared once for a missing or invalid token.
+    pub(crate) fn reject(&self, error: &AuthError) -> axum::response::Response {
+        self.inner.rejections.response(error)
+    }
+
+    /// [`reject`](Self::reject) for a request refused before any validation (no token, or not
+    /// one credential), counted among the rejections.
+    pub(crate) fn refuse(&self, error: AuthError) -> axum::response::Response {
+        let response = self.reject(&error);
+        self.inner.counters.count(&Err(error));
+        response
     }
 
     /// Loads metadata and keys now (for a readiness check at startup). Returns
@@ -185,18 +161,22 @@ impl Authenticator {
             Some(s) => s.keys().kids().map(str::to_owned).collect(),
             None => Vec::new(),
         };
-        let cached_tokens = match &inner.verified {
-            Some(cache) => {
-                cache.run_pending_tasks();
-                cache.entry_count()
-            }
-            None => 0,
-        };
+        let cache = inner.verified.as_ref();
+        let cache_hits = cache.map_or(0, VerifiedCache::hits);
         Stats {
             key_set_fetches: inner.keys.key_set_fetches(),
             metadata_fetches: inner.keys.metadata_fetches(),
             loaded_key_ids,
-            cached_tokens,
+            cached_tokens: cache.map_or(0, VerifiedCache::len),
+            cache_hits,
+            cache_misses: cache.map_or(0, VerifiedCache::misses),
+            cache_evictions: cache.map_or(0, VerifiedCache::evictions),
+            validations_cached: cache_hits.saturating_sub(inner.counters.stale_hits()),
+            validations_accepted: inner.counters.accepted(),
+            rejections: inner.counters.rejected(),
+            unavailable: inner.counters.unavailable(),
+            key_refresh_failures: inner.keys.refresh_failures(),
+            key_set_age_secs: inner.keys.key_set_age(now),
         }
     }
 
@@ -214,37 +194,78 @@ impl Authenticator {
     /// Full validation, without looking in the verified-token cache first (the layer has).
     pub(crate) async fn validate_uncached(&self, token: &str) -> Result<Claims, AuthError> {
         use tracing::Instrument;
-        use tracing::field::Empty;
-        let span = tracing::debug_span!(
-            "entra_auth.validate",
-            outcome = Empty,
-            reason = Empty,
-            tid = Empty,
-            oid = Empty,
-            app = Empty
-        );
+        let span = validation_span();
         let result = self.validate_inner(token).instrument(span.clone()).await;
-        match &result {
-            Ok(claims) => {
-                span.record("outcome", "accepted");
-                span.record("tid", claims.tenant_id().unwrap_or(""));
-                span.record("oid", claims.object_id().unwrap_or(""));
-                span.record("app", claims.app_id().unwrap_or(""));
-            }
-            Err(AuthError::InvalidToken(reason)) => {
-                span.record("outcome", "rejected");
-                span.record("reason", reason.code());
-            }
-            Err(_) => {
-                span.record("outcome", "unavailable");
-            }
-        }
+        record(&span, &result);
+        self.inner.counters.count(&result);
         result
+    }
+
+    /// Full validation when it needs no I/O (the keys it needs are loaded, or the answer does
+    /// not depend on them): `None` when keys must be fetched first (then use
+    /// [`validate_uncached`](Self::validate_uncached)). Most rejections are decided here.
+    pub(crate) fn validate_now(&self, token: &str) -> Option<Result<Claims, AuthError>> {
+        // The span only when a subscriber may want it: creating a disabled span still costs
+        // more than rejecting a malformed token.
+        let result = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            let span = validation_span();
+            let _entered = span.enter();
+            let Step::Done(result) = self.decide_now(token) else {
+                return None;
+            };
+            record(&span, &result);
+            result
+        } else {
+            let Step::Done(result) = self.decide_now(token) else {
+                return None;
+            };
+            result
+        };
+        self.inner.counters.count(&result);
+        Some(result)
+    }
+
+    /// The checks in the order that makes rejections cheap: the header, then the key it names
+    /// in the keys loaded now; a token naming a key we do not hold (and may not refresh for)
+    /// is rejected without its payload ever being decoded. Only a token signed by a key we hold
+    /// has its claims read, the early tenant checks made, then its signature verified.
+    fn decide_now<'a>(&self, token: &'a str) -> Step<'a> {
+        let inner = &*self.inner;
+        let jws = match validate::parse_header(token, &inner.policy) {
+            Ok(jws) => jws,
+            Err(e) => return Step::Done(Err(e.into())),
+        };
+        let now = inner.config.now();
+        let Some(snap) = inner.keys.fresh_snapshot(now) else {
+            // No usable keys: the first load, or an outage (answered in `validate_inner`).
+            return Step::NeedsKeys(jws);
+        };
+        inner.keys.maybe_refresh_in_background(now);
+        let Some(key) = keys_lookup(&snap, jws.key_ref()) else {
+            if inner.keys.may_refresh_for_unknown_kid(now) {
+                return Step::NeedsKeys(jws);
+            }
+            return Step::Done(Err(InvalidToken::UnknownSigningKey.into()));
+        };
+        let parsed = match jws.read_claims(&inner.policy) {
+            Ok(parsed) => parsed,
+            Err(e) => return Step::Done(Err(e.into())),
+        };
+        if let Err(e) = validate::check_tenant(&parsed, &inner.policy, &snap.issuers) {
+            return Step::Done(Err(e.into()));
+        }
+        Step::Done(self.verify(parsed, &snap, &key, now))
     }
 
     async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
-        let parsed = match validate::parse(token, &inner.policy) {
+        let jws = match self.decide_now(token) {
+            Step::Done(result) => return result,
+            Step::NeedsKeys(jws) => jws,
+        };
+        // Keys are to be fetched: the claims are read first, so that a token of a tenant we
+        // never accept cannot make the key cache refresh.
+        let parsed = match jws.read_claims(&inner.policy) {
             Ok(parsed) => parsed,
             // During an outage an allowed tenant's token gets 503: so does this one (without
             // any I/O), or the status would tell which tenants are allowed.
@@ -265,6 +286,18 @@ impl Authenticator {
                 validate::check_tenant(&parsed, &inner.policy, issuers)
             })
             .await?;
+        self.verify(parsed, &snap, &key, inner.config.now())
+    }
+
+    /// The signature and the claim checks, then the verified-token cache keeps the result.
+    fn verify(
+        &self,
+        parsed: validate::ParsedToken<'_>,
+        snap: &Snapshot,
+        key: &Arc<VerificationKey>,
+        now: i64,
+    ) -> Result<Claims, AuthError> {
+        let inner = &*self.inner;
         if let Some(reason) = &snap.v1_unavailable
             && parsed.declares_v1()
         {
@@ -273,8 +306,7 @@ impl Authenticator {
                 retry_after: inner.config.key_refresh().retry_after_failure,
             });
         }
-        let now = inner.config.now();
-        let claims = validate::verify(parsed, &key, now, &inner.policy, &snap.issuers)?;
+        let claims = validate::verify(parsed, key, now, &inner.policy, &snap.issuers)?;
         if let Some(cache) = &inner.verified
             && let Some(text) = &claims.0.token
         {
@@ -285,21 +317,24 @@ impl Authenticator {
             };
             cache.insert(Arc::clone(text), verified);
         }
+        crate::metrics::accepted_in_tenant(inner.config.inner.metrics_tenant_label, &claims);
         Ok(claims)
     }
 
     /// The claims of a token verified earlier, if the verified-token cache has it and it is
     /// still within its lifetime and signed by a current key. No I/O, no lock, no allocation.
     pub(crate) fn cached_claims(&self, token: &str) -> Option<Claims> {
-        self.cached(token, self.inner.config.now())
+        self.cached_claims_for(token.as_bytes())
     }
 
-    fn cached(&self, token: &str, now: i64) -> Option<Claims> {
+    /// [`cached_claims`](Self::cached_claims) for the token's bytes as received.
+    pub(crate) fn cached_claims_for(&self, token: &[u8]) -> Option<Claims> {
         let cache = self.inner.verified.as_ref()?;
         let Verified {
             claims,
             issuers_generation,
         } = cache.get(token)?;
+        let now = self.inner.config.now();
         let leeway = self.inner.policy.leeway_secs;
         let in_time = now < claims.expires_at().saturating_add(leeway)
             && now.saturating_add(leeway) >= claims.not_before();
@@ -310,10 +345,59 @@ impl Authenticator {
                 .still_current(&claims.0.signing_key, issuers_generation, now)
         {
             self.inner.keys.maybe_refresh_in_background(now);
+            crate::metrics::accepted_in_tenant(
+                self.inner.config.inner.metrics_tenant_label,
+                &claims,
+            );
             Some(claims)
         } else {
-            cache.invalidate(token);
+            self.inner.counters.count_stale_hit();
+            cache.remove(token);
             None
+        }
+    }
+}
+
+/// Where a validation stands after the checks that need no I/O.
+enum Step<'a> {
+    /// Decided.
+    Done(Result<Claims, AuthError>),
+    /// The keys must be fetched first: none are usable yet, or the token names a key id we do
+    /// not hold and the cooldown allows a refresh (or one is under way).
+    NeedsKeys(validate::Jws<'a>),
+}
+
+/// The `entra_auth.validate` span (debug level): the outcome and, on success, `tid`, `oid` and
+/// the calling app; never the token.
+fn validation_span() -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::debug_span!(
+        "entra_auth.validate",
+        outcome = Empty,
+        reason = Empty,
+        tid = Empty,
+        oid = Empty,
+        app = Empty
+    )
+}
+
+fn record(span: &tracing::Span, result: &Result<Claims, AuthError>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(claims) => {
+            span.record("outcome", "accepted");
+            span.record("tid", claims.tenant_id().unwrap_or(""));
+            span.record("oid", claims.object_id().unwrap_or(""));
+            span.record("app", claims.app_id().unwrap_or(""));
+        }
+        Err(AuthError::InvalidToken(reason)) => {
+            span.record("outcome", "rejected");
+            span.record("reason", reason.code());
+        }
+        Err(_) => {
+            span.record("outcome", "unavailable");
         }
     }
 }

@@ -361,5 +361,8 @@ impl ConfigError {
     }
 }
 
+mod prepared;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use prepared::PreparedRejections;

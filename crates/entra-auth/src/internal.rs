@@ -22,3 +22,8 @@ pub mod key_set {
 pub mod discovery {
     pub use crate::keys::discovery::*;
 }
+
+/// The verified-token cache's hasher (for the map comparison bench).
+pub mod verified_cache {
+    pub use crate::verified_cache::{TailHash, TailHasher};
+}

@@ -1,7 +1,9 @@
 //! Validate Microsoft Entra ID (Azure AD) access tokens in Axum and tower services.
 //!
 //! Add [`EntraAuthLayer`] to a router; handlers receive typed [`Claims`]. Per-route
-//! requirements ([`Require`]) answer `403 insufficient_scope`.
+//! requirements ([`Require`]) answer `403 insufficient_scope`. A service in another language,
+//! behind nginx, Traefik or Envoy, is protected by the forward-auth service of [`forward_auth`]
+//! (feature `forward-auth`, on by default; `entra forward-auth` serves it).
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -81,11 +83,12 @@
 //! tokens it has fully verified ([`TokenCachePolicy`], on by default). The cache key is the
 //! exact token text, compared in full: no hash collision can map one token onto another's
 //! claims, and a token that differs in a single byte is validated from scratch. An entry is only
-//! used while `now` is within the token's `nbf`..`exp` (with leeway), is evicted at `exp`, and
-//! is dropped when its signing key is no longer in the key set (or names another key or
-//! `issuer`) and when a refresh changes the discovery issuers, so a key Entra retires stops
-//! working for cached tokens too. Capacity is bounded (LRU-like, moka), so a flood of distinct
-//! tokens cannot grow memory. What the cache cannot do: revoke a token before its `exp` (nor can
+//! used while `now` is within the token's `nbf`..`exp` (with leeway), is dropped when it is
+//! read after `exp`, and is dropped when its signing key is no longer in the key set (or names
+//! another key or `issuer`) and when a refresh changes the discovery issuers, so a key Entra
+//! retires stops working for cached tokens too. Capacity is bounded (S3-FIFO eviction, by
+//! `quick_cache`: tokens that come back stay, one-off tokens pass through), so a flood of
+//! distinct tokens cannot grow memory nor push out the users of the moment. What the cache cannot do: revoke a token before its `exp` (nor can
 //! any JWT validator without calling Entra), or notice a configuration change (a new
 //! [`Authenticator`] starts empty). Disable it with [`TokenCachePolicy::DISABLED`].
 
@@ -93,15 +96,20 @@ mod authenticator;
 mod authorize;
 mod claims;
 pub mod config;
+mod counters;
 mod error;
 mod extract;
+#[cfg(feature = "forward-auth")]
+pub mod forward_auth;
 #[doc(hidden)]
 pub mod internal;
 mod keys;
 mod layer;
+pub mod metrics;
 mod rejection;
 mod token_source;
 mod validate;
+mod verified_cache;
 
 pub use authenticator::{Authenticator, Stats};
 pub use authorize::{Require, RequireService};

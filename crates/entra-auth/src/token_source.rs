@@ -42,10 +42,11 @@ pub(crate) fn extract_token(
                 .rev()
                 .take_while(|b| **b == b' ')
                 .count();
-        // The token's characters are checked by the validator (strict base64url segments), and a
-        // verified-token cache hit is an exact match with a token that passed those checks.
+        // The token's characters are checked later: a verified-token cache hit is an exact
+        // match with a token that passed every check, and on a miss the layer requires UTF-8,
+        // ASCII, a single credential, then the validator strict base64url segments.
         let token = bytes.get(start..end).unwrap_or_default();
-        if token.is_empty() || std::str::from_utf8(token).is_err() {
+        if token.is_empty() {
             return Err(InvalidToken::MalformedAuthorization);
         }
         found = Some(BearerToken(TokenText::Header {
@@ -80,6 +81,29 @@ pub(crate) fn extract_token(
         }
     }
     Ok(found)
+}
+
+/// The presented token as text, if it can be one credential: UTF-8, ASCII, and without a
+/// space, a tab or a comma (a header holding more than one credential is reported as such, not
+/// as a malformed token). A verified token never has those bytes, so a verified-token cache hit
+/// needs no such check; everything else does, before any parsing.
+pub(crate) fn credential_text(token: &BearerToken) -> Result<&str, InvalidToken> {
+    match std::str::from_utf8(token.as_bytes()) {
+        Ok(text) if is_one_ascii_credential(text.as_bytes()) => Ok(text),
+        _ => Err(InvalidToken::MalformedAuthorization),
+    }
+}
+
+/// This runs on every token that is not a cache hit: a real one (1-2 KB) is scanned with SIMD
+/// (`is_ascii` by words, `memchr3`), a short one in one plain pass, which is cheaper than
+/// setting those up.
+fn is_one_ascii_credential(token: &[u8]) -> bool {
+    if token.len() >= 128 {
+        return token.is_ascii() && memchr::memchr3(b' ', b'\t', b',', token).is_none();
+    }
+    !token
+        .iter()
+        .any(|&b| b >= 0x80 || b == b' ' || b == b'\t' || b == b',')
 }
 
 #[cfg(test)]
@@ -130,6 +154,43 @@ mod tests {
         }
         assert_eq!(
             get(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+            Err(InvalidToken::MalformedAuthorization)
+        );
+    }
+
+    #[test]
+    fn one_ascii_credential_short_and_long() {
+        let long = "a".repeat(300);
+        for good in ["abc.def.ghi", long.as_str()] {
+            let token = BearerToken(TokenText::Owned(Arc::from(good)));
+            assert_eq!(credential_text(&token), Ok(good));
+        }
+        for bad in [
+            "a b",
+            "a,b",
+            "a\tb",
+            "é",
+            &format!("{long} x"),
+            &format!("{long},x"),
+            &format!("{long}é"),
+        ] {
+            let token = BearerToken(TokenText::Owned(Arc::from(bad)));
+            assert_eq!(
+                credential_text(&token),
+                Err(InvalidToken::MalformedAuthorization),
+                "{bad}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap(),
+        );
+        let token = extract_token(&h, None, &TokenSources::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            credential_text(&token),
             Err(InvalidToken::MalformedAuthorization)
         );
     }

@@ -33,6 +33,7 @@ pub struct EntraConfigBuilder {
     max_token_bytes: Option<usize>,
     require_scope_or_role: Option<bool>,
     accept_id_tokens: bool,
+    metrics_tenant_label: bool,
     key_refresh: Option<KeyRefreshPolicy>,
     token_cache: Option<TokenCachePolicy>,
     realm: Option<String>,
@@ -188,6 +189,17 @@ impl EntraConfigBuilder {
     /// ```
     pub fn accept_id_tokens(mut self, accept: bool) -> Self {
         self.accept_id_tokens = accept;
+        self
+    }
+
+    /// Opts in to a `tenant` label on the accepted-request counter that
+    /// [`Authenticator::publish_metrics`](crate::Authenticator::publish_metrics) feeds (feature
+    /// `metrics`; default: off, and no metric carries a tenant, a user or a token). Only the
+    /// verified `tid` of accepted tokens is used, so a caller cannot invent label values; in a
+    /// multi-tenant API the number of series is the number of tenants that call it. Costs a
+    /// labelled counter update on every accepted request, cache hits included.
+    pub fn metrics_tenant_label(mut self, on: bool) -> Self {
+        self.metrics_tenant_label = on;
         self
     }
 
@@ -381,6 +393,7 @@ impl EntraConfigBuilder {
                 max_token_bytes,
                 require_scope_or_role: self.require_scope_or_role.unwrap_or(true),
                 accept_id_tokens: self.accept_id_tokens,
+                metrics_tenant_label: self.metrics_tenant_label,
                 key_refresh,
                 token_cache,
                 realm: self.realm,

@@ -56,6 +56,7 @@ pub(crate) struct ConfigInner {
     pub(crate) max_token_bytes: usize,
     pub(crate) require_scope_or_role: bool,
     pub(crate) accept_id_tokens: bool,
+    pub(crate) metrics_tenant_label: bool,
     pub(crate) key_refresh: KeyRefreshPolicy,
     pub(crate) token_cache: TokenCachePolicy,
     pub(crate) realm: Option<String>,
@@ -85,6 +86,7 @@ impl fmt::Debug for EntraConfig {
             .field("max_token_bytes", &c.max_token_bytes)
             .field("require_scope_or_role", &c.require_scope_or_role)
             .field("accept_id_tokens", &c.accept_id_tokens)
+            .field("metrics_tenant_label", &c.metrics_tenant_label)
             .field("key_refresh", &c.key_refresh)
             .field("token_cache", &c.token_cache)
             .field("realm", &c.realm)

@@ -13,9 +13,9 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::config::{ForwardAuthConfig, IdentityHeaders};
 use super::original::{self, Dialect, Original};
 use crate::authenticator::Authenticator;
-use crate::claims::Claims;
-use crate::error::{AuthError, InvalidToken};
-use crate::token_source::extract_token;
+use crate::claims::{BearerToken, Claims};
+use crate::error::AuthError;
+use crate::token_source::{credential_text, extract_token};
 
 /// Where Envoy's `path_prefix` points: the original path follows it.
 pub(crate) const ENVOY_PREFIX: &str = "/auth/envoy";
@@ -75,7 +75,7 @@ async fn answer(config: &ForwardAuthConfig, dialect: Dialect, request: Request) 
                 error = %e,
                 "forward-auth: refused"
             );
-            e.to_response(config.auth.config().realm())
+            config.auth.reject(&e)
         }
     }
 }
@@ -93,24 +93,20 @@ async fn decide(
         None if rule.is_some_and(|r| r.is_anonymous()) => return Ok(None),
         None => return Err(AuthError::MissingToken),
     };
-    let claims = validate(&config.auth, token.as_str()).await?;
+    let claims = validate(&config.auth, &token).await?;
     if let Some(requirement) = rule.and_then(|r| r.requirement()) {
         requirement.check(&claims)?;
     }
     Ok(Some(claims))
 }
 
-/// As the layer validates: a header holding more than one credential (or anything but ASCII)
-/// is `MalformedAuthorization` before any parsing. A token verified earlier never has those
-/// bytes, so checking first changes no answer.
-async fn validate(auth: &Authenticator, token: &str) -> Result<Claims, AuthError> {
-    if token
-        .bytes()
-        .any(|b| matches!(b, b' ' | b'\t' | b',') || !b.is_ascii())
-    {
-        return Err(InvalidToken::MalformedAuthorization.into());
+/// As the layer validates: a token verified earlier from the cache (by its bytes), else one
+/// ASCII credential ([`credential_text`]) fully validated.
+async fn validate(auth: &Authenticator, token: &BearerToken) -> Result<Claims, AuthError> {
+    if let Some(claims) = auth.cached_claims_for(token.as_bytes()) {
+        return Ok(claims);
     }
-    auth.validate(token).await
+    auth.validate_uncached(credential_text(token)?).await
 }
 
 /// `200` with the identity headers: all of them, empty when there is no value, so that a proxy

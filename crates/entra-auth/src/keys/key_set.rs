@@ -71,12 +71,17 @@ impl fmt::Debug for VerificationKey {
 }
 
 /// A parsed key set: the usable keys by `kid` (and by `x5t`).
+///
+/// The maps hash with foldhash (fast, seeded per process): their entries come from the
+/// authority's key set, so a caller's `kid` can only probe them, never crowd a bucket.
 #[derive(Debug, Default, Clone)]
 pub struct KeySet {
-    by_kid: HashMap<String, Arc<VerificationKey>>,
-    by_x5t: HashMap<String, Arc<VerificationKey>>,
+    by_kid: KeyMap,
+    by_x5t: KeyMap,
     skipped: usize,
 }
+
+type KeyMap = HashMap<String, Arc<VerificationKey>, foldhash::fast::RandomState>;
 
 #[derive(Deserialize)]
 struct RawSet {

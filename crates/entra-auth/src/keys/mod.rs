@@ -83,6 +83,7 @@ pub(crate) struct KeyCache {
     next_refresh_at: AtomicI64,
     key_set_fetches: AtomicU64,
     metadata_fetches: AtomicU64,
+    refresh_failures: AtomicU64,
 }
 
 impl KeyCache {
@@ -108,6 +109,7 @@ impl KeyCache {
             next_refresh_at: AtomicI64::new(NEVER),
             key_set_fetches: AtomicU64::new(0),
             metadata_fetches: AtomicU64::new(0),
+            refresh_failures: AtomicU64::new(0),
         }
     }
 
@@ -117,6 +119,17 @@ impl KeyCache {
 
     pub(crate) fn metadata_fetches(&self) -> u64 {
         self.metadata_fetches.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn refresh_failures(&self) -> u64 {
+        self.refresh_failures.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the keys held now (usable or not) were fetched; `None` before any fetch.
+    pub(crate) fn key_set_age(&self, now: i64) -> Option<u64> {
+        let snap = self.current.load();
+        let fetched_at = snap.as_ref()?.fetched_at;
+        Some(u64::try_from(now.saturating_sub(fetched_at)).unwrap_or(0))
     }
 
     /// The current snapshot if it is within its maximum age (no I/O, no lock).
@@ -282,6 +295,18 @@ impl KeyCache {
         Some((snap, key))
     }
 
+    /// Whether a token naming a key id we do not hold may (or must wait to) see a refresh: one
+    /// is under way, or the unknown-kid cooldown has passed. Atomic loads only: when this says
+    /// no, the token is rejected without any I/O or lock.
+    pub(crate) fn may_refresh_for_unknown_kid(&self, now: i64) -> bool {
+        if self.flying.load(Ordering::Acquire) {
+            return true;
+        }
+        let cooldown = secs(self.config.key_refresh().unknown_kid_cooldown);
+        let last = self.last_unknown_kid_refresh.load(Ordering::Acquire);
+        last == NEVER || now.saturating_sub(last) >= cooldown || now < last
+    }
+
     /// Starts the periodic refresh when it is due (without waiting for it). Two atomic loads
     /// when it is not: this runs on every cache hit.
     pub(crate) fn maybe_refresh_in_background(self: &Arc<Self>, now: i64) {
@@ -293,7 +318,8 @@ impl KeyCache {
     }
 }
 
-fn lookup(snap: &Snapshot, key_ref: &KeyRef) -> Option<Arc<VerificationKey>> {
+/// The key `key_ref` names in `snap`.
+pub(crate) fn lookup(snap: &Snapshot, key_ref: &KeyRef) -> Option<Arc<VerificationKey>> {
     match key_ref {
         KeyRef::Kid(kid) => snap.keys.get(kid),
         KeyRef::X5t(x5t) => snap.keys.get_by_x5t(x5t),

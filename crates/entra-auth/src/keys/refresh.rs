@@ -80,9 +80,8 @@ impl KeyCache {
         match trigger {
             Trigger::Load => self.backing_off(now).is_none(),
             Trigger::UnknownKid => {
-                let cooldown = secs(self.config.key_refresh().unknown_kid_cooldown);
-                let last = self.last_unknown_kid_refresh.load(Ordering::Acquire);
-                let cooled = last == NEVER || now.saturating_sub(last) >= cooldown || now < last;
+                // Nothing is in flight (the caller holds the flight lock and saw none).
+                let cooled = self.may_refresh_for_unknown_kid(now);
                 if cooled {
                     self.last_unknown_kid_refresh.store(now, Ordering::Release);
                     tracing::info!("unknown signing key id: refreshing keys");
@@ -96,7 +95,9 @@ impl KeyCache {
     /// Fetches metadata and keys and records the outcome. Runs in the refresh task only.
     async fn fetch_and_store(&self) -> Outcome {
         let previous = self.current.load_full();
+        let started = std::time::Instant::now();
         let result = self.fetch(previous.as_deref()).await;
+        crate::metrics::refresh_finished(started.elapsed(), result.is_ok());
         let now = self.config.now();
         match result {
             Ok(fetched) => {
@@ -160,6 +161,7 @@ impl KeyCache {
     fn record_failure(&self, reason: KeysUnavailableReason, now: i64) {
         // Once per attempt (a flood of requests during an outage logs per request at debug).
         tracing::warn!(error = %reason, "signing key refresh failed; keeping last-known-good keys");
+        self.refresh_failures.fetch_add(1, Ordering::Relaxed);
         *self
             .last_failure
             .lock()

@@ -1,17 +1,20 @@
 //! The validator: a pure function of (token, key, clock reading, policy) to claims or an error.
 //!
-//! No HTTP, no axum, no I/O: this is the part to audit. Checks run cheapest first:
+//! No HTTP, no axum, no I/O: this is the part to audit. Checks run cheapest first, and a token
+//! is read only as far as its answer needs:
 //!
-//! 1. size limit; exactly three non-empty base64url segments;
+//! 1. size limit; exactly three non-empty base64url segments ([`parse_header`]);
 //! 2. header: a JSON object; `alg` exactly `RS256`; no `crit`; no `nonce` (a Microsoft Graph
 //!    token); a key id from `kid`, or `x5t` when there is no `kid`. `jku`, `x5u`, `jwk` and `x5c`
 //!    are ignored and never fetched;
-//! 3. payload: a JSON object with well-typed claims; `tid` a canonical lower-case GUID, present
-//!    unless the authority is a custom (B2C / External ID) one, and allowed (before any
-//!    signature work, so tokens of unknown tenants cannot make the key cache refresh; a tenant
-//!    configured by domain name is checked by [`check_tenant`] as soon as the discovery
-//!    document has named its id);
-//! 4. (the caller looks up the key, refreshing behind a cooldown);
+//! 3. (the caller looks the key id up in the keys loaded now: a token naming a key we do not
+//!    hold, when the cooldown allows no refresh, is rejected here, its payload never decoded);
+//! 4. payload ([`Jws::read_claims`]): a JSON object with well-typed claims; `tid` a canonical
+//!    lower-case GUID, present unless the authority is a custom (B2C / External ID) one, and
+//!    allowed (before any signature work, and before any refresh an unknown key id may start,
+//!    so tokens of unknown tenants cannot make the key cache refresh; a tenant configured by
+//!    domain name is checked by [`check_tenant`] as soon as the discovery document has named
+//!    its id);
 //! 5. RS256 signature, verified with aws-lc-rs on the key parsed when the key set loaded;
 //! 6. `exp` and `nbf` required integers, with leeway; `aud` a string among the audiences; `ver`
 //!    accepted; `iss` equal to the issuer the discovery document declares for that version, with
@@ -39,6 +42,6 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{KeyRef, ParsedToken, check_tenant, parse};
+pub use parse::{Jws, KeyRef, ParsedToken, check_tenant, parse, parse_header};
 pub use policy::{Issuers, ValidationPolicy, is_tenant_id};
 pub use verify::verify;

@@ -496,3 +496,107 @@ async fn prefetch_reports_a_failed_refresh_while_old_keys_still_serve() {
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
     assert!(api.layer.authenticator().is_ready());
 }
+
+/// A token whose header names a key we do not hold, inside the unknown-kid cooldown, is
+/// rejected by its header alone: its payload (here not even JSON) is never decoded, and nothing
+/// is fetched. The same payload under a key we hold is read, and refused for what it is.
+#[tokio::test]
+async fn an_unknown_kid_in_the_cooldown_is_rejected_before_its_payload_is_read() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let emu = Emulator::start().await.unwrap();
+    let clock = ManualClock::starting_now();
+    let auth = entra_auth::Authenticator::new(dev_config(&emu, &clock).build().unwrap());
+    auth.prefetch().await.unwrap();
+    // Take the cooldown: one unknown kid refreshes once.
+    let first = emu.token().kid("no-such-key-1").sign();
+    let err = auth.validate(&first).await.unwrap_err();
+    assert_eq!(err, InvalidToken::UnknownSigningKey.into());
+    let fetches = auth.stats().key_set_fetches;
+
+    let garbage_payload = URL_SAFE_NO_PAD.encode("this is not JSON");
+    let with_header = |kid: &str| {
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
+        let signature = emu.token().sign().rsplit_once('.').unwrap().1.to_owned();
+        format!("{header}.{garbage_payload}.{signature}")
+    };
+    let err = auth
+        .validate(&with_header("no-such-key-2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, InvalidToken::UnknownSigningKey.into());
+    let err = auth
+        .validate(&with_header(emu.active_key().kid()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, InvalidToken::MalformedClaims.into());
+    assert_eq!(
+        auth.stats().key_set_fetches,
+        fetches,
+        "no fetch in the cooldown"
+    );
+}
+
+/// The verified-token cache keeps the users who come back through a flood of one-off tokens
+/// ten times its capacity, stays within its capacity, and counts what it does.
+#[tokio::test]
+async fn returning_tokens_stay_cached_through_a_flood_of_one_off_tokens() {
+    let emu = Emulator::start().await.unwrap();
+    let clock = ManualClock::starting_now();
+    let mut cache = TokenCachePolicy::default();
+    cache.max_entries = 200;
+    let config = dev_config(&emu, &clock).token_cache(cache).build().unwrap();
+    let auth = entra_auth::Authenticator::new(config);
+    auth.prefetch().await.unwrap();
+    let hot: Vec<String> = (0..20)
+        .map(|i| {
+            emu.token()
+                .claim("uti", serde_json::json!(format!("hot-{i}")))
+                .sign()
+        })
+        .collect();
+    for _ in 0..3 {
+        for token in &hot {
+            auth.validate(token).await.unwrap();
+        }
+    }
+    let flood: Vec<String> = (0..2_000)
+        .map(|i| {
+            emu.token()
+                .claim("uti", serde_json::json!(format!("flood-{i}")))
+                .sign()
+        })
+        .collect();
+    for (i, token) in flood.iter().enumerate() {
+        auth.validate(token).await.unwrap();
+        // The users of the moment keep coming back during the flood.
+        if i % 50 == 0 {
+            for token in &hot {
+                auth.validate(token).await.unwrap();
+            }
+        }
+    }
+    let before = auth.stats();
+    assert!(before.cached_tokens <= 200, "{before:?}");
+    assert!(before.cache_evictions >= 1_800, "{before:?}");
+    for token in &hot {
+        auth.validate(token).await.unwrap();
+    }
+    let after = auth.stats();
+    assert_eq!(
+        after.cache_hits - before.cache_hits,
+        20,
+        "every returning token is a hit"
+    );
+    assert_eq!(after.cache_misses, before.cache_misses);
+    // A one-off token from the middle of the flood (the cache was full by then) is long gone:
+    // a miss, validated again.
+    auth.validate(&flood[1_000]).await.unwrap();
+    let last = auth.stats();
+    assert_eq!(
+        last.cache_misses,
+        after.cache_misses + 1,
+        "{after:?} {last:?}"
+    );
+}
