@@ -20,8 +20,3 @@ end
 function delay()
   return delay_ms
 end
-
-statuses = {}
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end

@@ -1,38 +1,43 @@
-//! The server behind `bench/load.sh`: the example API's `/me` endpoint with or without
-//! `EntraAuthLayer`, so both can be measured side by side.
+//! The servers behind `bench/compare.sh`: the example API's `/me` endpoint behind each way of
+//! checking a token, so all of them can be measured side by side on the same requests.
 //!
 //! ```text
-//! bench_server auth   <tokens-dir>   # emulator + protected /me; writes token files
-//! bench_server noauth                # the same /me handler, no layer
+//! bench_server emulator      <dir>   # the emulator; writes <dir>/authority.txt and token files
+//! bench_server noauth        <dir>   # the same /me answer, no authentication at all
+//! bench_server auth          <dir>   # EntraAuthLayer (verified-token cache on, the default)
+//! bench_server auth-nocache  <dir>   # EntraAuthLayer with the verified-token cache off
+//! bench_server jsonwebtoken  <dir>   # a raw jsonwebtoken middleware: the floor for rejections
+//! bench_server floor         <dir>   # no checks but one RS256 verify with a pre-parsed key
 //! ```
 //!
-//! In `auth` mode it writes into `<tokens-dir>`: `valid.txt` (one token), `distinct.txt`
-//! (`DISTINCT` distinct valid tokens, default 20,000), `unknown_kid.txt` (1,000 tokens naming
-//! keys that do not exist). `GET /stats` reports key-set fetches, cached tokens and memory.
-//! `BIND` sets the address (default 127.0.0.1:0); the chosen URL is printed on stdout.
+//! Every server reads the emulator's URL from `<dir>/authority.txt` and fetches its keys once at
+//! start. `floor` is the physical limit of a cold path: the HTTP stack plus the one signature
+//! verification no validator can skip. Token files (one token per line) are in `tokens.rs`.
+//! `GET /stats` reports what the server holds (key-set fetches, cached tokens, cache hits and
+//! misses, memory). `WORKERS` sets the Tokio worker threads (default 1: one core, saturated),
+//! `BIND` the address (default `127.0.0.1:0`); the chosen URL is printed on stdout.
+
+mod floor;
+mod raw_jsonwebtoken;
+mod tokens;
 
 use std::error::Error;
-use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use axum::routing::get;
 use axum::{Json, Router};
-use entra_auth::{Claims, EntraAuthLayer, EntraConfig};
-use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID, Emulator, Endpoint};
+use entra_auth::{Claims, EntraAuthLayer, EntraConfig, TokenCachePolicy};
+use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID};
 use serde_json::{Value, json};
 
+/// The answer behind the layer: the claims are taken (as a handler does) and the answer is the
+/// same as every other server's, so that only the authentication differs.
 async fn me(claims: Claims) -> Json<Value> {
-    Json(json!({
-        "ver": claims.version().map(|v| v.as_str()),
-        "tid": claims.tenant_id(),
-        "oid": claims.object_id(),
-        "sub": claims.subject(),
-        "app_id": claims.app_id(),
-        "scp": claims.scopes(),
-        "roles": claims.roles(),
-    }))
+    std::hint::black_box(claims.object_id());
+    me_anonymous().await
 }
 
-/// The same answer without authentication (fixed values of the same shape).
+/// The answer of every server (fixed values of the shape a `/me` endpoint gives).
 async fn me_anonymous() -> Json<Value> {
     Json(json!({
         "ver": "2.0",
@@ -45,6 +50,7 @@ async fn me_anonymous() -> Json<Value> {
     }))
 }
 
+/// VmRSS and its peak, from `/proc/self/status`.
 fn memory() -> Value {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -57,78 +63,97 @@ fn memory() -> Value {
     json!({ "rss_kib": field("VmRSS:"), "peak_rss_kib": field("VmHWM:") })
 }
 
-fn write_lines(path: &std::path::Path, lines: &[String]) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for line in lines {
-        writeln!(file, "{line}")?;
-    }
-    file.flush()
+fn authority(dir: &Path) -> Result<String, Box<dyn Error>> {
+    let text = std::fs::read_to_string(dir.join("authority.txt")).map_err(|e| {
+        format!(
+            "{}: {e} (start `bench_server emulator` first)",
+            dir.display()
+        )
+    })?;
+    Ok(text.trim().to_owned())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next().unwrap_or_default();
+/// The emulator's v2 key set for the dev tenant, as JSON.
+async fn key_set(authority: &str) -> Result<Value, Box<dyn Error>> {
+    let url = format!("{authority}/{DEV_TENANT_ID}/discovery/v2.0/keys");
+    Ok(reqwest::get(url).await?.error_for_status()?.json().await?)
+}
+
+async fn layered(dir: &Path, cache: TokenCachePolicy) -> Result<Router, Box<dyn Error>> {
+    let config = EntraConfig::builder()
+        .tenant(DEV_TENANT_ID)
+        .client_id(DEV_API_CLIENT_ID)
+        .authority(authority(dir)?)
+        .token_cache(cache)
+        .build()?;
+    let layer = EntraAuthLayer::new(config);
+    layer.prefetch().await?;
+    let auth = layer.authenticator().clone();
+    let stats = move || {
+        let stats = auth.stats();
+        async move {
+            Json(json!({
+                "key_set_fetches": stats.key_set_fetches,
+                "cached_tokens": stats.cached_tokens,
+                "cache_hits": stats.cache_hits,
+                "cache_misses": stats.cache_misses,
+                "cache_evictions": stats.cache_evictions,
+                "memory": memory(),
+            }))
+        }
+    };
+    Ok(Router::new()
+        .route("/me", get(me))
+        .layer(layer)
+        .route("/stats", get(stats)))
+}
+
+fn with_memory_stats(router: Router) -> Router {
+    router.route(
+        "/stats",
+        get(|| async { Json(json!({ "memory": memory() })) }),
+    )
+}
+
+async fn serve(mode: &str, dir: PathBuf) -> Result<(), Box<dyn Error>> {
+    if mode == "emulator" {
+        return tokens::serve(&dir).await;
+    }
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let base = format!("http://{}", listener.local_addr()?);
-
-    let app = match mode.as_str() {
-        "noauth" => Router::new().route("/me", get(me_anonymous)).route(
-            "/stats",
-            get(|| async { Json(json!({ "memory": memory() })) }),
-        ),
-        "auth" => {
-            let dir =
-                std::path::PathBuf::from(args.next().ok_or("auth mode needs a tokens directory")?);
-            std::fs::create_dir_all(&dir)?;
-            let emulator = Emulator::start().await?;
-            let config = EntraConfig::builder()
-                .tenant(DEV_TENANT_ID)
-                .client_id(DEV_API_CLIENT_ID)
-                .authority(emulator.base_url())
-                .build()?;
-            let layer = EntraAuthLayer::new(config);
-            layer.prefetch().await?;
-            let distinct: usize = std::env::var("DISTINCT")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(20_000);
-            write_lines(&dir.join("valid.txt"), &[emulator.token().sign()])?;
-            let tokens: Vec<String> = (0..distinct)
-                .map(|i| {
-                    emulator
-                        .token()
-                        .claim("uti", json!(format!("bench-{i}")))
-                        .sign()
-                })
-                .collect();
-            write_lines(&dir.join("distinct.txt"), &tokens)?;
-            let unknown: Vec<String> = (0..1000)
-                .map(|i| emulator.token().kid(&format!("no-such-key-{i}")).sign())
-                .collect();
-            write_lines(&dir.join("unknown_kid.txt"), &unknown)?;
-            let auth = layer.authenticator().clone();
-            let stats = move || {
-                let auth = auth.clone();
-                let emulator = emulator.clone();
-                async move {
-                    Json(json!({
-                        "key_set_fetches": auth.stats().key_set_fetches,
-                        "emulator_key_requests": emulator.request_count(Endpoint::Keys),
-                        "cached_tokens": auth.stats().cached_tokens,
-                        "memory": memory(),
-                    }))
-                }
-            };
-            Router::new()
-                .route("/me", get(me))
-                .layer(layer)
-                .route("/stats", get(stats))
+    let app = match mode {
+        "noauth" => with_memory_stats(Router::new().route("/me", get(me_anonymous))),
+        "auth" => layered(&dir, TokenCachePolicy::default()).await?,
+        "auth-nocache" => layered(&dir, TokenCachePolicy::DISABLED).await?,
+        "jsonwebtoken" => {
+            let keys = key_set(&authority(&dir)?).await?;
+            let issuer = format!("{}/{DEV_TENANT_ID}/v2.0", authority(&dir)?);
+            with_memory_stats(raw_jsonwebtoken::router(&keys, &issuer)?)
         }
-        _ => return Err("usage: bench_server (auth <tokens-dir> | noauth)".into()),
+        "floor" => {
+            let keys = key_set(&authority(&dir)?).await?;
+            with_memory_stats(floor::router(&keys)?)
+        }
+        other => return Err(format!("unknown mode {other:?}").into()),
     };
     println!("listening on {base}");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: bench_server (emulator|noauth|auth|auth-nocache|jsonwebtoken|floor) <dir>";
+    let mode = args.next().ok_or(usage)?;
+    let dir = PathBuf::from(args.next().ok_or(usage)?);
+    let workers = std::env::var("WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(serve(&mode, dir))
 }
