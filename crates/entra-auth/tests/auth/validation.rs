@@ -697,3 +697,43 @@ async fn with_the_opt_in_access_tokens_still_work_and_say_access() {
     let bare = emu.token().remove_claim("roles").sign();
     common::assert_rejected_for(&api, &bare, InvalidToken::NoScopeOrRole).await;
 }
+
+/// What `Stats` counts (and `publish_metrics` hands to a recorder): each outcome once per
+/// request, rejections under their reason, the age of the keys by the configured clock.
+#[tokio::test]
+async fn stats_count_every_outcome_once_and_the_key_set_age() {
+    let (emu, api) = setup().await;
+    let auth = api.layer.authenticator().clone();
+    let reason = |stats: &entra_auth::Stats, code: &str| {
+        stats
+            .rejections
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, n)| *n)
+            .unwrap_or_else(|| panic!("no reason {code}"))
+    };
+    let token = emu.token().sign();
+    assert_eq!(api.get("/me", None).await.status, 401);
+    assert_eq!(api.get("/me", Some("not.a.token")).await.status, 401);
+    assert_eq!(api.get("/me", Some("two tokens")).await.status, 401);
+    let unknown = emu.token().kid("no-such-key").sign();
+    assert_eq!(api.get("/me", Some(&unknown)).await.status, 401);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+
+    let stats = auth.stats();
+    assert_eq!(reason(&stats, "missing_token"), 1);
+    assert_eq!(reason(&stats, "malformed_structure"), 1);
+    assert_eq!(reason(&stats, "malformed_authorization"), 1);
+    assert_eq!(reason(&stats, "unknown_signing_key"), 1);
+    let rejected: u64 = stats.rejections.iter().map(|(_, n)| n).sum();
+    assert_eq!(rejected, 4, "{:?}", stats.rejections);
+    assert_eq!(stats.validations_accepted, 1);
+    assert_eq!(stats.validations_cached, 2);
+    assert_eq!(stats.unavailable, 0);
+    assert_eq!(stats.key_refresh_failures, 0);
+    assert_eq!(stats.key_set_age_secs, Some(0));
+    api.clock.advance(std::time::Duration::from_secs(90));
+    assert_eq!(auth.stats().key_set_age_secs, Some(90));
+}
