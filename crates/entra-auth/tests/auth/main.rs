@@ -15,4 +15,5 @@ mod keys;
 mod outages;
 mod properties;
 mod real_documents;
+mod replicas;
 mod validation;
