@@ -327,3 +327,30 @@ async fn eight_replicas_fetch_keys_at_most_once_each_per_event() {
     assert_eq!(fleet.key_set_fetches(), 6 * r, "48 fetches in all");
     assert_eq!(fleet.emu.request_count(Endpoint::Discovery), 2 * 6 * r);
 }
+
+/// The periodic refresh is started by requests: a replica that gets none fetches nothing, and
+/// 24 h after its last fetch its keys are too old to use, so `is_ready()` turns false. A
+/// readiness probe that only reads `is_ready()` would then keep it out of rotation, and so
+/// without requests, for good; one that calls `prefetch()` when it is false brings it back.
+#[tokio::test]
+async fn an_idle_replica_is_not_ready_after_24_hours_until_it_prefetches() {
+    let emu = Emulator::start().await.expect("emulator starts");
+    let clock = ManualClock::starting_now();
+    let layer = EntraAuthLayer::new(dev_config(&emu, &clock).build().unwrap());
+    layer.prefetch().await.unwrap();
+    assert!(layer.authenticator().is_ready());
+
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert!(layer.authenticator().is_ready(), "usable up to 24 h");
+    clock.advance(Duration::from_secs(1));
+    assert!(!layer.authenticator().is_ready(), "too old after 24 h");
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        1,
+        "no request, no refresh"
+    );
+
+    layer.prefetch().await.unwrap();
+    assert!(layer.authenticator().is_ready());
+    assert_eq!(emu.request_count(Endpoint::Keys), 2);
+}
