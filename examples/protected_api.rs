@@ -274,7 +274,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
     } else {
         let _ = writeln!(out, "CORS: allowed origins {}", origins.join(", "));
     }
-    let _ = writeln!(out, "metrics (Prometheus): curl -s {base}/metrics");
     match &emulator {
         Some(emulator) => {
             let token = emulator.token().sign();
@@ -302,6 +301,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
             let _ = writeln!(
                 out,
                 "  curl -i -H \"Authorization: Bearer $TOKEN\" {base}/me   # 200"
+            );
+            let _ = writeln!(
+                out,
+                "  curl -s {base}/metrics                               # the entra_auth_* counters (Prometheus)"
             );
             let _ = writeln!(out, "get another token from the emulator's token endpoint:");
             let _ = writeln!(
@@ -349,6 +352,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 config.authority(),
                 config.audiences()
             );
+            let _ = writeln!(out, "metrics (Prometheus): curl -s {base}/metrics");
         }
     }
 

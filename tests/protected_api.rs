@@ -19,6 +19,8 @@ struct Printed {
     sign_in_url: String,
     /// The `CORS: ...` line.
     cors: String,
+    /// The `curl` line for `/metrics`.
+    metrics_curl: Option<String>,
 }
 
 /// Starts the example API in emulator mode; returns its base URL and the printed token.
@@ -102,6 +104,7 @@ fn launch(env: &[(&str, &str)], capture_stderr: bool) -> (Running, Printed, Stde
     let mut token = None;
     let mut sign_in_url = None;
     let mut cors = None;
+    let mut metrics_curl = None;
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -117,6 +120,9 @@ fn launch(env: &[(&str, &str)], capture_stderr: bool) -> (Running, Printed, Stde
         if line.starts_with("CORS: ") {
             cors = Some(line.clone());
         }
+        if line.contains("/metrics") {
+            metrics_curl = Some(line.trim().to_owned());
+        }
         // The last line the example prints in emulator mode.
         if line.contains("code_verifier=") {
             break;
@@ -129,6 +135,7 @@ fn launch(env: &[(&str, &str)], capture_stderr: bool) -> (Running, Printed, Stde
         token: token.expect("token printed"),
         sign_in_url: sign_in_url.expect("sign-in URL printed"),
         cors: cors.expect("the CORS origins printed"),
+        metrics_curl,
     };
     (running, printed, stderr)
 }
@@ -549,7 +556,16 @@ async fn scrape(http: &reqwest::Client, base: &str) -> String {
 /// no tenant id.
 #[tokio::test]
 async fn metrics_show_the_counters_moving() {
-    let (_running, base, token) = start_example();
+    let (_running, printed) = start_example_printing();
+    let (base, token) = (printed.base, printed.token);
+    assert!(
+        printed
+            .metrics_curl
+            .as_deref()
+            .is_some_and(|line| line.starts_with(&format!("curl -s {base}/metrics"))),
+        "the /metrics curl line is printed: {:?}",
+        printed.metrics_curl
+    );
     let http = client();
     let before = scrape(&http, &base).await;
 
