@@ -16,12 +16,10 @@ use axum::response::Response;
 use http::Request;
 use tower::{Layer, Service};
 
+use crate::admission::{Admission, admit, finish};
 use crate::authenticator::Authenticator;
-use crate::claims::Claims;
 use crate::config::EntraConfig;
 use crate::error::AuthError;
-use crate::rejection::Realm;
-use crate::token_source::{credential_text, extract_token};
 
 /// Authenticates requests with Entra access tokens. Cheap to clone.
 ///
@@ -115,73 +113,25 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let config = self.auth.config();
-        let token = match extract_token(
-            request.headers(),
-            request.uri().query(),
-            &config.inner.sources,
-        ) {
-            Ok(Some(token)) => token,
-            Ok(None) if self.optional => {
-                // Anonymous: later rejections (extractors, `Require`) answer with our realm.
-                if let Some(realm) = self.auth.realm() {
-                    request.extensions_mut().insert(Realm(realm));
-                }
-                return ResponseFuture::inner(self.inner.call(request));
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match admit(&self.auth, self.optional, request) {
+            // The inner service driven to readiness answers right here: no clone of it.
+            Admission::Pass(request) => ResponseFuture::inner(self.inner.call(request)),
+            Admission::Answer(response) => ResponseFuture::ready(response),
+            Admission::Validate(request, token) => {
+                // Keys must be fetched: the validation goes on in a future that owns the
+                // service driven to readiness (a clone is left for the next call).
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let auth = self.auth.clone();
+                ResponseFuture::slow(Box::pin(async move {
+                    match finish(&auth, request, token).await {
+                        Ok(request) => inner.call(request).await.map(|r| r.map(Body::new)),
+                        Err(response) => Ok(response),
+                    }
+                }))
             }
-            Ok(None) => return ResponseFuture::ready(self.auth.refuse(AuthError::MissingToken)),
-            Err(e) => {
-                tracing::debug!(reason = e.code(), "rejected request: malformed credentials");
-                return ResponseFuture::ready(self.auth.refuse(e.into()));
-            }
-        };
-        // Fast path: a token verified earlier (no I/O, no allocation, no scan of the token: the
-        // lookup compares bytes). The inner service driven to readiness answers right here.
-        if let Some(claims) = self.auth.cached_claims_for(token.as_bytes()) {
-            request.extensions_mut().insert(claims);
-            return ResponseFuture::inner(self.inner.call(request));
         }
-        // Slow path: the token must be ASCII text holding one credential (the fast path skipped
-        // this: a hit is an exact match with a verified token).
-        let text = match credential_text(&token) {
-            Ok(text) => text,
-            Err(e) => return ResponseFuture::ready(self.auth.refuse(e.into())),
-        };
-        // Decided without I/O (most validations, and nearly every rejection: malformed, wrong
-        // algorithm, unknown key in the cooldown, tenant not allowed, bad signature): answered
-        // here, without a boxed future or a clone of the inner service.
-        if let Some(result) = self.auth.validate_now(text) {
-            return match result {
-                Ok(claims) => {
-                    record_success(&claims);
-                    request.extensions_mut().insert(claims);
-                    ResponseFuture::inner(self.inner.call(request))
-                }
-                Err(e) => {
-                    record_failure(&e);
-                    ResponseFuture::ready(self.auth.reject(&e))
-                }
-            };
-        }
-        // Keys must be fetched: the validation goes on in a future that owns the service
-        // driven to readiness (a clone is left for the next call).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
-        ResponseFuture::slow(Box::pin(async move {
-            match auth.validate_uncached(token.as_str()).await {
-                Ok(claims) => {
-                    record_success(&claims);
-                    request.extensions_mut().insert(claims);
-                    inner.call(request).await.map(|r| r.map(Body::new))
-                }
-                Err(e) => {
-                    record_failure(&e);
-                    Ok(auth.reject(&e))
-                }
-            }
-        }))
     }
 }
 
@@ -248,28 +198,5 @@ where
             },
             StateProj::Slow { future } => future.as_mut().poll(cx),
         }
-    }
-}
-
-fn record_success(claims: &Claims) {
-    tracing::trace!(
-        tid = claims.tenant_id().unwrap_or(""),
-        oid = claims.object_id().unwrap_or(""),
-        app = claims.app_id().unwrap_or(""),
-        "token accepted"
-    );
-}
-
-fn record_failure(e: &AuthError) {
-    match e {
-        AuthError::InvalidToken(reason) => {
-            tracing::debug!(reason = reason.code(), "rejected request: invalid token");
-        }
-        // Debug, not warn: any well-formed token reaches this during an outage, and the refresh
-        // itself warns once per attempt.
-        AuthError::KeysUnavailable { reason, .. } => {
-            tracing::debug!(error = %reason, "rejected request: signing keys unavailable");
-        }
-        other => tracing::debug!(error = %other, "rejected request"),
     }
 }

@@ -92,8 +92,11 @@
 //! any JWT validator without calling Entra), or notice a configuration change (a new
 //! [`Authenticator`] starts empty). Disable it with [`TokenCachePolicy::DISABLED`].
 
+mod admission;
 mod authenticator;
 mod authorize;
+#[cfg(feature = "tower-http-auth")]
+mod authorize_request;
 mod claims;
 pub mod config;
 mod counters;
@@ -113,6 +116,8 @@ mod verified_cache;
 
 pub use authenticator::{Authenticator, Stats};
 pub use authorize::{Require, RequireService};
+#[cfg(feature = "tower-http-auth")]
+pub use authorize_request::{AuthorizeFuture, EntraAuthorize};
 pub use claims::{BearerToken, Claims, TokenKind, TokenVersion};
 pub use config::{
     AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, AllowedTenants, EntraConfig,

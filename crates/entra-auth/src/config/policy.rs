@@ -90,6 +90,9 @@ impl AllowedTenants {
     pub fn allows(&self, tid: &str, issuers: Option<&Issuers>) -> Option<bool> {
         match self {
             AllowedTenants::Any => Some(true),
+            // A short list is compared string by string: cheaper than hashing the id (this runs
+            // twice per validation).
+            AllowedTenants::List(set) if set.len() <= 8 => Some(set.iter().any(|t| t == tid)),
             AllowedTenants::List(set) => Some(set.contains(tid)),
             AllowedTenants::FromIssuer => issuers.map(|i| i.tenant_id.as_deref() == Some(tid)),
         }

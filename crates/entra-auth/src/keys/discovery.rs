@@ -38,12 +38,15 @@ impl DiscoveryDocument {
 
 /// An issuer as declared by a discovery document or a key: concrete, or a `{tenantid}` template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuerTemplate(String);
+pub struct IssuerTemplate(String, Option<usize>);
 
 impl IssuerTemplate {
     /// Wraps a declared issuer.
     pub fn new(issuer: impl Into<String>) -> Self {
-        Self(issuer.into())
+        let issuer = issuer.into();
+        // Where the placeholder is, found once: `matches` runs on every validation.
+        let placeholder = issuer.find(TENANT_PLACEHOLDER);
+        Self(issuer, placeholder)
     }
 
     /// The declared text.
@@ -53,13 +56,16 @@ impl IssuerTemplate {
 
     /// Whether the issuer is a template.
     pub fn is_template(&self) -> bool {
-        self.0.contains(TENANT_PLACEHOLDER)
+        self.1.is_some()
     }
 
     /// Whether `issuer` equals this issuer with `{tenantid}` replaced by `tid`, compared without
     /// allocating.
     pub fn matches(&self, issuer: &str, tid: Option<&str>) -> bool {
-        match self.0.split_once(TENANT_PLACEHOLDER) {
+        let parts = self
+            .1
+            .map(|at| (&self.0[..at], &self.0[at + TENANT_PLACEHOLDER.len()..]));
+        match parts {
             None => self.0 == issuer,
             Some((prefix, suffix)) => match tid {
                 Some(tid) => {

@@ -737,3 +737,74 @@ async fn stats_count_every_outcome_once_and_the_key_set_age() {
     api.clock.advance(std::time::Duration::from_secs(90));
     assert_eq!(auth.stats().key_set_age_secs, Some(90));
 }
+
+/// The layer's checks as tower-http's `AsyncAuthorizeRequest` policy: the same answers (401
+/// with the same challenge, 200 with claims for the handler, cache hits, 503 while keys cannot
+/// be fetched).
+#[tokio::test]
+async fn the_tower_http_policy_answers_as_the_layer_does() {
+    use axum::routing::get;
+    use entra_auth::{Claims, EntraAuthorize, ManualClock};
+    use entra_emulator::{Endpoint, Fault};
+    use tower_http::auth::AsyncRequireAuthorizationLayer;
+
+    async fn serve_policy(policy: EntraAuthorize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route(
+                "/me",
+                get(|c: Claims| async move { c.app_id().unwrap_or_default().to_owned() }),
+            )
+            .layer(AsyncRequireAuthorizationLayer::new(policy));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+    let (emu, api) = setup().await;
+    let clock = ManualClock::starting_now();
+    let policy = EntraAuthorize::new(dev_config(&emu, &clock).build().unwrap());
+    let auth = policy.authenticator().clone();
+    let base = serve_policy(policy).await;
+    let http = reqwest::Client::new();
+    let get = |token: Option<String>| {
+        let mut request = http.get(format!("{base}/me"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let challenge =
+        |r: &reqwest::Response| r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+
+    let token = emu.token().sign();
+    let ok = get(Some(token.clone())).await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), DEV_CLIENT_ID);
+    assert_eq!(get(Some(token)).await.status(), 200);
+    assert_eq!(auth.stats().validations_accepted, 1);
+    assert_eq!(auth.stats().validations_cached, 1);
+
+    for (token, layer_token) in [(None, None), (Some("not.a.token"), Some("not.a.token"))] {
+        let policy_answer = get(token.map(str::to_owned)).await;
+        let layer_answer = api.get("/me", layer_token).await;
+        assert_eq!(policy_answer.status(), 401);
+        assert_eq!(
+            Some(challenge(&policy_answer)),
+            layer_answer.www_authenticate,
+            "{token:?}"
+        );
+    }
+
+    // A fresh policy whose keys cannot be fetched: 503 with Retry-After.
+    emu.set_fault(Endpoint::Keys, Fault::Status(500));
+    let fresh = EntraAuthorize::new(dev_config(&emu, &clock).build().unwrap());
+    let base = serve_policy(fresh).await;
+    let down = http
+        .get(format!("{base}/me"))
+        .bearer_auth(emu.token().sign())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 503);
+    assert!(down.headers().contains_key("retry-after"));
+}
