@@ -54,11 +54,6 @@ use tracing::Span;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The `spa` redirect URIs of the emulator's development SPA registration
-/// ([`entra_emulator::DEV_SPA_CLIENT_ID`]). The emulator documents them but has no public
-/// accessor for a registration's redirect URIs, so they are repeated here.
-const DEV_SPA_REDIRECT_URIS: &[&str] = &["http://localhost:3000/"];
-
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -174,11 +169,7 @@ fn origin_of(url: &str) -> Option<String> {
 fn cors_origins(emulator_mode: bool, variable: Option<&str>) -> Result<Vec<String>, String> {
     let mut origins = Vec::new();
     if emulator_mode {
-        origins.extend(
-            DEV_SPA_REDIRECT_URIS
-                .iter()
-                .filter_map(|uri| origin_of(uri)),
-        );
+        origins.extend(origin_of(entra_emulator::DEV_SPA_REDIRECT_URI));
     }
     for entry in variable.unwrap_or("").split(',') {
         let entry = entry.trim();
@@ -318,7 +309,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 entra_emulator::DEV_CLIENT_SECRET,
                 entra_emulator::DEV_API_CLIENT_ID,
             );
-            let redirect = DEV_SPA_REDIRECT_URIS[0];
+            let redirect = entra_emulator::DEV_SPA_REDIRECT_URI;
             let _ = writeln!(
                 out,
                 "a user's token (scope Files.Read, for /files): open this URL in a browser, pick a user, \

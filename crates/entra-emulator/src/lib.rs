@@ -212,12 +212,12 @@ pub use directory::{
     AZURE_AD_TOKEN_EXCHANGE, AllowedMemberTypes, App, AppConfig, AppRole, AppRoleConfig,
     ClientSecret, ConsentConfig, DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET,
     DEV_MANAGED_IDENTITY_CLIENT_ID, DEV_SECOND_USER_ID, DEV_SECOND_USER_UPN, DEV_SPA_CLIENT_ID,
-    DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD, DEV_USER_UPN, DelegatedScope,
-    EmulatorConfig, FederatedCredential, FederatedCredentialConfig, GRAPH_APP_ID, GRAPH_RESOURCE,
-    Group, GroupConfig, ManagedIdentity, ManagedIdentityConfig, Password, Platform,
-    RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig, RoleAssignmentConfig,
-    ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig, UserKind,
-    UserRoleAssignment, UserRoleConfig,
+    DEV_SPA_REDIRECT_URI, DEV_TENANT_DOMAIN, DEV_TENANT_ID, DEV_USER_ID, DEV_USER_PASSWORD,
+    DEV_USER_UPN, DelegatedScope, EmulatorConfig, FederatedCredential, FederatedCredentialConfig,
+    GRAPH_APP_ID, GRAPH_RESOURCE, Group, GroupConfig, ManagedIdentity, ManagedIdentityConfig,
+    Password, Platform, RedirectUrisConfig, RequestedPermissions, RequestedPermissionsConfig,
+    RoleAssignmentConfig, ScopeConfig, SecretConfig, TenantConfig, TokenVersion, User, UserConfig,
+    UserKind, UserRoleAssignment, UserRoleConfig,
 };
 pub use emulator::{Emulator, ManagedIdentityEndpoints};
 pub use error::EmulatorError;

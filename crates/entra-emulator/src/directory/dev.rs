@@ -26,10 +26,14 @@ pub const DEV_CLIENT_ID: &str = "b5e2c8d4-1f3a-4c7b-9e6d-2a8f0c4b7e13";
 pub const DEV_CLIENT_SECRET: &str = "dev-only-secret~emulator~not-for-production";
 
 /// Client id of the built-in single-page / public client app: no secret; redirect URIs
-/// `http://localhost:3000/` (spa) and `http://localhost` (public client); it requests the
+/// [`DEV_SPA_REDIRECT_URI`] (spa) and `http://localhost` (public client); it requests the
 /// delegated scope `Files.Read` of [`DEV_API_CLIENT_ID`] (consented automatically in the
 /// development tenant).
 pub const DEV_SPA_CLIENT_ID: &str = "e4a7d1c9-6b3f-4f2e-8d5a-9c1b7e3f5a24";
+
+/// The `spa` redirect URI of [`DEV_SPA_CLIENT_ID`]: its origin, `http://localhost:3000`, is the
+/// one a browser app calling an API with the development tenant's tokens runs on.
+pub const DEV_SPA_REDIRECT_URI: &str = "http://localhost:3000/";
 
 /// UPN of the first development user, Adele Vance, who has the password [`DEV_USER_PASSWORD`].
 pub const DEV_USER_UPN: &str = "adele.vance@entraemulator.onmicrosoft.com";
@@ -69,7 +73,7 @@ pub(crate) fn dev_tenant() -> TenantRegistration {
         .secret(ClientSecret::new(DEV_CLIENT_SECRET));
     let spa = App::new(DEV_SPA_CLIENT_ID)
         .display_name("Entra Emulator Dev SPA")
-        .redirect_uri(Platform::Spa, "http://localhost:3000/")
+        .redirect_uri(Platform::Spa, DEV_SPA_REDIRECT_URI)
         .redirect_uri(Platform::PublicClient, "http://localhost")
         .requests(DEV_API_CLIENT_ID, ["Files.Read"]);
     let adele = User::new(DEV_USER_UPN)
