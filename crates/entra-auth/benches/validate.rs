@@ -67,7 +67,19 @@ fn garbage(token: &str) -> Vec<(&'static str, String)> {
         let sig = rest.rsplit_once('.').expect("sig").1;
         format!("{header}.{payload}.{sig}")
     };
+    // A real header and payload with one character of the signature changed: the RSA
+    // verification runs and fails (what a forged token costs).
+    let bad_signature = {
+        let (message, signature) = token.rsplit_once('.').expect("jws");
+        let mut signature = signature.as_bytes().to_vec();
+        signature[100] = if signature[100] == b'A' { b'B' } else { b'A' };
+        format!(
+            "{message}.{}",
+            String::from_utf8(signature).expect("base64url")
+        )
+    };
     vec![
+        ("bad_signature", bad_signature),
         ("malformed", "not.a.token!".to_owned()),
         ("two_segments", "abc.def".to_owned()),
         ("wrong_alg", hs256),
