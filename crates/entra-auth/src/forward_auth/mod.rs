@@ -44,7 +44,7 @@
 //! | `/auth/traefik` | Traefik `ForwardAuth` (`address: http://.../auth/traefik`) | `X-Forwarded-Method`, `X-Forwarded-Uri` (`X-Forwarded-Host` is logged) |
 //! | `/auth/envoy/...` | Envoy `ext_authz` `http_service` with `path_prefix: /auth/envoy` | the request's method, and its path after `/auth/envoy` |
 //! | `/healthz` | liveness | always `200` |
-//! | `/readyz` | readiness | `200` once signing keys are loaded, else `503` |
+//! | `/readyz` | readiness | `200` when signing keys are loaded (the probe loads them when none are usable), else `503` |
 //!
 //! Each endpoint reads its own proxy's headers and no other: Traefik passes a client's
 //! `X-Original-URI` on to the auth service and nginx a client's `X-Forwarded-Uri`, so reading
@@ -166,9 +166,12 @@ pub fn router(config: ForwardAuthConfig) -> Router {
         ]))
 }
 
-/// `200` once signing keys are loaded, else `503` (no I/O).
+/// `200` when usable signing keys are held; otherwise the probe loads them (one shared refresh
+/// within the fetch timeout, or at once a `503` while a failure backs off), so that a replica
+/// that got no traffic for the keys' maximum age (24 h) and so fetched nothing is not kept out
+/// of rotation for good.
 async fn ready(State(config): State<Arc<ForwardAuthConfig>>) -> impl IntoResponse {
-    if config.auth.is_ready() {
+    if config.auth.is_ready() || config.auth.prefetch().await.is_ok() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "signing keys not loaded")

@@ -582,12 +582,17 @@ async fn identity_header_names_come_from_the_file() {
 async fn request_ids_health_and_readiness() {
     let emu = Emulator::start().await.unwrap();
     let fa = start(&emu, "", None).await;
+    // Nothing loaded yet: the probe itself loads the keys.
     let reply = send(fa.http.get(format!("{}/readyz", fa.base))).await;
-    assert_eq!(
-        (reply.status, &reply.body),
-        (503, &Value::from("signing keys not loaded"))
-    );
-    let token = emu.token().sign();
+    assert_eq!((reply.status, &reply.body), (200, &Value::from("ready")));
+    assert_eq!(emu.request_count(Endpoint::Keys), 1);
+    // A day without traffic: the keys are past their maximum age; the probe refreshes them
+    // instead of keeping the replica out of rotation for good.
+    fa.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let reply = send(fa.http.get(format!("{}/readyz", fa.base))).await;
+    assert_eq!((reply.status, &reply.body), (200, &Value::from("ready")));
+    assert_eq!(emu.request_count(Endpoint::Keys), 2);
+    let token = emu.token().issued_at(fa.clock.unix_seconds()).sign();
     let reply = fa.check(Proxy::Traefik, "GET", "/x", Some(&token)).await;
     assert_eq!(reply.status, 200);
     let made = reply.header("x-request-id").unwrap();
