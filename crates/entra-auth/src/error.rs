@@ -163,6 +163,66 @@ impl InvalidToken {
         }
     }
 
+    /// How many reasons there are (claim names aside): the length of [`CODES`](Self::CODES).
+    pub(crate) const COUNT: usize = 23;
+
+    /// Every reason's [`code`](Self::code), at its [`index`](Self::index).
+    pub(crate) const CODES: [&'static str; Self::COUNT] = [
+        "malformed_authorization",
+        "too_large",
+        "malformed_structure",
+        "malformed_header",
+        "malformed_claims",
+        "unsupported_algorithm",
+        "critical_header",
+        "graph_token",
+        "missing_key_id",
+        "unknown_signing_key",
+        "bad_signature",
+        "missing_claim",
+        "invalid_claim",
+        "expired",
+        "not_yet_valid",
+        "audience_mismatch",
+        "unsupported_version",
+        "issuer_mismatch",
+        "tenant_mismatch",
+        "tenant_not_allowed",
+        "key_issuer_mismatch",
+        "no_scope_or_role",
+        "id_token",
+    ];
+
+    /// The reason's position in [`CODES`](Self::CODES) (a claim's name aside), for tables
+    /// indexed by reason (counters, prepared answers).
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Self::MalformedAuthorization => 0,
+            Self::TooLarge => 1,
+            Self::MalformedStructure => 2,
+            Self::MalformedHeader => 3,
+            Self::MalformedClaims => 4,
+            Self::UnsupportedAlgorithm => 5,
+            Self::CriticalHeader => 6,
+            Self::GraphToken => 7,
+            Self::MissingKeyId => 8,
+            Self::UnknownSigningKey => 9,
+            Self::BadSignature => 10,
+            Self::MissingClaim(_) => 11,
+            Self::InvalidClaim(_) => 12,
+            Self::Expired => 13,
+            Self::NotYetValid => 14,
+            Self::AudienceMismatch => 15,
+            Self::UnsupportedVersion => 16,
+            Self::IssuerMismatch => 17,
+            Self::TenantMismatch => 18,
+            Self::TenantNotAllowed => 19,
+            Self::KeyIssuerMismatch => 20,
+            Self::NoScopeOrRole => 21,
+            Self::IdToken => 22,
+        }
+    }
+
     /// A stable machine-readable code (used in logs and metrics).
     pub fn code(&self) -> &'static str {
         match self {
