@@ -3,7 +3,7 @@
 //! only off the cache-hit path (a hit is counted by the verified-token cache itself), so that
 //! counting costs the hot path nothing and a metrics system reads them when it scrapes
 //! ([`Stats`](crate::Stats), and with the `metrics` feature
-//! [`Authenticator::publish_metrics`](crate::Authenticator::publish_metrics)).
+//! `Authenticator::publish_metrics`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -5,6 +5,11 @@
 //! behind nginx, Traefik or Envoy, is protected by the forward-auth service of [`forward_auth`]
 //! (feature `forward-auth`, on by default; `entra forward-auth` serves it).
 //!
+//! Features: `forward-auth` (default) above; `tower-http-auth` (default): the same checks as a
+//! tower-http `AsyncAuthorizeRequest` policy, `EntraAuthorize`; `metrics` (off by default):
+//! `Authenticator::publish_metrics` through the `metrics` facade (names in [`metrics`]).
+//! Without any of them, [`Stats`] still counts every outcome.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use entra_auth::{Claims, EntraAuthLayer, EntraConfig, Require};

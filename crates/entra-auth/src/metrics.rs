@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Counting costs the request path nothing but relaxed atomics, off the cache-hit path
-//! ([`Stats`](crate::Stats) holds them); [`Authenticator::publish_metrics`] hands them to the
+//! ([`Stats`](crate::Stats) holds them); `Authenticator::publish_metrics` hands them to the
 //! recorder when it is called. Only the key refresh's latency is recorded as it happens (a
 //! histogram needs every sample; refreshes are rare).
 //!

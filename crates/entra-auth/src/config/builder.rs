@@ -193,7 +193,7 @@ impl EntraConfigBuilder {
     }
 
     /// Opts in to a `tenant` label on the accepted-request counter that
-    /// [`Authenticator::publish_metrics`](crate::Authenticator::publish_metrics) feeds (feature
+    /// `Authenticator::publish_metrics` feeds (feature
     /// `metrics`; default: off, and no metric carries a tenant, a user or a token). Only the
     /// verified `tid` of accepted tokens is used, so a caller cannot invent label values; in a
     /// multi-tenant API the number of series is the number of tenants that call it. Costs a
