@@ -134,9 +134,14 @@ impl Authenticator {
     /// [`reject`](Self::reject) for a request refused before any validation (no token, or not
     /// one credential), counted among the rejections.
     pub(crate) fn refuse(&self, error: AuthError) -> axum::response::Response {
-        let response = self.reject(&error);
-        self.inner.counters.count(&Err(error));
-        response
+        self.reject(&self.counted(error))
+    }
+
+    /// `error`, once counted among the rejections: for a request refused before any
+    /// validation (no token, or not one credential).
+    pub(crate) fn counted(&self, error: AuthError) -> AuthError {
+        self.inner.counters.count_error(&error);
+        error
     }
 
     /// Loads metadata and keys now (for a readiness check at startup). Returns
@@ -238,14 +243,19 @@ impl Authenticator {
         let now = inner.config.now();
         let Some(snap) = inner.keys.fresh_snapshot(now) else {
             // No usable keys: the first load, or an outage (answered in `validate_inner`).
-            return Step::NeedsKeys(jws);
+            return Step::NeedsKeys(jws, Wanted::Keys);
         };
-        inner.keys.maybe_refresh_in_background(now);
-        let Some(key) = keys_lookup(&snap, jws.key_ref()) else {
-            if inner.keys.may_refresh_for_unknown_kid(now) {
-                return Step::NeedsKeys(jws);
+        let (snap, key) = match keys_lookup(&snap, jws.key_ref()) {
+            Some(key) => (snap, key),
+            None if inner.keys.may_refresh_for_unknown_kid(now) => {
+                return Step::NeedsKeys(jws, Wanted::UnknownKid);
             }
-            return Step::Done(Err(InvalidToken::UnknownSigningKey.into()));
+            // A refresh may have landed since `snap` was loaded (and left the cooldown taken):
+            // the key is looked up once more in what is current now.
+            None => match inner.keys.lookup_current(jws.key_ref(), now) {
+                Some(found) => found,
+                None => return Step::Done(Err(InvalidToken::UnknownSigningKey.into())),
+            },
         };
         let parsed = match jws.read_claims(&inner.policy) {
             Ok(parsed) => parsed,
@@ -254,14 +264,27 @@ impl Authenticator {
         if let Err(e) = validate::check_tenant(&parsed, &inner.policy, &snap.issuers) {
             return Step::Done(Err(e.into()));
         }
+        // Only a token of an accepted tenant signed by a key we hold may start the periodic
+        // refresh: garbage and other tenants' tokens never cause a fetch.
+        inner.keys.maybe_refresh_in_background(now);
         Step::Done(self.verify(parsed, &snap, &key, now))
     }
 
     async fn validate_inner(&self, token: &str) -> Result<Claims, AuthError> {
         let inner = &*self.inner;
-        let jws = match self.decide_now(token) {
+        let (jws, wanted) = match self.decide_now(token) {
             Step::Done(result) => return result,
-            Step::NeedsKeys(jws) => jws,
+            Step::NeedsKeys(jws, wanted) => (jws, wanted),
+        };
+        // A token naming a key we do not hold is answered as such whatever its payload holds:
+        // its answer must not depend on whether the cooldown lets it reach this point (else a
+        // payload error, or a tenant's being allowed, would show through the cooldown's state).
+        let hide = |e: AuthError| match (wanted, e) {
+            (Wanted::UnknownKid, AuthError::InvalidToken(reason)) => {
+                tracing::debug!(reason = reason.code(), "unknown key id: answered as such");
+                InvalidToken::UnknownSigningKey.into()
+            }
+            (_, e) => e,
         };
         // Keys are to be fetched: the claims are read first, so that a token of a tenant we
         // never accept cannot make the key cache refresh.
@@ -269,13 +292,13 @@ impl Authenticator {
             Ok(parsed) => parsed,
             // During an outage an allowed tenant's token gets 503: so does this one (without
             // any I/O), or the status would tell which tenants are allowed.
-            Err(InvalidToken::TenantNotAllowed) => {
+            Err(InvalidToken::TenantNotAllowed) if wanted == Wanted::Keys => {
                 return Err(inner
                     .keys
                     .outage()
                     .unwrap_or(InvalidToken::TenantNotAllowed.into()));
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(hide(other.into())),
         };
         // One call resolves the key reference to the key and the issuers that go with it. A
         // tenant configured by domain is known once the discovery document named its id: a
@@ -285,7 +308,8 @@ impl Authenticator {
             .resolve(parsed.key_ref(), |issuers| {
                 validate::check_tenant(&parsed, &inner.policy, issuers)
             })
-            .await?;
+            .await
+            .map_err(hide)?;
         self.verify(parsed, &snap, &key, inner.config.now())
     }
 
@@ -362,9 +386,18 @@ impl Authenticator {
 enum Step<'a> {
     /// Decided.
     Done(Result<Claims, AuthError>),
-    /// The keys must be fetched first: none are usable yet, or the token names a key id we do
-    /// not hold and the cooldown allows a refresh (or one is under way).
-    NeedsKeys(validate::Jws<'a>),
+    /// The keys must be fetched first.
+    NeedsKeys(validate::Jws<'a>, Wanted),
+}
+
+/// Why keys must be fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// None are usable yet: the first load, or an outage.
+    Keys,
+    /// The token names a key id we do not hold, and the cooldown allows a refresh (or one is
+    /// under way).
+    UnknownKid,
 }
 
 /// The `entra_auth.validate` span (debug level): the outcome and, on success, `tid`, `oid` and

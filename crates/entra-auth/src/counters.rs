@@ -24,15 +24,24 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counts the outcome of a full validation (or of a request the layer answered itself).
+    /// Counts the outcome of a full validation.
     pub(crate) fn count(&self, result: &Result<Claims, AuthError>) {
-        let counter = match result {
-            Ok(_) => &self.accepted,
-            Err(AuthError::InvalidToken(reason)) => &self.rejected[reason.index()],
-            Err(AuthError::MissingToken) => &self.rejected[MISSING_TOKEN],
-            Err(AuthError::KeysUnavailable { .. }) => &self.unavailable,
+        match result {
+            Ok(_) => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => self.count_error(error),
+        }
+    }
+
+    /// Counts a refusal: of a validation, or of a request refused before one.
+    pub(crate) fn count_error(&self, error: &AuthError) {
+        let counter = match error {
+            AuthError::InvalidToken(reason) => &self.rejected[reason.index()],
+            AuthError::MissingToken => &self.rejected[MISSING_TOKEN],
+            AuthError::KeysUnavailable { .. } => &self.unavailable,
             // Not an outcome of validation (a requirement of a route, after it).
-            Err(AuthError::InsufficientScope { .. }) => return,
+            AuthError::InsufficientScope { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

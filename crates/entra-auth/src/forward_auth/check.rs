@@ -88,10 +88,11 @@ async fn decide(
 ) -> Result<Option<Claims>, AuthError> {
     let rule = config.rules.find(&original.method, &original.path);
     let sources = &config.auth.config().inner.sources;
-    let token = match extract_token(headers, original.query.as_deref(), sources)? {
-        Some(token) => token,
-        None if rule.is_some_and(|r| r.is_anonymous()) => return Ok(None),
-        None => return Err(AuthError::MissingToken),
+    let token = match extract_token(headers, original.query.as_deref(), sources) {
+        Ok(Some(token)) => token,
+        Ok(None) if rule.is_some_and(|r| r.is_anonymous()) => return Ok(None),
+        Ok(None) => return Err(config.auth.counted(AuthError::MissingToken)),
+        Err(e) => return Err(config.auth.counted(e.into())),
     };
     let claims = validate(&config.auth, &token).await?;
     if let Some(requirement) = rule.and_then(|r| r.requirement()) {
@@ -106,7 +107,8 @@ async fn validate(auth: &Authenticator, token: &BearerToken) -> Result<Claims, A
     if let Some(claims) = auth.cached_claims_for(token.as_bytes()) {
         return Ok(claims);
     }
-    auth.validate_uncached(credential_text(token)?).await
+    let text = credential_text(token).map_err(|e| auth.counted(e.into()))?;
+    auth.validate_uncached(text).await
 }
 
 /// `200` with the identity headers: all of them, empty when there is no value, so that a proxy

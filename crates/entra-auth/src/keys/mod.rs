@@ -285,7 +285,8 @@ impl KeyCache {
         }
     }
 
-    fn lookup_current(
+    /// The key `key_ref` names in the current usable snapshot, with it (no I/O, no lock).
+    pub(crate) fn lookup_current(
         &self,
         key_ref: &KeyRef,
         now: i64,

@@ -57,6 +57,7 @@ const PROXIES: [Proxy; 3] = [Proxy::Nginx, Proxy::Traefik, Proxy::Envoy];
 
 struct Service {
     base: String,
+    auth: entra_auth::Authenticator,
     clock: ManualClock,
     http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -152,6 +153,7 @@ async fn start(emu: &Emulator, rules: &str, policy: Option<KeyRefreshPolicy>) ->
     }
     let file = RulesFile::from_toml(rules).unwrap();
     let config = ForwardAuthConfig::new(builder.build().unwrap()).with_file(file);
+    let auth = config.authenticator().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = forward_auth::router(config);
@@ -164,6 +166,7 @@ async fn start(emu: &Emulator, rules: &str, policy: Option<KeyRefreshPolicy>) ->
         .unwrap();
     Service {
         base,
+        auth,
         clock,
         http,
         server,
@@ -319,6 +322,18 @@ async fn malformed_credentials_are_401_never_500() {
     ))
     .await;
     assert_eq!(reply.status, 401);
+    // Each refusal is counted once, under its reason, as the layer counts its own.
+    let reply = fa.check(Proxy::Nginx, "GET", "/orders", None).await;
+    assert_eq!(reply.status, 401);
+    let stats = fa.auth.stats();
+    let count = |code: &str| stats.rejections.iter().find(|(c, _)| *c == code).unwrap().1;
+    assert_eq!(
+        count("malformed_authorization"),
+        6,
+        "{:?}",
+        stats.rejections
+    );
+    assert_eq!(count("missing_token"), 1);
 }
 
 #[tokio::test]

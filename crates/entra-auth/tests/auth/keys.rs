@@ -508,12 +508,6 @@ async fn an_unknown_kid_in_the_cooldown_is_rejected_before_its_payload_is_read()
     let clock = ManualClock::starting_now();
     let auth = entra_auth::Authenticator::new(dev_config(&emu, &clock).build().unwrap());
     auth.prefetch().await.unwrap();
-    // Take the cooldown: one unknown kid refreshes once.
-    let first = emu.token().kid("no-such-key-1").sign();
-    let err = auth.validate(&first).await.unwrap_err();
-    assert_eq!(err, InvalidToken::UnknownSigningKey.into());
-    let fetches = auth.stats().key_set_fetches;
-
     let garbage_payload = URL_SAFE_NO_PAD.encode("this is not JSON");
     let with_header = |kid: &str| {
         let header =
@@ -521,11 +515,37 @@ async fn an_unknown_kid_in_the_cooldown_is_rejected_before_its_payload_is_read()
         let signature = emu.token().sign().rsplit_once('.').unwrap().1.to_owned();
         format!("{header}.{garbage_payload}.{signature}")
     };
-    let err = auth
-        .validate(&with_header("no-such-key-2"))
-        .await
-        .unwrap_err();
-    assert_eq!(err, InvalidToken::UnknownSigningKey.into());
+    let unknown = InvalidToken::UnknownSigningKey.into();
+
+    // The cooldown is open: the same answer, and no fetch for a payload that cannot be valid.
+    // (Answered for its payload here, it would tell whether the cooldown is open, and so
+    // whether another caller's token of an allowed tenant just took it: a tenant oracle.)
+    let fetches = auth.stats().key_set_fetches;
+    let garbage = with_header("no-such-key-0");
+    assert_eq!(auth.validate(&garbage).await.unwrap_err(), unknown);
+    let other_tenant = emu
+        .token()
+        .tenant("0b9c4e4d-7a7b-4f6e-9f0e-2d6a3c1b5e88")
+        .kid("no-such-key-0")
+        .sign();
+    assert_eq!(auth.validate(&other_tenant).await.unwrap_err(), unknown);
+    assert_eq!(auth.stats().key_set_fetches, fetches);
+
+    // Take the cooldown: one unknown kid of the allowed tenant refreshes once.
+    let first = emu.token().kid("no-such-key-1").sign();
+    assert_eq!(auth.validate(&first).await.unwrap_err(), unknown);
+    let fetches = auth.stats().key_set_fetches;
+
+    // The cooldown is taken: the same answers, by the header alone.
+    assert_eq!(auth.validate(&garbage).await.unwrap_err(), unknown);
+    assert_eq!(auth.validate(&other_tenant).await.unwrap_err(), unknown);
+    assert_eq!(
+        auth.validate(&with_header("no-such-key-2"))
+            .await
+            .unwrap_err(),
+        unknown
+    );
+    // The same payload under a key we hold is read, and refused for what it is.
     let err = auth
         .validate(&with_header(emu.active_key().kid()))
         .await
@@ -536,6 +556,50 @@ async fn an_unknown_kid_in_the_cooldown_is_rejected_before_its_payload_is_read()
         fetches,
         "no fetch in the cooldown"
     );
+}
+
+/// The periodic refresh is started by tokens we accept (and cache hits), never by garbage or
+/// by another tenant's token, even one naming a key we hold.
+#[tokio::test]
+async fn only_accepted_traffic_starts_the_periodic_refresh() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let emu = Emulator::start().await.unwrap();
+    let clock = ManualClock::starting_now();
+    let auth = entra_auth::Authenticator::new(dev_config(&emu, &clock).build().unwrap());
+    auth.prefetch().await.unwrap();
+    let fetches = emu.request_count(Endpoint::Keys);
+    clock.advance(Duration::from_secs(13 * 3600));
+    let at = || emu.token().issued_at(clock.unix_seconds());
+    let kid = emu.active_key().kid().to_owned();
+    let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
+    let signature = at().sign().rsplit_once('.').unwrap().1.to_owned();
+    let refused = [
+        format!(
+            "{header}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode("not JSON")
+        ),
+        at().tenant("0b9c4e4d-7a7b-4f6e-9f0e-2d6a3c1b5e88").sign(),
+    ];
+    for token in &refused {
+        assert!(auth.validate(token).await.is_err());
+    }
+    // A refresh would be under way within moments: give it the time, then see none happened.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        emu.request_count(Endpoint::Keys),
+        fetches,
+        "refused tokens fetched nothing"
+    );
+    // An accepted token starts it (in the background: it is answered with the keys held).
+    auth.validate(&at().sign()).await.unwrap();
+    for _ in 0..100 {
+        if emu.request_count(Endpoint::Keys) > fetches {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(emu.request_count(Endpoint::Keys), fetches + 1);
 }
 
 /// The verified-token cache keeps the users who come back through a flood of one-off tokens

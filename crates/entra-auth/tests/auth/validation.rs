@@ -482,18 +482,25 @@ async fn a_token_without_tid_never_reaches_the_key_refresh() {
     let api = serve(EntraAuthLayer::new(cfg), clock).await;
     assert_eq!(api.get("/me", Some(&emu.token().sign())).await.status, 200);
     let fetches = api.key_fetches();
+    // Naming a key we do not hold, they are answered as such (whatever their payload, so that
+    // the answer does not show whether the unknown-kid cooldown is open), without a refresh.
     let token = emu.token().remove_claim("tid").kid("made-up-kid").sign();
-    assert_invalid(&api.get("/me", Some(&token)).await, "no tid claim");
+    assert_invalid(&api.get("/me", Some(&token)).await, "signature is invalid");
     let token = emu
         .token()
         .claim("tid", json!(""))
         .kid("made-up-kid")
         .sign();
+    assert_invalid(&api.get("/me", Some(&token)).await, "signature is invalid");
+    assert_eq!(api.key_fetches(), fetches, "no refresh");
+    // Under a key we hold, the reason is given.
+    let token = emu.token().remove_claim("tid").sign();
+    assert_invalid(&api.get("/me", Some(&token)).await, "no tid claim");
+    let token = emu.token().claim("tid", json!("")).sign();
     assert_invalid(
         &api.get("/me", Some(&token)).await,
         "tid claim must be a tenant id",
     );
-    assert_eq!(api.key_fetches(), fetches, "no refresh");
 }
 
 /// Every 401 and 403 carries the configured realm: the layer's, the extractors' and `Require`'s.
