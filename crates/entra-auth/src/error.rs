@@ -223,6 +223,40 @@ impl InvalidToken {
         }
     }
 
+    /// Every reason, with a missing and an invalid claim for each of `claim_names` (for tests
+    /// of tables indexed by reason).
+    #[cfg(test)]
+    pub(crate) fn every_reason(claim_names: &[&'static str]) -> Vec<InvalidToken> {
+        let mut all = vec![
+            Self::MalformedAuthorization,
+            Self::TooLarge,
+            Self::MalformedStructure,
+            Self::MalformedHeader,
+            Self::MalformedClaims,
+            Self::UnsupportedAlgorithm,
+            Self::CriticalHeader,
+            Self::GraphToken,
+            Self::MissingKeyId,
+            Self::UnknownSigningKey,
+            Self::BadSignature,
+            Self::Expired,
+            Self::NotYetValid,
+            Self::AudienceMismatch,
+            Self::UnsupportedVersion,
+            Self::IssuerMismatch,
+            Self::TenantMismatch,
+            Self::TenantNotAllowed,
+            Self::KeyIssuerMismatch,
+            Self::NoScopeOrRole,
+            Self::IdToken,
+        ];
+        for name in claim_names {
+            all.push(Self::MissingClaim(name));
+            all.push(Self::InvalidClaim(name));
+        }
+        all
+    }
+
     /// A stable machine-readable code (used in logs and metrics).
     pub fn code(&self) -> &'static str {
         match self {
