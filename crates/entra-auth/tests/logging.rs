@@ -31,16 +31,37 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
     }
 }
 
-#[tokio::test]
-async fn tokens_are_never_logged() {
+impl Buffer {
+    /// What was logged so far.
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Logs of this thread up to `level` (and span closings, when asked) go into the buffer while
+/// the guard lives.
+fn capture(
+    level: tracing::Level,
+    span_closings: bool,
+) -> (Buffer, tracing::subscriber::DefaultGuard) {
+    use tracing_subscriber::fmt::format::FmtSpan;
     let buffer = Buffer::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
+        .with_max_level(level)
         .with_writer(buffer.clone())
         .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_span_events(if span_closings {
+            FmtSpan::CLOSE
+        } else {
+            FmtSpan::NONE
+        })
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn tokens_are_never_logged() {
+    let (buffer, _guard) = capture(tracing::Level::TRACE, true);
 
     let (emu, api) = setup().await;
     let good = emu.token().sign();
@@ -56,7 +77,7 @@ async fn tokens_are_never_logged() {
     let garbage = format!("{good}garbage");
     assert_eq!(api.get("/me", Some(&garbage)).await.status, 401);
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(
         logs.contains("entra_auth.validate"),
         "the validation span is logged:\n{logs}"
@@ -85,13 +106,7 @@ async fn tokens_are_never_logged() {
 /// log at debug.
 #[tokio::test]
 async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
-    let buffer = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(buffer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = capture(tracing::Level::WARN, false);
 
     let emu = entra_emulator::Emulator::start().await.unwrap();
     emu.set_fault(
@@ -106,7 +121,7 @@ async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
     }
     assert_eq!(emu.request_count(entra_emulator::Endpoint::Keys), 1);
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     let warnings = logs.lines().filter(|l| l.contains("WARN")).count();
     assert_eq!(
         warnings, 1,
@@ -122,13 +137,7 @@ async fn an_outage_warns_once_per_fetch_attempt_not_per_request() {
 async fn forward_auth_logs_request_ids_and_statuses_never_tokens() {
     use entra_auth::forward_auth::{self, ForwardAuthConfig};
 
-    let buffer = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(buffer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = capture(tracing::Level::TRACE, false);
 
     let emu = entra_emulator::Emulator::start().await.unwrap();
     let clock = entra_auth::ManualClock::starting_now();
@@ -171,7 +180,7 @@ async fn forward_auth_logs_request_ids_and_statuses_never_tokens() {
         assert_eq!(reply.status(), 503);
     }
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("request_id=\"req-good\""), "{logs}");
     assert!(logs.contains("request_id=\"req-expired\""), "{logs}");
     assert!(
