@@ -15,23 +15,24 @@ use crate::rejection::Realm;
 use crate::token_source::{credential_text, extract_token};
 use axum::response::Response;
 
-/// The decision about one request.
-pub(crate) enum Admission<B> {
+/// The decision about one request. The request itself stays with the caller (it is not moved
+/// in and out of the decision: a request is a few hundred bytes to copy).
+pub(crate) enum Admission {
     /// Let it through: its claims are in its extensions (or it is anonymous, on an optional
     /// layer).
-    Pass(Request<B>),
+    Pass,
     /// Answer it with this (401 / 503), without calling the inner service.
     Answer(Response),
     /// Validate this token once keys are fetched ([`finish`]).
-    Validate(Request<B>, BearerToken),
+    Validate(BearerToken),
 }
 
-/// Decides about `request` without I/O.
+/// Decides about `request` without I/O (putting its claims in its extensions when it passes).
 pub(crate) fn admit<B>(
     auth: &Authenticator,
     optional: bool,
-    mut request: Request<B>,
-) -> Admission<B> {
+    request: &mut Request<B>,
+) -> Admission {
     let sources = &auth.config().inner.sources;
     let token = match extract_token(request.headers(), request.uri().query(), sources) {
         Ok(Some(token)) => token,
@@ -40,7 +41,7 @@ pub(crate) fn admit<B>(
             if let Some(realm) = auth.realm() {
                 request.extensions_mut().insert(Realm(realm));
             }
-            return Admission::Pass(request);
+            return Admission::Pass;
         }
         Ok(None) => return Admission::Answer(auth.refuse(AuthError::MissingToken)),
         Err(e) => {
@@ -51,11 +52,11 @@ pub(crate) fn admit<B>(
     // Fast path: a token verified earlier.
     if let Some(claims) = auth.cached_claims_for(token.as_bytes()) {
         request.extensions_mut().insert(claims);
-        return Admission::Pass(request);
+        return Admission::Pass;
     }
     // The token must be ASCII text holding one credential (a hit is an exact match with a
     // verified token, so the fast path skipped this).
-    let text = match credential_text(&token) {
+    let text = match credential_text(token.as_bytes()) {
         Ok(text) => text,
         Err(e) => return Admission::Answer(auth.refuse(e.into())),
     };
@@ -63,10 +64,10 @@ pub(crate) fn admit<B>(
     // algorithm, unknown key in the cooldown, tenant not allowed, bad signature).
     match auth.validate_now(text) {
         Some(result) => match settle(auth, request, result) {
-            Ok(request) => Admission::Pass(request),
+            Ok(()) => Admission::Pass,
             Err(response) => Admission::Answer(response),
         },
-        None => Admission::Validate(request, token),
+        None => Admission::Validate(token.into_token()),
     }
 }
 
@@ -76,9 +77,9 @@ pub(crate) fn admit<B>(
 #[allow(clippy::result_large_err)]
 pub(crate) async fn finish<B>(
     auth: &Authenticator,
-    request: Request<B>,
+    request: &mut Request<B>,
     token: BearerToken,
-) -> Result<Request<B>, Response> {
+) -> Result<(), Response> {
     let result = auth.validate_uncached(token.as_str()).await;
     settle(auth, request, result)
 }
@@ -86,9 +87,9 @@ pub(crate) async fn finish<B>(
 #[allow(clippy::result_large_err)] // as `finish`
 fn settle<B>(
     auth: &Authenticator,
-    mut request: Request<B>,
+    request: &mut Request<B>,
     result: Result<Claims, AuthError>,
-) -> Result<Request<B>, Response> {
+) -> Result<(), Response> {
     match result {
         Ok(claims) => {
             tracing::trace!(
@@ -98,7 +99,7 @@ fn settle<B>(
                 "token accepted"
             );
             request.extensions_mut().insert(claims);
-            Ok(request)
+            Ok(())
         }
         Err(e) => {
             record_failure(&e);

@@ -337,7 +337,7 @@ impl Authenticator {
             // The cache key shares the token text the claims carry (for `BearerToken`).
             let verified = Verified {
                 claims: claims.clone(),
-                issuers_generation: snap.generation,
+                under: snap.verification(),
             };
             cache.insert(Arc::clone(text), verified);
         }
@@ -354,10 +354,7 @@ impl Authenticator {
     /// [`cached_claims`](Self::cached_claims) for the token's bytes as received.
     pub(crate) fn cached_claims_for(&self, token: &[u8]) -> Option<Claims> {
         let cache = self.inner.verified.as_ref()?;
-        let Verified {
-            claims,
-            issuers_generation,
-        } = cache.get(token)?;
+        let Verified { claims, under } = cache.get(token)?;
         let now = self.inner.config.now();
         let leeway = self.inner.policy.leeway_secs;
         let in_time = now < claims.expires_at().saturating_add(leeway)
@@ -366,7 +363,7 @@ impl Authenticator {
             && self
                 .inner
                 .keys
-                .still_current(&claims.0.signing_key, issuers_generation, now)
+                .still_current(&claims.0.signing_key, under, now)
         {
             self.inner.keys.maybe_refresh_in_background(now);
             crate::metrics::accepted_in_tenant(

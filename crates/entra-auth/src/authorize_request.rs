@@ -77,14 +77,14 @@ impl<B: Send + 'static> AsyncAuthorizeRequest<B> for EntraAuthorize {
     type ResponseBody = Body;
     type Future = AuthorizeFuture<B>;
 
-    fn authorize(&mut self, request: Request<B>) -> Self::Future {
-        let decided = match admit(&self.auth, self.optional, request) {
-            Admission::Pass(request) => Ok(request),
+    fn authorize(&mut self, mut request: Request<B>) -> Self::Future {
+        let decided = match admit(&self.auth, self.optional, &mut request) {
+            Admission::Pass => Ok(request),
             Admission::Answer(response) => Err(response),
-            Admission::Validate(request, token) => {
+            Admission::Validate(token) => {
                 let auth = self.auth.clone();
                 return AuthorizeFuture(Decision::Later(Box::pin(async move {
-                    finish(&auth, request, token).await
+                    finish(&auth, &mut request, token).await.map(|()| request)
                 })));
             }
         };

@@ -301,16 +301,6 @@ pub(crate) enum TokenText {
 }
 
 impl BearerToken {
-    /// The token's bytes, as received (not checked to be UTF-8).
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            TokenText::Header { value, start, end } => {
-                value.as_bytes().get(*start..*end).unwrap_or_default()
-            }
-            TokenText::Owned(text) => text.as_bytes(),
-        }
-    }
-
     /// The token text (empty if it is not UTF-8, which the layer never lets through). Never
     /// log it.
     pub fn as_str(&self) -> &str {

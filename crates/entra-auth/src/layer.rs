@@ -113,20 +113,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        match admit(&self.auth, self.optional, request) {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        match admit(&self.auth, self.optional, &mut request) {
             // The inner service driven to readiness answers right here: no clone of it.
-            Admission::Pass(request) => ResponseFuture::inner(self.inner.call(request)),
+            Admission::Pass => ResponseFuture::inner(self.inner.call(request)),
             Admission::Answer(response) => ResponseFuture::ready(response),
-            Admission::Validate(request, token) => {
+            Admission::Validate(token) => {
                 // Keys must be fetched: the validation goes on in a future that owns the
                 // service driven to readiness (a clone is left for the next call).
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let auth = self.auth.clone();
                 ResponseFuture::slow(Box::pin(async move {
-                    match finish(&auth, request, token).await {
-                        Ok(request) => inner.call(request).await.map(|r| r.map(Body::new)),
+                    match finish(&auth, &mut request, token).await {
+                        Ok(()) => inner.call(request).await.map(|r| r.map(Body::new)),
                         Err(response) => Ok(response),
                     }
                 }))

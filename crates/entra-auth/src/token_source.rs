@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, header};
 
 use crate::claims::{BearerToken, TokenText};
 use crate::config::TokenSources;
@@ -12,12 +12,12 @@ use crate::error::InvalidToken;
 /// Finds the bearer token: the `Authorization` header (scheme matched case-insensitively),
 /// and, only when configured, a query parameter or a cookie. More than one place, more than one
 /// header, or a header that is not a single `Bearer <token>` is an error.
-pub(crate) fn extract_token(
-    headers: &HeaderMap,
+pub(crate) fn extract_token<'a>(
+    headers: &'a HeaderMap,
     query: Option<&str>,
     sources: &TokenSources,
-) -> Result<Option<BearerToken>, InvalidToken> {
-    let mut found: Option<BearerToken> = None;
+) -> Result<Option<Presented<'a>>, InvalidToken> {
+    let mut found: Option<Presented<'a>> = None;
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     if let Some(value) = values.next() {
         if values.next().is_some() {
@@ -49,11 +49,7 @@ pub(crate) fn extract_token(
         if token.is_empty() {
             return Err(InvalidToken::MalformedAuthorization);
         }
-        found = Some(BearerToken(TokenText::Header {
-            value: value.clone(),
-            start,
-            end,
-        }));
+        found = Some(Presented::Header { value, start, end });
     }
     if let (Some(name), Some(query)) = (&sources.query_parameter, query) {
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -61,7 +57,7 @@ pub(crate) fn extract_token(
                 if found.is_some() || value.is_empty() {
                     return Err(InvalidToken::MalformedAuthorization);
                 }
-                found = Some(BearerToken(TokenText::Owned(Arc::from(value.as_ref()))));
+                found = Some(Presented::Copied(Arc::from(value.as_ref())));
             }
         }
     }
@@ -75,7 +71,7 @@ pub(crate) fn extract_token(
                     if found.is_some() || v.is_empty() {
                         return Err(InvalidToken::MalformedAuthorization);
                     }
-                    found = Some(BearerToken(TokenText::Owned(Arc::from(v))));
+                    found = Some(Presented::Copied(Arc::from(v)));
                 }
             }
         }
@@ -83,12 +79,48 @@ pub(crate) fn extract_token(
     Ok(found)
 }
 
+/// A bearer token found in a request: borrowed from its `Authorization` header (a cache hit and
+/// a validation that needs no I/O never copy it), or copied from a query parameter or cookie.
+pub(crate) enum Presented<'a> {
+    Header {
+        value: &'a HeaderValue,
+        start: usize,
+        end: usize,
+    },
+    Copied(Arc<str>),
+}
+
+impl Presented<'_> {
+    /// The token's bytes, as received (not checked to be UTF-8).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Presented::Header { value, start, end } => {
+                value.as_bytes().get(*start..*end).unwrap_or_default()
+            }
+            Presented::Copied(text) => text.as_bytes(),
+        }
+    }
+
+    /// The token, for work that outlives the request's headers (a validation waiting for keys).
+    /// Shares the header's bytes: no copy.
+    pub(crate) fn into_token(self) -> BearerToken {
+        BearerToken(match self {
+            Presented::Header { value, start, end } => TokenText::Header {
+                value: value.clone(),
+                start,
+                end,
+            },
+            Presented::Copied(text) => TokenText::Owned(text),
+        })
+    }
+}
+
 /// The presented token as text, if it can be one credential: UTF-8, ASCII, and without a
 /// space, a tab or a comma (a header holding more than one credential is reported as such, not
 /// as a malformed token). A verified token never has those bytes, so a verified-token cache hit
 /// needs no such check; everything else does, before any parsing.
-pub(crate) fn credential_text(token: &BearerToken) -> Result<&str, InvalidToken> {
-    match std::str::from_utf8(token.as_bytes()) {
+pub(crate) fn credential_text(token: &[u8]) -> Result<&str, InvalidToken> {
+    match std::str::from_utf8(token) {
         Ok(text) if is_one_ascii_credential(text.as_bytes()) => Ok(text),
         _ => Err(InvalidToken::MalformedAuthorization),
     }
@@ -123,9 +155,9 @@ mod tests {
     }
 
     fn text(
-        found: Result<Option<BearerToken>, InvalidToken>,
+        found: Result<Option<Presented<'_>>, InvalidToken>,
     ) -> Result<Option<String>, InvalidToken> {
-        found.map(|t| t.map(|t| t.as_str().to_owned()))
+        found.map(|t| t.map(|t| t.into_token().as_str().to_owned()))
     }
 
     #[test]
@@ -162,8 +194,7 @@ mod tests {
     fn one_ascii_credential_short_and_long() {
         let long = "a".repeat(300);
         for good in ["abc.def.ghi", long.as_str()] {
-            let token = BearerToken(TokenText::Owned(Arc::from(good)));
-            assert_eq!(credential_text(&token), Ok(good));
+            assert_eq!(credential_text(good.as_bytes()), Ok(good));
         }
         for bad in [
             "a b",
@@ -174,9 +205,8 @@ mod tests {
             &format!("{long},x"),
             &format!("{long}é"),
         ] {
-            let token = BearerToken(TokenText::Owned(Arc::from(bad)));
             assert_eq!(
-                credential_text(&token),
+                credential_text(bad.as_bytes()),
                 Err(InvalidToken::MalformedAuthorization),
                 "{bad}"
             );
@@ -190,7 +220,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            credential_text(&token),
+            credential_text(token.as_bytes()),
             Err(InvalidToken::MalformedAuthorization)
         );
     }

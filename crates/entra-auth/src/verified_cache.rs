@@ -29,13 +29,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::{Lifecycle, UnitWeighter};
 
 use crate::claims::Claims;
+use crate::keys::Verification;
 
-/// A verified-token cache entry: the claims, and the generation of the issuers they were
-/// checked against (a refresh that changes the issuers ends the entry).
+/// A verified-token cache entry: the claims, and the key snapshot they were verified under (a
+/// refresh that drops their key or changes the issuers ends the entry).
 #[derive(Clone)]
 pub(crate) struct Verified {
     pub(crate) claims: Claims,
-    pub(crate) issuers_generation: u64,
+    pub(crate) under: Verification,
 }
 
 /// Tokens verified earlier, bounded in number. Counts its hits, misses and evictions.

@@ -13,9 +13,9 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::config::{ForwardAuthConfig, IdentityHeaders};
 use super::original::{self, Dialect, Original};
 use crate::authenticator::Authenticator;
-use crate::claims::{BearerToken, Claims};
+use crate::claims::Claims;
 use crate::error::AuthError;
-use crate::token_source::{credential_text, extract_token};
+use crate::token_source::{Presented, credential_text, extract_token};
 
 /// Where Envoy's `path_prefix` points: the original path follows it.
 pub(crate) const ENVOY_PREFIX: &str = "/auth/envoy";
@@ -103,11 +103,11 @@ async fn decide(
 
 /// As the layer validates: a token verified earlier from the cache (by its bytes), else one
 /// ASCII credential ([`credential_text`]) fully validated.
-async fn validate(auth: &Authenticator, token: &BearerToken) -> Result<Claims, AuthError> {
+async fn validate(auth: &Authenticator, token: &Presented<'_>) -> Result<Claims, AuthError> {
     if let Some(claims) = auth.cached_claims_for(token.as_bytes()) {
         return Ok(claims);
     }
-    let text = credential_text(token).map_err(|e| auth.counted(e.into()))?;
+    let text = credential_text(token.as_bytes()).map_err(|e| auth.counted(e.into()))?;
     auth.validate_uncached(text).await
 }
 

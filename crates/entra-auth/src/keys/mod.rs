@@ -54,6 +54,9 @@ pub(crate) struct Snapshot {
     /// Changes whenever the issuers change, so that verifications made under other issuers
     /// (held by the verified-token cache) end.
     pub(crate) generation: u64,
+    /// Names this snapshot (unique in the process): a verification made with one of its keys
+    /// needs no key lookup to be vouched for while it is current.
+    pub(crate) serial: u64,
     /// When the v1 issuer was last read (it may be carried over from an earlier snapshot).
     v1_fetched_at: i64,
     /// Why v1 tokens cannot be checked now: v1 tokens are accepted, but the v1 discovery
@@ -65,7 +68,27 @@ impl Snapshot {
     pub(crate) fn keys(&self) -> &KeySet {
         &self.keys
     }
+
+    /// What a verification made with one of this snapshot's keys is checked against later.
+    pub(crate) fn verification(&self) -> Verification {
+        Verification {
+            snapshot: self.serial,
+            issuers_generation: self.generation,
+        }
+    }
 }
+
+/// The snapshot a token was verified under, as the verified-token cache keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verification {
+    /// [`Snapshot::serial`].
+    pub(crate) snapshot: u64,
+    /// [`Snapshot::generation`].
+    pub(crate) issuers_generation: u64,
+}
+
+/// The next [`Snapshot::serial`].
+static NEXT_SNAPSHOT: AtomicU64 = AtomicU64::new(1);
 
 const NEVER: i64 = i64::MIN;
 
@@ -139,20 +162,24 @@ impl KeyCache {
     }
 
     /// Whether the current, usable snapshot still vouches for a verification made with `key`
-    /// under issuers of `generation` (for the verified-token cache): the key id still names the
-    /// same key with the same `issuer`, and the discovery issuers have not changed since.
+    /// (for the verified-token cache): the snapshot the key came from (`serial`) is still
+    /// current, or, after a refresh, the key id still names the same key with the same
+    /// `issuer` and the discovery issuers (`generation`) have not changed since.
     pub(crate) fn still_current(
         &self,
         key: &Arc<VerificationKey>,
-        generation: u64,
+        verified: Verification,
         now: i64,
     ) -> bool {
         let guard = self.current.load();
         match guard.as_ref() {
-            Some(snap) if snap.generation == generation && self.is_usable(snap, now) => snap
-                .keys
-                .get(key.kid())
-                .is_some_and(|current| Arc::ptr_eq(current, key) || current.same_key_as(key)),
+            Some(snap) if self.is_usable(snap, now) => {
+                snap.serial == verified.snapshot
+                    || snap.generation == verified.issuers_generation
+                        && snap.keys.get(key.kid()).is_some_and(|current| {
+                            Arc::ptr_eq(current, key) || current.same_key_as(key)
+                        })
+            }
             _ => false,
         }
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError};
 use tokio::sync::watch;
 
 use super::fetch::Fetched;
-use super::{KeyCache, NEVER, Snapshot, secs};
+use super::{KeyCache, NEVER, NEXT_SNAPSHOT, Snapshot, secs};
 use crate::config::AllowedTenants;
 use crate::error::KeysUnavailableReason;
 
@@ -151,6 +151,7 @@ impl KeyCache {
             issuers: fetched.issuers,
             fetched_at: now,
             generation,
+            serial: NEXT_SNAPSHOT.fetch_add(1, Ordering::Relaxed),
             v1_fetched_at: fetched.v1_fetched_at.unwrap_or(now),
             v1_unavailable: fetched.v1_unavailable,
         })));

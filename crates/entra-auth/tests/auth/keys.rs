@@ -227,6 +227,31 @@ async fn retired_key_stops_working_even_for_cached_tokens() {
     assert_rejected_for(&api, &token, InvalidToken::UnknownSigningKey).await;
 }
 
+/// A refresh replaces the key snapshot: a cached token whose key it keeps stays a cache hit (no
+/// second verification), while one whose key it drops is refused (above).
+#[tokio::test]
+async fn cached_token_stays_a_hit_through_a_refresh_that_keeps_its_key() {
+    let (emu, api) = setup().await;
+    let token = emu.token().sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    let stats = api.layer.authenticator().stats();
+    assert_eq!(
+        (stats.validations_accepted, stats.validations_cached),
+        (1, 1)
+    );
+
+    emu.add_key(); // published, not signing: the refresh brings a new snapshot, same old key
+    api.layer.prefetch().await.unwrap();
+    assert_eq!(api.layer.authenticator().stats().key_set_fetches, 2);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    let stats = api.layer.authenticator().stats();
+    assert_eq!(
+        (stats.validations_accepted, stats.validations_cached),
+        (1, 2)
+    );
+}
+
 #[tokio::test]
 async fn cached_token_still_expires() {
     let (emu, api) = setup().await;
