@@ -6,12 +6,14 @@ use std::sync::OnceLock;
 
 use axum::body::{Body, Bytes};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{AuthError, InvalidToken};
 
 /// One prepared answer: what [`AuthError::to_response`] builds, kept as shared bytes (a clone
-/// of the header map is cheaper than inserting its three headers one by one).
+/// of the header map is cheaper than inserting its three headers one by one), with its
+/// `content-length`: a clone has no spare room, and a server adding the length to it would
+/// reallocate the map on every answer.
 struct Prepared {
     status: StatusCode,
     headers: HeaderMap,
@@ -21,11 +23,14 @@ struct Prepared {
 impl Prepared {
     fn of(error: &AuthError, realm: Option<&str>) -> Self {
         let (parts, body) = error.to_response(realm).into_parts();
+        // The body is a small JSON document already in memory: this never waits.
+        let body = collect_ready(body);
+        let mut headers = parts.headers;
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         Self {
             status: parts.status,
-            headers: parts.headers,
-            // The body is a small JSON document already in memory: this never waits.
-            body: collect_ready(body),
+            headers,
+            body,
         }
     }
 
@@ -141,15 +146,14 @@ mod tests {
             for error in errors {
                 // Twice: the first answer prepares, the second reuses.
                 for _ in 0..2 {
-                    let got = prepared.response(&error);
+                    let mut got = prepared.response(&error);
                     let want = error.to_response(realm);
                     assert_eq!(got.status(), want.status(), "{error:?}");
+                    let length = got.headers_mut().remove(header::CONTENT_LENGTH);
                     assert_eq!(got.headers(), want.headers(), "{error:?}");
-                    assert_eq!(
-                        collect_ready(got.into_body()),
-                        collect_ready(want.into_body()),
-                        "{error:?}"
-                    );
+                    let body = collect_ready(got.into_body());
+                    assert_eq!(body, collect_ready(want.into_body()), "{error:?}");
+                    assert_eq!(length, Some(HeaderValue::from(body.len())), "{error:?}");
                 }
             }
         }
