@@ -1,5 +1,5 @@
 //! [`EntraAuthorize`]: the layer's checks as a tower-http
-//! [`AsyncAuthorizeRequest`](tower_http::auth::AsyncAuthorizeRequest) policy (feature
+//! [`AsyncAuthorizeRequest`] policy (feature
 //! `tower-http-auth`), for stacks built from tower-http's
 //! [`AsyncRequireAuthorizationLayer`](tower_http::auth::AsyncRequireAuthorizationLayer).
 //!

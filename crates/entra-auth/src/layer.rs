@@ -1,9 +1,9 @@
 //! [`EntraAuthLayer`]: the tower layer that authenticates every request.
 //!
 //! The layer reads the bearer token (the `Authorization` header; a query parameter or cookie
-//! only when configured), validates it, and puts [`Claims`] (which also yields the [`BearerToken`]) into the request
-//! extensions for handlers. Failures are answered right there (401 / 503) and never reach the
-//! inner service. With [`EntraAuthLayer::optional`], requests *without* a token pass through
+//! only when configured), validates it, and puts [`Claims`](crate::Claims) (which also yields
+//! the [`BearerToken`](crate::BearerToken)) into the request extensions for handlers. Failures
+//! are answered right there (401 / 503) and never reach the inner service. With [`EntraAuthLayer::optional`], requests *without* a token pass through
 //! anonymously, while a token that is present but invalid is still rejected.
 
 use std::future::Future;
