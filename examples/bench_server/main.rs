@@ -5,6 +5,7 @@
 //! bench_server emulator      <dir>   # the emulator; writes <dir>/authority.txt and token files
 //! bench_server noauth        <dir>   # the same /me answer, no authentication at all
 //! bench_server auth          <dir>   # EntraAuthLayer (verified-token cache on, the default)
+//! bench_server auth-outer    <dir>   # the same layer around the whole Router, not per route
 //! bench_server auth-nocache  <dir>   # EntraAuthLayer with the verified-token cache off
 //! bench_server jsonwebtoken  <dir>   # a raw jsonwebtoken middleware: the floor for rejections
 //! bench_server floor         <dir>   # no checks but one RS256 verify with a pre-parsed key
@@ -12,7 +13,10 @@
 //!
 //! Every server reads the emulator's URL from `<dir>/authority.txt` and fetches its keys once at
 //! start. `floor` is the physical limit of a cold path: the HTTP stack plus the one signature
-//! verification no validator can skip. Token files (one token per line) are in `tokens.rs`.
+//! verification no validator can skip. `auth` applies the layer as the README does
+//! (`Router::layer`, which wraps each route in a route of its own); `auth-outer` wraps the whole
+//! `Router` in it instead, which saves that per-route wrapping (and has no `/stats`: everything
+//! behind it needs a token). Token files (one token per line) are in `tokens.rs`.
 //! `GET /stats` reports what the server holds (key-set fetches, cached tokens, cache hits and
 //! misses, memory). `WORKERS` sets the Tokio worker threads (default 1: one core, saturated),
 //! `BIND` the address (default `127.0.0.1:0`); the chosen URL is printed on stdout.
@@ -25,10 +29,11 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, ServiceExt};
 use entra_auth::{Claims, EntraAuthLayer, EntraConfig, TokenCachePolicy};
 use entra_emulator::{DEV_API_CLIENT_ID, DEV_CLIENT_ID, DEV_TENANT_ID};
 use serde_json::{Value, json};
+use tower::Layer as _;
 
 /// The answer behind the layer: the claims are taken (as a handler does) and the answer is the
 /// same as every other server's, so that only the authentication differs.
@@ -79,7 +84,10 @@ async fn key_set(authority: &str) -> Result<Value, Box<dyn Error>> {
     Ok(reqwest::get(url).await?.error_for_status()?.json().await?)
 }
 
-async fn layered(dir: &Path, cache: TokenCachePolicy) -> Result<Router, Box<dyn Error>> {
+async fn prefetched_layer(
+    dir: &Path,
+    cache: TokenCachePolicy,
+) -> Result<EntraAuthLayer, Box<dyn Error>> {
     let config = EntraConfig::builder()
         .tenant(DEV_TENANT_ID)
         .client_id(DEV_API_CLIENT_ID)
@@ -88,6 +96,11 @@ async fn layered(dir: &Path, cache: TokenCachePolicy) -> Result<Router, Box<dyn 
         .build()?;
     let layer = EntraAuthLayer::new(config);
     layer.prefetch().await?;
+    Ok(layer)
+}
+
+async fn layered(dir: &Path, cache: TokenCachePolicy) -> Result<Router, Box<dyn Error>> {
+    let layer = prefetched_layer(dir, cache).await?;
     let auth = layer.authenticator().clone();
     let stats = move || {
         let stats = auth.stats();
@@ -122,6 +135,17 @@ async fn serve(mode: &str, dir: PathBuf) -> Result<(), Box<dyn Error>> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let base = format!("http://{}", listener.local_addr()?);
+    if mode == "auth-outer" {
+        let layer = prefetched_layer(&dir, TokenCachePolicy::default()).await?;
+        let app = layer.layer(Router::new().route("/me", get(me)));
+        println!("listening on {base}");
+        axum::serve(
+            listener,
+            ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .await?;
+        return Ok(());
+    }
     let app = match mode {
         "noauth" => with_memory_stats(Router::new().route("/me", get(me_anonymous))),
         "auth" => layered(&dir, TokenCachePolicy::default()).await?,
@@ -144,7 +168,7 @@ async fn serve(mode: &str, dir: PathBuf) -> Result<(), Box<dyn Error>> {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_server (emulator|noauth|auth|auth-nocache|jsonwebtoken|floor) <dir>";
+    let usage = "usage: bench_server (emulator|noauth|auth|auth-outer|auth-nocache|jsonwebtoken|floor) <dir>";
     let mode = args.next().ok_or(usage)?;
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let workers = std::env::var("WORKERS")

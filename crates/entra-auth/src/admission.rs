@@ -71,7 +71,8 @@ pub(crate) fn admit<B>(
     }
 }
 
-/// Validates `token` (fetching keys as needed), then lets `request` through or answers it.
+/// Validates `token` (fetching keys as needed): `Ok` with the claims put in `request`'s
+/// extensions, or the answer to send instead.
 // The shape of tower-http's `AsyncAuthorizeRequest`; boxing the answer would cost an allocation
 // per refusal.
 #[allow(clippy::result_large_err)]

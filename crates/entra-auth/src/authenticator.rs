@@ -126,7 +126,8 @@ impl Authenticator {
     }
 
     /// The answer to `error` with this authenticator's realm: the same as
-    /// [`AuthError::to_response`], prepared once for a missing or invalid token.
+    /// [`AuthError::to_response`], prepared once for a missing or invalid token (a prepared
+    /// answer also carries its `content-length`).
     pub(crate) fn reject(&self, error: &AuthError) -> axum::response::Response {
         self.inner.rejections.response(error)
     }

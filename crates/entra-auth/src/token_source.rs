@@ -79,8 +79,9 @@ pub(crate) fn extract_token<'a>(
     Ok(found)
 }
 
-/// A bearer token found in a request: borrowed from its `Authorization` header (a cache hit and
-/// a validation that needs no I/O never copy it), or copied from a query parameter or cookie.
+/// A bearer token found in a request: borrowed from its `Authorization` header (a cache hit never
+/// copies it; an accepted token is copied once, into its claims), or copied from a query
+/// parameter or cookie.
 pub(crate) enum Presented<'a> {
     Header {
         value: &'a HeaderValue,
